@@ -1,0 +1,451 @@
+//! The entries of DESIGN.md §2: what one leaf of a ledger holds, and its canonical bytes.
+//!
+//! An entry is the UTF-8 JSON object with keys sorted by their UTF-8 bytes and no
+//! insignificant whitespace. The server writes these bytes once; everyone else hashes the bytes
+//! they receive and never re-serializes.
+//!
+//! Limits (checked by [`ArtifactRequest::validate`] and [`canonical_bytes`]):
+//!
+//! | field | limit |
+//! |---|---|
+//! | whole entry | 16 KiB ([`MAX_ENTRY_BYTES`]) |
+//! | `name` | 1–1,024 bytes, no control characters |
+//! | `kind` | 1–32 of `a-z 0-9 - _ .`, default `file` |
+//! | `attributes` | ≤ 64 pairs; key 1–128 of `A-Z a-z 0-9 - _ . /`; value ≤ 1,024 bytes, no control characters |
+//! | `ci` | keys from [`CI_KEYS`] only; values ≤ 1,024 bytes, no control characters |
+//! | `size` | any `u64` |
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::hash::Sha256;
+use crate::Error;
+
+/// Largest entry, in canonical bytes.
+pub const MAX_ENTRY_BYTES: usize = 16 * 1024;
+/// Largest artifact name, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Most attributes per entry.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Largest attribute key.
+pub const MAX_ATTR_KEY_BYTES: usize = 128;
+/// Largest attribute or CI value.
+pub const MAX_VALUE_BYTES: usize = 1024;
+/// The CI context keys an entry may carry: never tokens or secrets.
+pub const CI_KEYS: &[&str] = &[
+    "provider",
+    "repository",
+    "commit",
+    "ref",
+    "run_id",
+    "run_url",
+    "pipeline_id",
+    "pipeline_url",
+    "job",
+    "workflow",
+    "actor",
+    "server_url",
+];
+/// The entry format version written today.
+pub const ENTRY_VERSION: u32 = 1;
+
+/// The status a notarization assigns to an artifact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactStatus {
+    /// Built and vouched for.
+    #[default]
+    Trusted,
+    /// Explicitly distrusted.
+    Untrusted,
+    /// No longer supported (e.g. end of life), but not known bad.
+    Unsupported,
+}
+
+impl ArtifactStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactStatus::Trusted => "trusted",
+            ArtifactStatus::Untrusted => "untrusted",
+            ArtifactStatus::Unsupported => "unsupported",
+        }
+    }
+
+    /// Parses a lowercase name.
+    ///
+    /// # Errors
+    /// [`Error::InvalidField`].
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "trusted" => Ok(ArtifactStatus::Trusted),
+            "untrusted" => Ok(ArtifactStatus::Untrusted),
+            "unsupported" => Ok(ArtifactStatus::Unsupported),
+            _ => Err(Error::InvalidField("status", "must be trusted, untrusted or unsupported".into())),
+        }
+    }
+}
+
+/// What authenticating a hash answers: an artifact status, or `revoked` / `unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The deciding entry says trusted and its signer is not revoked.
+    Trusted,
+    /// The deciding entry says untrusted.
+    Untrusted,
+    /// The deciding entry says unsupported.
+    Unsupported,
+    /// The deciding entry's signer key has been revoked.
+    Revoked,
+    /// No entry for this hash (from the requested signers).
+    Unknown,
+}
+
+impl Status {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Trusted => "trusted",
+            Status::Untrusted => "untrusted",
+            Status::Unsupported => "unsupported",
+            Status::Revoked => "revoked",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<ArtifactStatus> for Status {
+    fn from(s: ArtifactStatus) -> Self {
+        match s {
+            ArtifactStatus::Trusted => Status::Trusted,
+            ArtifactStatus::Untrusted => Status::Untrusted,
+            ArtifactStatus::Unsupported => Status::Unsupported,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An API key's role. Roles are cumulative: `admin` ⊇ `write` ⊇ `read`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Authenticate, history, search, proofs, tiles.
+    Read,
+    /// Also notarize and change statuses.
+    Write,
+    /// Also manage the ledger's keys.
+    Admin,
+}
+
+impl Role {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// What happened to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAction {
+    /// The key was issued.
+    Created,
+    /// The key was revoked; notarizations it signed now authenticate as `revoked`.
+    Revoked,
+}
+
+/// A notarization as a caller asks for it: the fields the server does not set itself.
+/// Unknown fields (and `signer`, `time`, `ledger`, `type`, `v`) are rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactRequest {
+    /// SHA-256 of the artifact.
+    pub sha256: Sha256,
+    /// The artifact's name, e.g. a file name.
+    pub name: String,
+    /// Size in bytes, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// What the artifact is (`file` by default, `dir`, `container`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The status to record (`trusted` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ArtifactStatus>,
+    /// Free-form string attributes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// Normalised CI context (keys from [`CI_KEYS`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci: BTreeMap<String, String>,
+}
+
+fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
+    if s.len() > max {
+        return Err(Error::InvalidField(field, format!("longer than {max} bytes")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::InvalidField(field, "contains control characters".into()));
+    }
+    Ok(())
+}
+
+impl ArtifactRequest {
+    /// Checks every field limit of the module docs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidField`] naming the first offending field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.name.is_empty() {
+            return Err(Error::InvalidField("name", "must not be empty".into()));
+        }
+        check_text("name", &self.name, MAX_NAME_BYTES)?;
+        if let Some(kind) = &self.kind {
+            let ok = !kind.is_empty()
+                && kind.len() <= 32
+                && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+            if !ok {
+                return Err(Error::InvalidField("kind", "must be 1-32 of a-z 0-9 - _ .".into()));
+            }
+        }
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            return Err(Error::InvalidField("attributes", format!("more than {MAX_ATTRIBUTES}")));
+        }
+        for (k, v) in &self.attributes {
+            let ok = !k.is_empty()
+                && k.len() <= MAX_ATTR_KEY_BYTES
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+            if !ok {
+                return Err(Error::InvalidField(
+                    "attributes",
+                    format!("key must be 1-{MAX_ATTR_KEY_BYTES} of A-Z a-z 0-9 - _ . /"),
+                ));
+            }
+            check_text("attributes", v, MAX_VALUE_BYTES)?;
+        }
+        for (k, v) in &self.ci {
+            if !CI_KEYS.contains(&k.as_str()) {
+                return Err(Error::InvalidField(
+                    "ci",
+                    format!("unknown key {k:?}; allowed: {}", CI_KEYS.join(", ")),
+                ));
+            }
+            check_text("ci", v, MAX_VALUE_BYTES)?;
+        }
+        Ok(())
+    }
+}
+
+/// An artifact entry: a notarization or a status change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactEntry {
+    /// Format version.
+    pub v: u32,
+    /// The ledger it belongs to.
+    pub ledger: String,
+    /// SHA-256 of the artifact.
+    pub sha256: Sha256,
+    /// The artifact's name.
+    pub name: String,
+    /// The artifact's kind.
+    pub kind: String,
+    /// Size in bytes, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The recorded status.
+    pub status: ArtifactStatus,
+    /// Attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// CI context.
+    #[serde(default)]
+    pub ci: BTreeMap<String, String>,
+    /// Id of the key that signed the request (set by the server).
+    pub signer: String,
+    /// Sequencing time (set by the server).
+    pub time: String,
+}
+
+/// A key lifecycle entry, so that revocations are themselves in the ledger and provable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    /// Format version.
+    pub v: u32,
+    /// The ledger it belongs to.
+    pub ledger: String,
+    /// Created or revoked.
+    pub action: KeyAction,
+    /// The key's public id.
+    pub id: String,
+    /// The key's human name.
+    pub name: String,
+    /// The key's role.
+    pub role: Role,
+    /// Who did it (a key id, or `admin` for the server admin token).
+    pub signer: String,
+    /// Sequencing time.
+    pub time: String,
+}
+
+/// Any entry of a ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Entry {
+    /// An artifact notarization or status change.
+    Artifact(ArtifactEntry),
+    /// An API key lifecycle event.
+    Key(KeyEntry),
+}
+
+impl Entry {
+    /// Parses entry bytes as stored in the ledger.
+    ///
+    /// # Errors
+    /// [`Error::MalformedEntry`] for anything that is not a version-1 entry.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(Error::EntryTooLarge(bytes.len()));
+        }
+        let e: Entry =
+            serde_json::from_slice(bytes).map_err(|e| Error::MalformedEntry(e.to_string()))?;
+        let v = match &e {
+            Entry::Artifact(a) => a.v,
+            Entry::Key(k) => k.v,
+        };
+        if v != ENTRY_VERSION {
+            return Err(Error::MalformedEntry(format!("unsupported entry version {v}")));
+        }
+        Ok(e)
+    }
+
+    /// The canonical bytes of this entry.
+    ///
+    /// # Errors
+    /// [`Error::EntryTooLarge`] beyond [`MAX_ENTRY_BYTES`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let v = serde_json::to_value(self).map_err(|e| Error::MalformedEntry(e.to_string()))?;
+        canonical_bytes(&v)
+    }
+
+    /// Who signed it.
+    pub fn signer(&self) -> &str {
+        match self {
+            Entry::Artifact(a) => &a.signer,
+            Entry::Key(k) => &k.signer,
+        }
+    }
+
+    /// When it was sequenced.
+    pub fn time(&self) -> &str {
+        match self {
+            Entry::Artifact(a) => &a.time,
+            Entry::Key(k) => &k.time,
+        }
+    }
+}
+
+/// Canonical JSON: object keys sorted by UTF-8 bytes, no insignificant whitespace.
+///
+/// # Errors
+/// [`Error::EntryTooLarge`] beyond [`MAX_ENTRY_BYTES`].
+pub fn canonical_bytes(v: &Value) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(512);
+    write_canonical(v, &mut out);
+    if out.len() > MAX_ENTRY_BYTES {
+        return Err(Error::EntryTooLarge(out.len()));
+    }
+    Ok(out)
+}
+
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Object(map) => {
+            let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
+            pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, val)) in pairs.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
+                out.push(b':');
+                write_canonical(val, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar).expect("writing to a Vec cannot fail"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_matches_design_example() {
+        let e = Entry::Artifact(ArtifactEntry {
+            v: 1,
+            ledger: "default".into(),
+            sha256: Sha256::parse(&"AB".repeat(32)).unwrap(),
+            name: "app.tar.gz".into(),
+            kind: "file".into(),
+            size: Some(123),
+            status: ArtifactStatus::Trusted,
+            attributes: BTreeMap::new(),
+            ci: BTreeMap::new(),
+            signer: "k1".into(),
+            time: "2026-11-21T10:00:00.123456Z".into(),
+        });
+        let bytes = e.to_bytes().unwrap();
+        let want = format!(
+            "{{\"attributes\":{{}},\"ci\":{{}},\"kind\":\"file\",\"ledger\":\"default\",\"name\":\"app.tar.gz\",\"sha256\":\"{}\",\"signer\":\"k1\",\"size\":123,\"status\":\"trusted\",\"time\":\"2026-11-21T10:00:00.123456Z\",\"type\":\"artifact\",\"v\":1}}",
+            "ab".repeat(32)
+        );
+        assert_eq!(String::from_utf8(bytes.clone()).unwrap(), want);
+        assert_eq!(Entry::from_bytes(&bytes).unwrap(), e);
+    }
+
+    #[test]
+    fn request_rejects_server_fields_and_bad_limits() {
+        let h = "a".repeat(64);
+        for body in [
+            format!(r#"{{"sha256":"{h}","name":"x","signer":"me"}}"#),
+            format!(r#"{{"sha256":"{h}","name":"x","time":"now"}}"#),
+            format!(r#"{{"sha256":"{h}","name":"x","bogus":1}}"#),
+            format!(r#"{{"sha256":"{}","name":"x"}}"#, "a".repeat(63)),
+        ] {
+            assert!(serde_json::from_str::<ArtifactRequest>(&body).is_err(), "{body}");
+        }
+        let mut r: ArtifactRequest =
+            serde_json::from_str(&format!(r#"{{"sha256":"{h}","name":"x"}}"#)).unwrap();
+        r.validate().unwrap();
+        r.ci.insert("token".into(), "secret".into());
+        assert!(r.validate().is_err());
+        r.ci.clear();
+        r.name = "a\nb".into();
+        assert!(r.validate().is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! Receipts (DESIGN.md §3): an entry with everything needed to verify it offline — entry bytes
+//! → leaf hash → inclusion in the checkpoint's root → checkpoint signature by the pinned key.
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::checkpoint::{SignedCheckpoint, UnverifiedCheckpoint};
+use crate::entry::Entry;
+use crate::hash::{leaf_hash, Hash, LeafIndex, B64};
+use crate::merkle::verify_inclusion;
+use crate::note::VerifierKey;
+use crate::tlog_proof::TlogProof;
+use crate::Error;
+
+/// A receipt as the server returns it and `notarium` saves it. Nothing in it is trusted until
+/// [`Receipt::verify`] succeeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The ledger's name.
+    pub ledger: String,
+    /// The entry's index.
+    pub index: u64,
+    /// The entry as JSON, for reading; must equal the parsed `leaf`.
+    pub entry: Value,
+    /// Base64 of the exact entry bytes.
+    pub leaf: String,
+    /// `SHA256(0x00 || leaf)`, hex.
+    pub leaf_hash: Hash,
+    /// The signed checkpoint that covers the entry.
+    pub checkpoint: String,
+    /// Inclusion proof of `index` in the checkpoint's tree, leaf's sibling first.
+    pub inclusion_proof: Vec<Hash>,
+    /// The ledger's verifier key text.
+    pub verifier_key: String,
+}
+
+/// A receipt that passed every check, with its parsed parts.
+#[derive(Clone, Debug)]
+pub struct VerifiedReceipt {
+    /// The entry, parsed from the verified bytes.
+    pub entry: Entry,
+    /// The exact entry bytes.
+    pub leaf: Vec<u8>,
+    /// The entry's index.
+    pub index: LeafIndex,
+    /// The checkpoint, signature verified.
+    pub checkpoint: SignedCheckpoint,
+}
+
+impl Receipt {
+    /// Verifies the receipt against the pinned `key` (never against `self.verifier_key`, which
+    /// is only a hint).
+    ///
+    /// # Errors
+    /// [`Error::InvalidProof`], [`Error::BadSignature`], [`Error::WrongOrigin`],
+    /// [`Error::MalformedEntry`] or [`Error::ReceiptMismatch`] naming what disagrees.
+    pub fn verify(&self, key: &VerifierKey) -> Result<VerifiedReceipt, Error> {
+        let leaf = B64.decode(&self.leaf).map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
+        if leaf_hash(&leaf) != self.leaf_hash {
+            return Err(Error::ReceiptMismatch("leaf_hash is not the hash of leaf"));
+        }
+        let value: Value = serde_json::from_slice(&leaf)
+            .map_err(|e| Error::MalformedEntry(format!("leaf is not JSON: {e}")))?;
+        if value != self.entry {
+            return Err(Error::ReceiptMismatch("entry does not match the leaf bytes"));
+        }
+        let entry = Entry::from_bytes(&leaf)?;
+        let ledger = match &entry {
+            Entry::Artifact(a) => &a.ledger,
+            Entry::Key(k) => &k.ledger,
+        };
+        if ledger != &self.ledger {
+            return Err(Error::ReceiptMismatch("entry belongs to another ledger"));
+        }
+        let checkpoint = UnverifiedCheckpoint::parse(&self.checkpoint)?.verify(key)?;
+        verify_inclusion(
+            &self.leaf_hash,
+            LeafIndex(self.index),
+            checkpoint.size(),
+            &self.inclusion_proof,
+            &checkpoint.root(),
+        )?;
+        Ok(VerifiedReceipt { entry, leaf, index: LeafIndex(self.index), checkpoint })
+    }
+
+    /// The receipt as a C2SP tlog-proof, with the entry bytes as its extra data so that the
+    /// proof alone reconstructs the leaf.
+    pub fn to_tlog_proof(&self) -> Result<TlogProof, Error> {
+        let leaf = B64.decode(&self.leaf).map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
+        Ok(TlogProof {
+            extra: Some(leaf),
+            index: LeafIndex(self.index),
+            proof: self.inclusion_proof.clone(),
+            checkpoint: self.checkpoint.clone(),
+        })
+    }
+}
