@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod hash;
 pub mod merkle;
+pub mod name;
 pub mod note;
 pub mod receipt;
 pub mod tiles;
@@ -22,6 +23,7 @@ pub mod tlog_proof;
 
 pub use checkpoint::{Checkpoint, Origin, SignedCheckpoint, UnverifiedCheckpoint};
 pub use entry::{ArtifactRequest, ArtifactStatus, Entry, KeyAction, Role, Status};
+pub use name::LedgerName;
 pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};
 pub use note::{SignerKey, VerifierKey};
 pub use receipt::{Receipt, VerifiedReceipt};

@@ -221,6 +221,9 @@ pub fn verify_consistency(
         if root1 != root2 {
             return Err(Error::InvalidProof("same tree size with different roots"));
         }
+        if m == 0 && *root1 != crate::hash::empty_root() {
+            return Err(Error::InvalidProof("the root of an empty tree must be SHA256(\"\")"));
+        }
         return Ok(());
     }
     if m == 0 {

@@ -1,0 +1,152 @@
+//! Tiles in memory: a tile's 256 stored hashes plus its 255 interior nodes, so that any node
+//! inside a cached tile is one lookup, and a bounded cache of full tiles shared by readers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use notarium_core::tiles::{TILE_BYTES, TILE_WIDTH};
+use notarium_core::{node_hash, Hash};
+
+use crate::Error;
+
+/// One tile with its interior levels: `nodes[r]` holds the complete nodes `r` levels above
+/// the tile's stored hashes (`nodes[0]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TileTree {
+    pub level: u8,
+    pub index: u64,
+    nodes: [Vec<Hash>; 9],
+}
+
+impl TileTree {
+    pub fn empty(level: u8, index: u64) -> Self {
+        TileTree { level, index, nodes: Default::default() }
+    }
+
+    /// Rebuilds a tile from its stored bytes (a multiple of 32, at most 8 KiB).
+    pub fn from_bytes(level: u8, index: u64, bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() % 32 != 0 || bytes.len() > TILE_BYTES {
+            return Err(Error::Corrupt(format!(
+                "tile {level}/{index} holds {} bytes, not a multiple of 32 up to 8192",
+                bytes.len()
+            )));
+        }
+        let mut t = TileTree::empty(level, index);
+        for chunk in bytes.chunks_exact(32) {
+            t.push(Hash::from_slice(chunk).expect("32-byte chunk"));
+        }
+        Ok(t)
+    }
+
+    /// Number of stored hashes.
+    pub fn width(&self) -> usize {
+        self.nodes[0].len()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.width() as u64 == TILE_WIDTH
+    }
+
+    /// Appends a stored hash and completes the interior nodes it finishes.
+    pub fn push(&mut self, h: Hash) {
+        debug_assert!(!self.is_full());
+        self.nodes[0].push(h);
+        let mut i = self.nodes[0].len() - 1;
+        let mut r = 0;
+        while r < 8 && i & 1 == 1 {
+            let parent = node_hash(&self.nodes[r][i - 1], &self.nodes[r][i]);
+            self.nodes[r + 1].push(parent);
+            i >>= 1;
+            r += 1;
+        }
+    }
+
+    /// The root of a full tile (the hash one tile level up).
+    pub fn root(&self) -> Option<Hash> {
+        self.nodes[8].first().copied()
+    }
+
+    /// The node `r` levels above the stored hashes, at position `pos` within this tile.
+    pub fn node(&self, r: u8, pos: u64) -> Option<Hash> {
+        self.nodes[r as usize].get(pos as usize).copied()
+    }
+
+    /// The stored hashes as tile bytes; `width` limits them to a prefix.
+    pub fn bytes(&self, width: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(width * 32);
+        for h in &self.nodes[0][..width.min(self.width())] {
+            out.extend_from_slice(&h.0);
+        }
+        out
+    }
+
+    /// The stored hash at `pos`.
+    pub fn stored(&self, pos: usize) -> Option<Hash> {
+        self.nodes[0].get(pos).copied()
+    }
+}
+
+/// Where a tree node lives: tile level, tile index, levels above the tile's base, position.
+pub(crate) fn locate(level: u8, index: u64) -> (u8, u64, u8, u64) {
+    let tile_level = level / 8;
+    let r = level % 8;
+    let base = index << r; // index of the node's first hash at tree level 8·tile_level
+    let tile = base >> 8;
+    (tile_level, tile, r, index - (tile << (8 - r)))
+}
+
+/// A bounded FIFO cache of full (immutable) tiles.
+pub(crate) struct TileCache {
+    cap: usize,
+    map: HashMap<(u8, u64), Arc<TileTree>>,
+    order: VecDeque<(u8, u64)>,
+}
+
+impl TileCache {
+    pub fn new(cap: usize) -> Self {
+        TileCache { cap: cap.max(1), map: HashMap::new(), order: VecDeque::new() }
+    }
+
+    pub fn get(&self, level: u8, index: u64) -> Option<Arc<TileTree>> {
+        self.map.get(&(level, index)).cloned()
+    }
+
+    pub fn insert(&mut self, tile: Arc<TileTree>) {
+        debug_assert!(tile.is_full());
+        let key = (tile.level, tile.index);
+        if self.map.insert(key, tile).is_none() {
+            self.order.push_back(key);
+            while self.map.len() > self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notarium_core::leaf_hash;
+
+    #[test]
+    fn tile_nodes_match_pairwise_hashing() {
+        let mut t = TileTree::empty(0, 0);
+        let leaves: Vec<Hash> = (0..256u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for l in &leaves {
+            t.push(*l);
+        }
+        let mut level = leaves;
+        for r in 1..=8u8 {
+            level = level.chunks_exact(2).map(|c| node_hash(&c[0], &c[1])).collect();
+            for (i, h) in level.iter().enumerate() {
+                assert_eq!(t.node(r, i as u64), Some(*h));
+            }
+        }
+        assert_eq!(t.root(), Some(level[0]));
+        assert_eq!(locate(9, 3), (1, 0, 1, 3));
+        assert_eq!(locate(0, 300), (0, 1, 0, 44));
+        assert_eq!(locate(3, 40), (0, 1, 3, 8));
+    }
+}
