@@ -83,7 +83,11 @@ struct Recorder {
 impl Recorder {
     fn add(&mut self, kind: FindingKind, index: Option<u64>, message: String) {
         if self.findings.len() < MAX_FINDINGS {
-            self.findings.push(AuditFinding { kind, index, message });
+            self.findings.push(AuditFinding {
+                kind,
+                index,
+                message,
+            });
         } else {
             self.more += 1;
         }
@@ -100,7 +104,9 @@ impl NodeSource for StoredTiles<'_> {
         let bytes = tile_bytes(self.0, tl, t)?.unwrap_or_default();
         TileTree::from_bytes(tl, t, &bytes)?
             .node(r, pos)
-            .ok_or_else(|| Error::Corrupt(format!("stored tile {tl}/{t} lacks node {level}/{index}")))
+            .ok_or_else(|| {
+                Error::Corrupt(format!("stored tile {tl}/{t} lacks node {level}/{index}"))
+            })
     }
 }
 
@@ -112,14 +118,24 @@ impl NodeSource for StoredTiles<'_> {
 pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditReport, Error> {
     let db = dir.join(store::DB_FILE);
     if !db.exists() {
-        return Err(Error::NotFound(format!("no ledger database in {}", dir.display())));
+        return Err(Error::NotFound(format!(
+            "no ledger database in {}",
+            dir.display()
+        )));
     }
     let conn = store::open_reader(&db)?;
-    let mut rec = Recorder { findings: Vec::new(), more: 0 };
+    let mut rec = Recorder {
+        findings: Vec::new(),
+        more: 0,
+    };
 
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
-        rec.add(FindingKind::Storage, None, format!("SQLite integrity check: {check}"));
+        rec.add(
+            FindingKind::Storage,
+            None,
+            format!("SQLite integrity check: {check}"),
+        );
     }
     let verifier = match std::fs::read_to_string(dir.join(store::KEY_FILE))
         .map_err(|e| e.to_string())
@@ -127,7 +143,11 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
     {
         Ok(k) => Some(k.verifier()),
         Err(e) => {
-            rec.add(FindingKind::Storage, None, format!("signing key unreadable: {e}"));
+            rec.add(
+                FindingKind::Storage,
+                None,
+                format!("signing key unreadable: {e}"),
+            );
             None
         }
     };
@@ -137,7 +157,13 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
     let mut attrs: HashMap<u64, BTreeMap<String, String>> = HashMap::new();
     {
         let mut stmt = conn.prepare("SELECT key, value, idx FROM attributes")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u64>(2)?,
+            ))
+        })?;
         for row in rows {
             let (k, v, idx) = row?;
             attrs.entry(idx).or_default().insert(k, v);
@@ -158,42 +184,60 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
     let mut revoked: HashMap<String, u64> = HashMap::new();
     let mut size = 0u64;
 
-    let mut check_checkpoint =
-        |rec: &mut Recorder, size: u64, note: &str, right: &[TileTree], entry_tampered: bool| -> Result<(), Error> {
-            checked_checkpoints += 1;
-            let Some(key) = &verifier else { return Ok(()) };
-            let cp = match UnverifiedCheckpoint::parse(note).and_then(|c| c.verify(key)) {
-                Ok(cp) => cp,
-                Err(e) => {
-                    rec.add(FindingKind::Checkpoint, Some(size.saturating_sub(1)), format!("checkpoint at size {size}: {e}"));
-                    return Ok(());
-                }
-            };
-            if cp.size().0 != size {
-                rec.add(FindingKind::Checkpoint, Some(size.saturating_sub(1)), format!("checkpoint row {size} holds a checkpoint of size {}", cp.size()));
+    let mut check_checkpoint = |rec: &mut Recorder,
+                                size: u64,
+                                note: &str,
+                                right: &[TileTree],
+                                entry_tampered: bool|
+     -> Result<(), Error> {
+        checked_checkpoints += 1;
+        let Some(key) = &verifier else { return Ok(()) };
+        let cp = match UnverifiedCheckpoint::parse(note).and_then(|c| c.verify(key)) {
+            Ok(cp) => cp,
+            Err(e) => {
+                rec.add(
+                    FindingKind::Checkpoint,
+                    Some(size.saturating_sub(1)),
+                    format!("checkpoint at size {size}: {e}"),
+                );
                 return Ok(());
             }
-            let edge: Vec<Arc<TileTree>> = right.iter().cloned().map(Arc::new).collect();
-            let root = merkle::root(&Edge(&edge), TreeSize(size))?;
-            if root == cp.root() {
-                last_good = Some(size);
-                return Ok(());
-            }
-            let tiles_root = merkle::root(&StoredTiles(&conn), TreeSize(size)).ok();
-            if entry_tampered && tiles_root == Some(cp.root()) {
-                // The entries changed after they were logged; the entry findings name them.
-                return Ok(());
-            }
-            let with = last_good.map_or(String::new(), |g| {
-                format!("; it is validly signed yet inconsistent with the checkpoint at size {g}")
-            });
+        };
+        if cp.size().0 != size {
             rec.add(
                 FindingKind::Checkpoint,
                 Some(size.saturating_sub(1)),
-                format!("checkpoint at size {size} has root {} but the entries give {root}{with}", cp.root()),
+                format!(
+                    "checkpoint row {size} holds a checkpoint of size {}",
+                    cp.size()
+                ),
             );
-            Ok(())
-        };
+            return Ok(());
+        }
+        let edge: Vec<Arc<TileTree>> = right.iter().cloned().map(Arc::new).collect();
+        let root = merkle::root(&Edge(&edge), TreeSize(size))?;
+        if root == cp.root() {
+            last_good = Some(size);
+            return Ok(());
+        }
+        let tiles_root = merkle::root(&StoredTiles(&conn), TreeSize(size)).ok();
+        if entry_tampered && tiles_root == Some(cp.root()) {
+            // The entries changed after they were logged; the entry findings name them.
+            return Ok(());
+        }
+        let with = last_good.map_or(String::new(), |g| {
+            format!("; it is validly signed yet inconsistent with the checkpoint at size {g}")
+        });
+        rec.add(
+            FindingKind::Checkpoint,
+            Some(size.saturating_sub(1)),
+            format!(
+                "checkpoint at size {size} has root {} but the entries give {root}{with}",
+                cp.root()
+            ),
+        );
+        Ok(())
+    };
 
     while let Some((s, note)) = checkpoints.next_if(|(s, _)| *s == 0) {
         check_checkpoint(&mut rec, s, &note, &right, false)?;
@@ -206,7 +250,11 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
     while let Some(row) = rows.next()? {
         let idx: u64 = row.get(0)?;
         if idx != size {
-            rec.add(FindingKind::Entry, Some(size), format!("entries {size}..{idx} are missing"));
+            rec.add(
+                FindingKind::Entry,
+                Some(size),
+                format!("entries {size}..{idx} are missing"),
+            );
             break;
         }
         let data: Vec<u8> = row.get(1)?;
@@ -217,7 +265,9 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
                 None => None,
                 Some(_) => Some("?"),
             },
-            sha256: row.get::<_, Option<Vec<u8>>>(3)?.map(|v| v.try_into().unwrap_or([0xff; 32])),
+            sha256: row
+                .get::<_, Option<Vec<u8>>>(3)?
+                .map(|v| v.try_into().unwrap_or([0xff; 32])),
             name: row.get(4)?,
             signer: row.get(5)?,
             status: match row.get::<_, Option<String>>(6)?.as_deref() {
@@ -243,7 +293,11 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
             Err(_) => IndexColumns::default(),
         };
         if stored != expected {
-            rec.add(FindingKind::Index, Some(idx), describe_index_mismatch(idx, &stored, &expected));
+            rec.add(
+                FindingKind::Index,
+                Some(idx),
+                describe_index_mismatch(idx, &stored, &expected),
+            );
         }
         // Rebuild tiles and compare each as it completes.
         let mut h = leaf_hash(&data);
@@ -281,17 +335,32 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
         }
     }
     for (s, _) in checkpoints {
-        rec.add(FindingKind::Checkpoint, Some(size), format!("checkpoint at size {s} is beyond the {size} stored entries"));
+        rec.add(
+            FindingKind::Checkpoint,
+            Some(size),
+            format!("checkpoint at size {s} is beyond the {size} stored entries"),
+        );
     }
-    let expected_tiles: u64 = right.iter().map(|t| t.index + u64::from(t.width() > 0)).sum();
+    let expected_tiles: u64 = right
+        .iter()
+        .map(|t| t.index + u64::from(t.width() > 0))
+        .sum();
     let stored_tiles: u64 = conn.query_row("SELECT COUNT(*) FROM tiles", [], |r| r.get(0))?;
     if stored_tiles != expected_tiles {
-        rec.add(FindingKind::Tile, None, format!("{stored_tiles} tiles stored, the entries need {expected_tiles}"));
+        rec.add(
+            FindingKind::Tile,
+            None,
+            format!("{stored_tiles} tiles stored, the entries need {expected_tiles}"),
+        );
     }
     let mut leftover: Vec<u64> = attrs.into_keys().collect();
     leftover.sort_unstable();
     for idx in leftover {
-        rec.add(FindingKind::Index, Some(idx), format!("attribute rows for entry {idx}, which has no such attributes"));
+        rec.add(
+            FindingKind::Index,
+            Some(idx),
+            format!("attribute rows for entry {idx}, which has no such attributes"),
+        );
     }
     check_keys(&conn, &mut rec, &created, &revoked)?;
     progress(size, total);
@@ -332,14 +401,22 @@ fn compare_tile(
     let (level, index) = (tile.level, tile.index);
     let first_leaf = |pos: u64| ((index << 8) + pos).checked_shl(8 * u32::from(level));
     let Some(stored) = tile_bytes(conn, level, index)? else {
-        rec.add(FindingKind::Tile, first_leaf(0), format!("tile {level}/{index} is missing"));
+        rec.add(
+            FindingKind::Tile,
+            first_leaf(0),
+            format!("tile {level}/{index} is missing"),
+        );
         return Ok(true);
     };
     if stored.len() != tile.width() * 32 {
         rec.add(
             FindingKind::Tile,
             first_leaf(0),
-            format!("tile {level}/{index} holds {} bytes, the entries give {}", stored.len(), tile.width() * 32),
+            format!(
+                "tile {level}/{index} holds {} bytes, the entries give {}",
+                stored.len(),
+                tile.width() * 32
+            ),
         );
     }
     let mut differs = false;
@@ -348,10 +425,14 @@ fn compare_tile(
         if chunk != want.0 {
             differs = true;
             let idx = first_leaf(pos as u64);
+            if level > 0 && stored_hash_matches_stored_tile_below(conn, level, index, pos)? {
+                // The stored tiles agree with each other: the difference comes from a changed
+                // entry below, which its own finding names.
+                continue;
+            }
             if level == 0 {
                 // Tell a changed entry (tiles still match the signed tree) from a changed tile.
-                let logged = Hash::from_slice(chunk).ok();
-                let still_signed = logged.is_some() && signed_root_matches_tiles(conn)?;
+                let still_signed = stored_chain_is_signed(conn, index)?;
                 if still_signed {
                     *entry_tampered = true;
                     rec.add(
@@ -369,20 +450,74 @@ fn compare_tile(
             rec.add(
                 FindingKind::Tile,
                 idx,
-                format!("tile {level}/{index} hash {pos} is {} but the entries give {want}", hex::encode(chunk)),
+                format!(
+                    "tile {level}/{index} hash {pos} is {} but the entries give {want}",
+                    hex::encode(chunk)
+                ),
             );
         }
     }
     Ok(differs)
 }
 
+/// Whether hash `pos` of stored tile `level/index` is the root of the stored tile below it.
+fn stored_hash_matches_stored_tile_below(
+    conn: &Connection,
+    level: u8,
+    index: u64,
+    pos: usize,
+) -> Result<bool, Error> {
+    let (Some(upper), Some(lower)) = (
+        tile_bytes(conn, level, index)?,
+        tile_bytes(conn, level - 1, index * 256 + pos as u64)?,
+    ) else {
+        return Ok(false);
+    };
+    let below = TileTree::from_bytes(level - 1, index * 256 + pos as u64, &lower)?;
+    Ok(
+        below.root().map(|h| h.0.to_vec())
+            == upper.get(pos * 32..pos * 32 + 32).map(<[u8]>::to_vec),
+    )
+}
+
+/// Whether stored level-0 tile `index` hashes, through the stored tiles above it, into the
+/// root of the latest signed checkpoint: then it is what was logged.
+fn stored_chain_is_signed(conn: &Connection, index: u64) -> Result<bool, Error> {
+    let (mut level, mut t) = (0u8, index);
+    loop {
+        let Some(bytes) = tile_bytes(conn, level, t)? else {
+            return Ok(false);
+        };
+        if bytes.len() < notarium_core::tiles::TILE_BYTES {
+            // The right-most tile: the signed root covers all of it.
+            return signed_root_matches_tiles(conn);
+        }
+        if !stored_hash_matches_stored_tile_below(conn, level + 1, t / 256, (t % 256) as usize)? {
+            return Ok(false);
+        }
+        level += 1;
+        t /= 256;
+        let upper_full = tile_bytes(conn, level, t)?
+            .is_some_and(|b| b.len() == notarium_core::tiles::TILE_BYTES);
+        if !upper_full {
+            return signed_root_matches_tiles(conn);
+        }
+    }
+}
+
 /// Whether the stored tiles reproduce the root of the latest stored checkpoint.
 fn signed_root_matches_tiles(conn: &Connection) -> Result<bool, Error> {
     let latest: Option<String> = conn
-        .query_row("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     let Some(note) = latest else { return Ok(false) };
-    let Ok(cp) = UnverifiedCheckpoint::parse(&note) else { return Ok(false) };
+    let Ok(cp) = UnverifiedCheckpoint::parse(&note) else {
+        return Ok(false);
+    };
     let claimed = cp.claimed();
     Ok(merkle::root(&StoredTiles(conn), claimed.size).ok() == Some(claimed.root))
 }
@@ -410,7 +545,10 @@ fn describe_index_mismatch(idx: u64, stored: &IndexColumns, want: &IndexColumns)
     if stored.attributes != want.attributes {
         cols.push("attributes");
     }
-    format!("index row of entry {idx} disagrees with the entry in: {}", cols.join(", "))
+    format!(
+        "index row of entry {idx} disagrees with the entry in: {}",
+        cols.join(", ")
+    )
 }
 
 fn check_keys(
@@ -421,18 +559,36 @@ fn check_keys(
 ) -> Result<(), Error> {
     let mut stmt = conn.prepare("SELECT id, created_idx, revoked_idx FROM api_keys")?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, Option<u64>>(2)?)))?
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u64>(1)?,
+                r.get::<_, Option<u64>>(2)?,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     for (id, c, r) in &rows {
         if created.get(id) != Some(c) {
-            rec.add(FindingKind::Key, Some(*c), format!("api key {id} has no matching created entry at {c}"));
+            rec.add(
+                FindingKind::Key,
+                Some(*c),
+                format!("api key {id} has no matching created entry at {c}"),
+            );
         }
         if revoked.get(id) != r.as_ref() {
-            rec.add(FindingKind::Key, r.or(Some(*c)), format!("api key {id}: revocation row disagrees with the entries"));
+            rec.add(
+                FindingKind::Key,
+                r.or(Some(*c)),
+                format!("api key {id}: revocation row disagrees with the entries"),
+            );
         }
     }
     if rows.len() != created.len() {
-        rec.add(FindingKind::Key, None, format!("{} api key rows, {} key entries", rows.len(), created.len()));
+        rec.add(
+            FindingKind::Key,
+            None,
+            format!("{} api key rows, {} key entries", rows.len(), created.len()),
+        );
     }
     let mut stmt = conn.prepare("SELECT key_id, idx FROM revocations")?;
     let revs = stmt
@@ -440,11 +596,23 @@ fn check_keys(
         .collect::<Result<Vec<_>, _>>()?;
     for (id, idx) in &revs {
         if revoked.get(id) != Some(idx) {
-            rec.add(FindingKind::Key, Some(*idx), format!("revocation of {id} at {idx} has no revocation entry"));
+            rec.add(
+                FindingKind::Key,
+                Some(*idx),
+                format!("revocation of {id} at {idx} has no revocation entry"),
+            );
         }
     }
     if revs.len() != revoked.len() {
-        rec.add(FindingKind::Key, None, format!("{} revocation rows, {} revocation entries", revs.len(), revoked.len()));
+        rec.add(
+            FindingKind::Key,
+            None,
+            format!(
+                "{} revocation rows, {} revocation entries",
+                revs.len(),
+                revoked.len()
+            ),
+        );
     }
     Ok(())
 }

@@ -231,7 +231,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Runs `f` with a pooled read-only connection.
@@ -251,7 +254,12 @@ impl Shared {
 
     /// A full tile, from the cache or the database.
     fn full_tile(&self, conn: &Connection, level: u8, index: u64) -> Result<Arc<TileTree>, Error> {
-        if let Some(t) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(level, index) {
+        if let Some(t) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(level, index)
+        {
             return Ok(t);
         }
         let bytes = read::tile_bytes(conn, level, index)?
@@ -264,7 +272,10 @@ impl Shared {
             )));
         }
         let tile = Arc::new(tile);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(tile.clone());
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tile.clone());
         Ok(tile)
     }
 }
@@ -291,7 +302,10 @@ impl NodeSource for View<'_> {
                 return Err(missing());
             }
         }
-        self.shared.full_tile(self.conn, tl, t)?.node(r, pos).ok_or_else(missing)
+        self.shared
+            .full_tile(self.conn, tl, t)?
+            .node(r, pos)
+            .ok_or_else(missing)
     }
 }
 
@@ -321,7 +335,9 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("name", &self.shared.name).finish_non_exhaustive()
+        f.debug_struct("Ledger")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -359,8 +375,12 @@ impl Ledger {
                 )));
             }
         }
-        let key =
-            store::load_or_create_key(dir, options.origin.as_str(), options.signer.as_ref(), is_new)?;
+        let key = store::load_or_create_key(
+            dir,
+            options.origin.as_str(),
+            options.signer.as_ref(),
+            is_new,
+        )?;
         let state = writer::State::load(&conn, &options, key, is_new)?;
         let snapshot = Arc::new(state.snapshot());
         let shared = Arc::new(Shared {
@@ -377,7 +397,11 @@ impl Ledger {
         });
         let (tx, rx) = mpsc::channel();
         let handle = writer::spawn(conn, state, shared.clone(), rx, options)?;
-        Ok(Ledger { shared, tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(handle)) })
+        Ok(Ledger {
+            shared,
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+        })
     }
 
     /// The ledger's name.
@@ -421,7 +445,10 @@ impl Ledger {
         entries: Vec<NewEntry>,
         done: impl FnOnce(Result<Appended, Error>) + Send + 'static,
     ) {
-        let req = writer::Request { entries, done: Box::new(done) };
+        let req = writer::Request {
+            entries,
+            done: Box::new(done),
+        };
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match tx {
             Some(tx) => {
@@ -444,8 +471,9 @@ impl Ledger {
         self.append_with(entries, move |r| {
             let _ = tx.send(r);
         });
-        let appended =
-            rx.recv().map_err(|_| Error::Unavailable("the writer stopped".into()))??;
+        let appended = rx
+            .recv()
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))??;
         self.receipts(&appended)
     }
 
@@ -456,7 +484,11 @@ impl Ledger {
     pub fn receipts(&self, appended: &Appended) -> Result<Vec<Receipt>, Error> {
         let snap = &appended.snapshot;
         self.shared.with_reader(|conn| {
-            let view = View { shared: &self.shared, snap, conn };
+            let view = View {
+                shared: &self.shared,
+                snap,
+                conn,
+            };
             appended
                 .leaves
                 .iter()
@@ -484,7 +516,13 @@ impl Ledger {
     /// Runs `f` against the latest snapshot with a reader connection.
     fn read<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let snap = self.shared.snapshot();
-        self.shared.with_reader(|conn| f(&View { shared: &self.shared, snap: &snap, conn }))
+        self.shared.with_reader(|conn| {
+            f(&View {
+                shared: &self.shared,
+                snap: &snap,
+                conn,
+            })
+        })
     }
 
     /// The receipt of entry `index` in the latest checkpoint.
@@ -547,7 +585,8 @@ impl Ledger {
         if size > latest.size().0 {
             return Ok(None);
         }
-        self.shared.with_reader(|conn| read::checkpoint_at(conn, &self.shared.verifier, size))
+        self.shared
+            .with_reader(|conn| read::checkpoint_at(conn, &self.shared.verifier, size))
     }
 
     /// A C2SP hash tile (`width` 1–256), byte-exact. Partial widths are served for any
@@ -566,14 +605,19 @@ impl Ledger {
                 0
             };
             if width == 0 || width > available {
-                return Err(Error::NotFound(format!("tile {level}/{index} of width {width}")));
+                return Err(Error::NotFound(format!(
+                    "tile {level}/{index} of width {width}"
+                )));
             }
             if let Some(right) = view.snap.right.get(level as usize) {
                 if right.index == index {
                     return Ok(right.bytes(width as usize));
                 }
             }
-            Ok(view.shared.full_tile(view.conn, level, index)?.bytes(width as usize))
+            Ok(view
+                .shared
+                .full_tile(view.conn, level, index)?
+                .bytes(width as usize))
         })
     }
 
@@ -584,13 +628,19 @@ impl Ledger {
     pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>, Error> {
         self.read(|view| {
             let size = view.snap.size();
-            let start = index.checked_mul(256).ok_or_else(|| Error::NotFound("bundle".into()))?;
+            let start = index
+                .checked_mul(256)
+                .ok_or_else(|| Error::NotFound("bundle".into()))?;
             let end = start + u64::from(width);
             if width == 0 || end > size {
-                return Err(Error::NotFound(format!("entry bundle {index} of width {width}")));
+                return Err(Error::NotFound(format!(
+                    "entry bundle {index} of width {width}"
+                )));
             }
             let leaves = read::entry_range(view.conn, start, end)?;
-            Ok(notarium_core::tiles::encode_bundle(leaves.iter().map(Vec::as_slice))?)
+            Ok(notarium_core::tiles::encode_bundle(
+                leaves.iter().map(Vec::as_slice),
+            )?)
         })
     }
 
@@ -635,7 +685,12 @@ impl Ledger {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Page, Error> {
-        let q = SearchQuery { sha256: Some(*sha256), after, limit, ..SearchQuery::default() };
+        let q = SearchQuery {
+            sha256: Some(*sha256),
+            after,
+            limit,
+            ..SearchQuery::default()
+        };
         self.search(&q)
     }
 
@@ -652,7 +707,8 @@ impl Ledger {
     /// # Errors
     /// Storage errors.
     pub fn find_credential(&self, credential: &[u8; 32]) -> Result<Option<KeyRecord>, Error> {
-        self.shared.with_reader(|conn| read::find_credential(conn, credential))
+        self.shared
+            .with_reader(|conn| read::find_credential(conn, credential))
     }
 
     /// Every API key of this ledger, oldest first.

@@ -47,7 +47,11 @@ pub(crate) fn index_columns(entry: &Entry) -> IndexColumns {
     }
 }
 
-pub(crate) fn tile_bytes(conn: &Connection, level: u8, index: u64) -> Result<Option<Vec<u8>>, Error> {
+pub(crate) fn tile_bytes(
+    conn: &Connection,
+    level: u8,
+    index: u64,
+) -> Result<Option<Vec<u8>>, Error> {
     Ok(conn
         .prepare_cached("SELECT hashes FROM tiles WHERE level = ?1 AND idx = ?2")?
         .query_row(params![level, index], |r| r.get(0))
@@ -62,18 +66,27 @@ pub(crate) fn entry_bytes(conn: &Connection, index: u64) -> Result<Vec<u8>, Erro
 }
 
 pub(crate) fn entry_range(conn: &Connection, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
-    let mut stmt = conn.prepare_cached("SELECT idx, data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
-    let rows = stmt.query_map([start, end], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT idx, data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let rows = stmt.query_map([start, end], |r| {
+        Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
     let mut out = Vec::with_capacity((end - start) as usize);
     for (i, row) in rows.enumerate() {
         let (idx, data) = row?;
         if idx != start + i as u64 {
-            return Err(Error::Corrupt(format!("entry {} is missing", start + i as u64)));
+            return Err(Error::Corrupt(format!(
+                "entry {} is missing",
+                start + i as u64
+            )));
         }
         out.push(data);
     }
     if out.len() as u64 != end - start {
-        return Err(Error::Corrupt(format!("entries {start}..{end} are incomplete")));
+        return Err(Error::Corrupt(format!(
+            "entries {start}..{end} are incomplete"
+        )));
     }
     Ok(out)
 }
@@ -118,7 +131,9 @@ pub(crate) fn authenticate(
     signers: &[String],
 ) -> Result<Authentication, Error> {
     if signers.len() > MAX_SIGNERS {
-        return Err(notarium_core::Error::InvalidField("signer", format!("at most {MAX_SIGNERS}")).into());
+        return Err(
+            notarium_core::Error::InvalidField("signer", format!("at most {MAX_SIGNERS}")).into(),
+        );
     }
     let size = view.snap.size();
     let mut sql = String::from(
@@ -132,18 +147,31 @@ pub(crate) fn authenticate(
     sql.push_str(" ORDER BY idx DESC LIMIT 1");
     let mut args: Vec<rusqlite::types::Value> =
         vec![sha256.0.to_vec().into(), (size as i64).into()];
-    args.extend(signers.iter().map(|s| rusqlite::types::Value::from(s.clone())));
+    args.extend(
+        signers
+            .iter()
+            .map(|s| rusqlite::types::Value::from(s.clone())),
+    );
     let found: Option<(u64, Vec<u8>, String)> = view
         .conn
         .prepare_cached(&sql)?
-        .query_row(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     let Some((idx, data, signer)) = found else {
-        return Ok(Authentication { status: Status::Unknown, receipt: None, revocation: None });
+        return Ok(Authentication {
+            status: Status::Unknown,
+            receipt: None,
+            revocation: None,
+        });
     };
-    let entry = Entry::from_bytes(&data).map_err(|e| Error::Corrupt(format!("entry {idx}: {e}")))?;
+    let entry =
+        Entry::from_bytes(&data).map_err(|e| Error::Corrupt(format!("entry {idx}: {e}")))?;
     let Entry::Artifact(artifact) = entry else {
-        return Err(Error::Corrupt(format!("entry {idx} is indexed as an artifact but is not one")));
+        return Err(Error::Corrupt(format!(
+            "entry {idx} is indexed as an artifact but is not one"
+        )));
     };
     let receipt = ledger.build_receipt(view, idx, &data)?;
     let revoked: Option<u64> = view
@@ -159,7 +187,11 @@ pub(crate) fn authenticate(
             revocation: Some(ledger.build_receipt(view, ridx, &rdata)?),
         });
     }
-    Ok(Authentication { status: artifact.status.into(), receipt: Some(receipt), revocation: None })
+    Ok(Authentication {
+        status: artifact.status.into(),
+        receipt: Some(receipt),
+        revocation: None,
+    })
 }
 
 /// Filters for [`Ledger::search`]; all given filters must match.
@@ -255,11 +287,21 @@ pub(crate) fn search(ledger: &Ledger, view: &View<'_>, q: &SearchQuery) -> Resul
     for (idx, data) in rows.into_iter().take(limit) {
         entries.push(ledger.build_receipt(view, idx, &data)?);
     }
-    let next = if more { entries.last().map(|r| r.index) } else { None };
-    Ok(Page { checkpoint: view.snap.checkpoint.note().to_owned(), entries, next })
+    let next = if more {
+        entries.last().map(|r| r.index)
+    } else {
+        None
+    };
+    Ok(Page {
+        checkpoint: view.snap.checkpoint.note().to_owned(),
+        entries,
+        next,
+    })
 }
 
-fn key_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, u64, Option<u64>)> {
+fn key_record(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, u64, Option<u64>)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
@@ -273,7 +315,10 @@ fn to_record(row: (String, String, String, u64, Option<u64>)) -> Result<KeyRecor
     })
 }
 
-pub(crate) fn find_credential(conn: &Connection, credential: &[u8; 32]) -> Result<Option<KeyRecord>, Error> {
+pub(crate) fn find_credential(
+    conn: &Connection,
+    credential: &[u8; 32],
+) -> Result<Option<KeyRecord>, Error> {
     conn.prepare_cached(
         "SELECT id, name, role, created_idx, revoked_idx FROM api_keys WHERE credential = ?1",
     )?
@@ -287,6 +332,8 @@ pub(crate) fn keys(conn: &Connection) -> Result<Vec<KeyRecord>, Error> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, role, created_idx, revoked_idx FROM api_keys ORDER BY created_idx",
     )?;
-    let rows = stmt.query_map([], key_record)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt
+        .query_map([], key_record)?
+        .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(to_record).collect()
 }

@@ -147,7 +147,9 @@ pub(crate) fn load_or_create_key(
             }
             if let Some(imp) = imported {
                 if imp.verifier() != key.verifier() {
-                    return Err(Error::Config("a different signing key is already stored".into()));
+                    return Err(Error::Config(
+                        "a different signing key is already stored".into(),
+                    ));
                 }
             }
             Ok(key)

@@ -20,7 +20,11 @@ pub(crate) struct TileTree {
 
 impl TileTree {
     pub fn empty(level: u8, index: u64) -> Self {
-        TileTree { level, index, nodes: Default::default() }
+        TileTree {
+            level,
+            index,
+            nodes: Default::default(),
+        }
     }
 
     /// Rebuilds a tile from its stored bytes (a multiple of 32, at most 8 KiB).
@@ -104,7 +108,11 @@ pub(crate) struct TileCache {
 
 impl TileCache {
     pub fn new(cap: usize) -> Self {
-        TileCache { cap: cap.max(1), map: HashMap::new(), order: VecDeque::new() }
+        TileCache {
+            cap: cap.max(1),
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
     }
 
     pub fn get(&self, level: u8, index: u64) -> Option<Arc<TileTree>> {
@@ -139,7 +147,10 @@ mod tests {
         }
         let mut level = leaves;
         for r in 1..=8u8 {
-            level = level.chunks_exact(2).map(|c| node_hash(&c[0], &c[1])).collect();
+            level = level
+                .chunks_exact(2)
+                .map(|c| node_hash(&c[0], &c[1]))
+                .collect();
             for (i, h) in level.iter().enumerate() {
                 assert_eq!(t.node(r, i as u64), Some(*h));
             }

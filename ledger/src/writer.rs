@@ -17,7 +17,9 @@ use notarium_core::{
 
 use crate::read::index_columns;
 use crate::tiles::{locate, TileTree};
-use crate::{store, Appended, CommitInfo, CommitObserver, Error, LedgerOptions, NewEntry, Shared, Snapshot};
+use crate::{
+    store, Appended, CommitInfo, CommitObserver, Error, LedgerOptions, NewEntry, Shared, Snapshot,
+};
 
 pub(crate) type Done = Box<dyn FnOnce(Result<Appended, Error>) + Send>;
 
@@ -62,9 +64,11 @@ impl State {
     ) -> Result<State, Error> {
         let verifier = key.verifier();
         let latest: Option<(u64, String)> = conn
-            .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let mut state = State {
             ledger: options.name.to_string(),
@@ -99,10 +103,15 @@ impl State {
             .and_then(|c| c.verify(&verifier))
             .map_err(|e| Error::Corrupt(format!("latest checkpoint (size {size}): {e}")))?;
         if checkpoint.size().0 != size {
-            return Err(Error::Corrupt(format!("checkpoint row {size} holds size {}", checkpoint.size())));
+            return Err(Error::Corrupt(format!(
+                "checkpoint row {size} holds size {}",
+                checkpoint.size()
+            )));
         }
         let entries: u64 =
-            conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| r.get(0))?;
+            conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
+                r.get(0)
+            })?;
         if entries != size {
             return Err(Error::Corrupt(format!(
                 "{entries} entries stored but the latest checkpoint covers {size}"
@@ -110,7 +119,11 @@ impl State {
         }
         let mut right = Vec::new();
         for level in 0u8.. {
-            let hashes = if u32::from(level) * 8 >= 64 { 0 } else { size >> (u32::from(level) * 8) };
+            let hashes = if u32::from(level) * 8 >= 64 {
+                0
+            } else {
+                size >> (u32::from(level) * 8)
+            };
             if hashes == 0 {
                 break;
             }
@@ -167,7 +180,10 @@ impl State {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { checkpoint: self.checkpoint.clone(), right: self.right.clone() }
+        Snapshot {
+            checkpoint: self.checkpoint.clone(),
+            right: self.right.clone(),
+        }
     }
 
     /// Appends a leaf hash to the right edge, recording touched levels and completed tiles.
@@ -209,7 +225,9 @@ pub(crate) fn spawn(
         on_commit: options.on_commit,
         failed: None,
     };
-    Ok(std::thread::Builder::new().name(name).spawn(move || writer.run(rx))?)
+    Ok(std::thread::Builder::new()
+        .name(name)
+        .spawn(move || writer.run(rx))?)
 }
 
 struct Writer {
@@ -246,6 +264,10 @@ impl Writer {
             }
             self.commit_batch(batch);
         }
+        // Closing: fold the WAL into the database file so a copy of `ledger.db` alone is whole.
+        if let Err(e) = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+            tracing::warn!(error = %e, "could not checkpoint the WAL on close");
+        }
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
@@ -268,7 +290,9 @@ impl Writer {
         if accepted.is_empty() {
             return;
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
         let time_us = now.max(self.state.last_time_us);
         match self.write(&accepted, time_us) {
             Ok((results, commit_seconds, completed)) => {
@@ -280,10 +304,16 @@ impl Writer {
                         cache.insert(tile);
                     }
                 }
-                *self.shared.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot.clone();
+                *self
+                    .shared
+                    .snapshot
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = snapshot.clone();
                 let count: usize = results.iter().map(|(_, l)| l.len()).sum();
                 self.shared.batches.fetch_add(1, Ordering::Relaxed);
-                self.shared.entries.fetch_add(count as u64, Ordering::Relaxed);
+                self.shared
+                    .entries
+                    .fetch_add(count as u64, Ordering::Relaxed);
                 if let Some(obs) = &self.on_commit {
                     obs(CommitInfo {
                         entries: count,
@@ -293,7 +323,11 @@ impl Writer {
                     });
                 }
                 for (req, (first_index, leaves)) in accepted.into_iter().zip(results) {
-                    (req.done)(Ok(Appended { first_index, leaves, snapshot: snapshot.clone() }));
+                    (req.done)(Ok(Appended {
+                        first_index,
+                        leaves,
+                        snapshot: snapshot.clone(),
+                    }));
                 }
             }
             Err(e) => {
@@ -312,7 +346,9 @@ impl Writer {
                     Ok(s) => self.state = s,
                     Err(re) => {
                         tracing::error!(error = %re, "cannot reload the ledger state; refusing writes");
-                        self.failed = Some(format!("storage failed and state could not be reloaded: {re}"));
+                        self.failed = Some(format!(
+                            "storage failed and state could not be reloaded: {re}"
+                        ));
                     }
                 }
                 let msg = e.to_string();
@@ -360,13 +396,19 @@ impl Writer {
                 NewEntry::KeyRevoked { id, .. } => {
                     let row: Option<Option<i64>> = self
                         .conn
-                        .query_row("SELECT revoked_idx FROM api_keys WHERE id = ?1", [id], |r| r.get(0))
+                        .query_row(
+                            "SELECT revoked_idx FROM api_keys WHERE id = ?1",
+                            [id],
+                            |r| r.get(0),
+                        )
                         .optional()?;
                     match row {
                         None if !keys.created.contains(id) && !local.created.contains(id) => {
                             return Err(Error::NotFound(format!("key {id}")))
                         }
-                        Some(Some(_)) => return Err(Error::Conflict(format!("key {id} is already revoked"))),
+                        Some(Some(_)) => {
+                            return Err(Error::Conflict(format!("key {id} is already revoked")))
+                        }
                         _ => {}
                     }
                     if keys.revoked.contains(id) || !local.revoked.insert(id.clone()) {
@@ -420,7 +462,13 @@ impl Writer {
                         ins_attr.execute(params![k, v, idx])?;
                     }
                     match new {
-                        NewEntry::KeyCreated { id, name, role, credential, .. } => {
+                        NewEntry::KeyCreated {
+                            id,
+                            name,
+                            role,
+                            credential,
+                            ..
+                        } => {
                             tx.execute(
                                 "INSERT INTO api_keys (id, name, role, credential, created_idx)
                                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -428,7 +476,10 @@ impl Writer {
                             )?;
                         }
                         NewEntry::KeyRevoked { id, .. } => {
-                            tx.execute("UPDATE api_keys SET revoked_idx = ?2 WHERE id = ?1", params![id, idx])?;
+                            tx.execute(
+                                "UPDATE api_keys SET revoked_idx = ?2 WHERE id = ?1",
+                                params![id, idx],
+                            )?;
                             tx.execute(
                                 "INSERT INTO revocations (key_id, idx) VALUES (?1, ?2)",
                                 params![id, idx],
@@ -436,7 +487,8 @@ impl Writer {
                         }
                         _ => {}
                     }
-                    self.state.push(leaf_hash(&bytes), &mut dirty, &mut completed);
+                    self.state
+                        .push(leaf_hash(&bytes), &mut dirty, &mut completed);
                     leaves.push(bytes);
                 }
                 results.push((first, leaves));
@@ -492,7 +544,13 @@ impl Writer {
                 signer: signer.clone(),
                 time: time.to_owned(),
             }),
-            NewEntry::KeyCreated { id, name, role, signer, .. } => Entry::Key(KeyEntry {
+            NewEntry::KeyCreated {
+                id,
+                name,
+                role,
+                signer,
+                ..
+            } => Entry::Key(KeyEntry {
                 v: ENTRY_VERSION,
                 ledger,
                 action: KeyAction::Created,
@@ -529,13 +587,24 @@ pub(crate) fn parse_role(s: &str) -> Result<Role, Error> {
         "read" => Ok(Role::Read),
         "write" => Ok(Role::Write),
         "admin" => Ok(Role::Admin),
-        other => Err(Error::Corrupt(format!("unknown role {other:?} in api_keys"))),
+        other => Err(Error::Corrupt(format!(
+            "unknown role {other:?} in api_keys"
+        ))),
     }
 }
 
 fn check_key_text(field: &'static str, s: &str) -> Result<(), Error> {
-    if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(notarium_core::Error::InvalidField(field, "must be 1-64 of A-Z a-z 0-9 _ -".into()).into());
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(notarium_core::Error::InvalidField(
+            field,
+            "must be 1-64 of A-Z a-z 0-9 _ -".into(),
+        )
+        .into());
     }
     Ok(())
 }

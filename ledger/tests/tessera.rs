@@ -17,16 +17,26 @@ fn reproduces_tessera_log_byte_for_byte() {
     opts.signer = Some(key);
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(dir.path(), opts).unwrap();
-    assert_eq!(ledger.verifier_key().to_string(), v["verifier_key_vkey"].as_str().unwrap());
+    assert_eq!(
+        ledger.verifier_key().to_string(),
+        v["verifier_key_vkey"].as_str().unwrap()
+    );
 
     let checkpoints = v["checkpoints"].as_array().unwrap();
     assert_eq!(checkpoints.len(), 16);
-    assert_eq!(ledger.checkpoint().note(), checkpoints[0]["signed_note"].as_str().unwrap());
+    assert_eq!(
+        ledger.checkpoint().note(),
+        checkpoints[0]["signed_note"].as_str().unwrap()
+    );
     let entries = v["entries_ascii"].as_array().unwrap();
     assert_eq!(entries.len(), 15);
     for (i, word) in entries.iter().enumerate() {
         let size = i + 1;
-        ledger.append(vec![NewEntry::Opaque(word.as_str().unwrap().as_bytes().to_vec())]).unwrap();
+        ledger
+            .append(vec![NewEntry::Opaque(
+                word.as_str().unwrap().as_bytes().to_vec(),
+            )])
+            .unwrap();
         assert_eq!(
             ledger.checkpoint().note(),
             checkpoints[size]["signed_note"].as_str().unwrap(),
@@ -35,20 +45,29 @@ fn reproduces_tessera_log_byte_for_byte() {
         let tile = ledger.tile(0, 0, size as u16).unwrap();
         assert_eq!(
             hex::encode(tile),
-            v["level0_partial_tiles_hex"][format!("tile/0/000.p/{size}")].as_str().unwrap(),
+            v["level0_partial_tiles_hex"][format!("tile/0/000.p/{size}")]
+                .as_str()
+                .unwrap(),
             "tile at size {size}"
         );
         let bundle = ledger.entry_bundle(0, size as u16).unwrap();
         assert_eq!(
             hex::encode(bundle),
-            v["entry_bundles_hex"][format!("tile/entries/000.p/{size}")].as_str().unwrap(),
+            v["entry_bundles_hex"][format!("tile/entries/000.p/{size}")]
+                .as_str()
+                .unwrap(),
             "bundle at size {size}"
         );
     }
     // Partial tiles stay available for every size that has a checkpoint.
     for size in 1..=15u16 {
         let tile = ledger.tile(0, 0, size).unwrap();
-        assert_eq!(hex::encode(tile), v["level0_partial_tiles_hex"][format!("tile/0/000.p/{size}")].as_str().unwrap());
+        assert_eq!(
+            hex::encode(tile),
+            v["level0_partial_tiles_hex"][format!("tile/0/000.p/{size}")]
+                .as_str()
+                .unwrap()
+        );
         assert!(ledger.checkpoint_at(u64::from(size)).unwrap().is_some());
     }
 }
