@@ -1,0 +1,182 @@
+//! Ledger benchmark (issue 2): durable appends at 1, 16 and 64 concurrent appenders against
+//! plain SQLite inserts of the same rows and indexes in the same run, and proof latency.
+//!
+//! `cargo run --release -p notarium-bench --bin ledger-bench -- [--entries 1000000] [--appends 20000]`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use notarium_bench::{arg, machine, peak_rss_mib, percentile, us};
+use notarium_core::{ArtifactRequest, LedgerName, Origin, Sha256};
+use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
+use rusqlite::params;
+
+fn options() -> LedgerOptions {
+    LedgerOptions::new(LedgerName::new("bench").unwrap(), Origin::new("localhost/notarium/bench").unwrap())
+}
+
+fn entry(i: u64) -> NewEntry {
+    NewEntry::Artifact {
+        request: ArtifactRequest {
+            sha256: Sha256::of(&i.to_le_bytes()),
+            name: format!("build-{}/app-{i}.tar.gz", i / 100),
+            size: Some(1_000_000 + i),
+            kind: None,
+            status: None,
+            attributes: [("commit".to_string(), format!("{:040x}", i))].into(),
+            ci: [("provider".to_string(), "github".to_string())].into(),
+        },
+        signer: "k_bench".into(),
+    }
+}
+
+/// Durable ledger appends with `threads` appenders; returns (entries/s, mean batch size).
+fn ledger_appends(threads: usize, total: u64) -> Result<(f64, f64)> {
+    let dir = tempfile::tempdir()?;
+    let ledger = Arc::new(Ledger::open(dir.path(), options())?);
+    let per = total / threads as u64;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads as u64)
+        .map(|t| {
+            let ledger = ledger.clone();
+            std::thread::spawn(move || -> Result<()> {
+                for i in 0..per {
+                    ledger.append(vec![entry(t * per + i)])?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("appender panicked")?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let stats = ledger.stats();
+    Ok(((per * threads as u64) as f64 / secs, stats.entries as f64 / stats.batches as f64))
+}
+
+/// Plain SQLite: the same rows (entry bytes + index columns + attribute row) and the same
+/// indexes, WAL + synchronous=FULL, committed in transactions of `batch` rows.
+fn sqlite_inserts(total: u64, batch: usize) -> Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let conn = rusqlite::Connection::open(dir.path().join("plain.db"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, type TEXT, sha256 BLOB,
+            name TEXT, signer TEXT, status TEXT, time_us INTEGER);
+         CREATE INDEX e1 ON entries (sha256, idx); CREATE INDEX e2 ON entries (name, idx);
+         CREATE INDEX e3 ON entries (signer, idx); CREATE INDEX e4 ON entries (time_us, idx);
+         CREATE TABLE attributes (key TEXT NOT NULL, value TEXT NOT NULL, idx INTEGER NOT NULL,
+            PRIMARY KEY (key, value, idx)) WITHOUT ROWID;",
+    )?;
+    // Precompute the rows so that only SQLite is measured.
+    let rows: Vec<(Vec<u8>, [u8; 32], String, String)> = (0..total)
+        .map(|i| {
+            let NewEntry::Artifact { request, .. } = entry(i) else { unreachable!() };
+            let json = serde_json_like(&request, i);
+            (json, request.sha256.0, request.name, format!("{:040x}", i))
+        })
+        .collect();
+    let start = Instant::now();
+    let mut idx = 0u64;
+    for chunk in rows.chunks(batch.max(1)) {
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO entries (idx, data, type, sha256, name, signer, status, time_us) VALUES (?1, ?2, 'artifact', ?3, ?4, 'k_bench', 'trusted', ?5)",
+            )?;
+            let mut attr = tx.prepare_cached("INSERT INTO attributes (key, value, idx) VALUES ('commit', ?1, ?2)")?;
+            for (data, sha, name, commit) in chunk {
+                ins.execute(params![idx, data, &sha[..], name, 1_790_000_000_000_000i64 + idx as i64])?;
+                attr.execute(params![commit, idx])?;
+                idx += 1;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Entry bytes of the same length as the ledger's, without the ledger's code.
+fn serde_json_like(r: &ArtifactRequest, i: u64) -> Vec<u8> {
+    format!(
+        r#"{{"attributes":{{"commit":"{:040x}"}},"ci":{{"provider":"github"}},"kind":"file","ledger":"bench","name":"{}","sha256":"{}","signer":"k_bench","size":{},"status":"trusted","time":"2026-11-21T10:00:00.123456Z","type":"artifact","v":1}}"#,
+        i, r.name, r.sha256, 1_000_000 + i
+    )
+    .into_bytes()
+}
+
+fn main() -> Result<()> {
+    let appends: u64 = arg("--appends", 20_000);
+    let entries: u64 = arg("--entries", 1_000_000);
+    let samples: usize = arg("--samples", 10_000);
+    println!("# ledger-bench on {}, durable (WAL, synchronous=FULL)\n", machine());
+
+    println!("## Appends: ledger vs plain SQLite (same rows, same indexes, same commits per row)\n");
+    println!("| appenders | ledger appends/s | mean batch | plain SQLite rows/s (same batch size) | ratio |");
+    println!("|---:|---:|---:|---:|---:|");
+    for threads in [1usize, 16, 64] {
+        let total = if threads == 1 { appends / 10 } else { appends };
+        let (rate, batch) = ledger_appends(threads, total)?;
+        let base = sqlite_inserts(total, batch.round() as usize)?;
+        println!("| {threads} | {rate:.0} | {batch:.1} | {base:.0} | {:.0}% |", 100.0 * rate / base);
+    }
+
+    println!("\n## Proofs at {entries} entries\n");
+    let dir = tempfile::tempdir()?;
+    let fill = Instant::now();
+    {
+        let ledger = Ledger::open(dir.path(), options())?;
+        let mut i = 0;
+        while i < entries {
+            let n = (entries - i).min(4096);
+            ledger.append((i..i + n).map(entry).collect())?;
+            i += n;
+        }
+    }
+    let fill_secs = fill.elapsed().as_secs_f64();
+    let open = Instant::now();
+    let ledger = Ledger::open(dir.path(), options())?;
+    let open_time = open.elapsed();
+    let size = ledger.size();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut incl = Vec::with_capacity(samples);
+    let mut cons = Vec::with_capacity(samples);
+    let mut hashes = 0usize;
+    for _ in 0..samples {
+        let idx = rnd(size);
+        let t = Instant::now();
+        hashes += ledger.prove_inclusion(idx, size)?.len();
+        incl.push(t.elapsed());
+        let from = 1 + rnd(size - 1);
+        let t = Instant::now();
+        ledger.prove_consistency(from, size)?;
+        cons.push(t.elapsed());
+    }
+    incl.sort();
+    cons.sort();
+    println!("filled in {fill_secs:.1} s ({:.0} entries/s in batches of 4096); reopened in {} µs", entries as f64 / fill_secs, us(open_time));
+    println!("inclusion proofs have {:.1} hashes on average (log2 n = {:.1})\n", hashes as f64 / samples as f64, (size as f64).log2());
+    println!("| proof | samples | median µs | p99 µs | max µs |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, v) in [("inclusion", &incl), ("consistency", &cons)] {
+        println!(
+            "| {name} | {samples} | {} | {} | {} |",
+            us(percentile(v, 50.0)),
+            us(percentile(v, 99.0)),
+            us(*v.last().unwrap_or(&Duration::ZERO))
+        );
+    }
+    if let Some(rss) = peak_rss_mib() {
+        println!("\npeak RSS of the benchmark process: {rss:.0} MiB");
+    }
+    Ok(())
+}
