@@ -1,0 +1,184 @@
+//! The one error type of the HTTP API and its one mapping to responses (DESIGN.md §3):
+//! `{"error":{"code":"<snake_case>","message":"<for humans>"}}` with a fitting status. A 5xx
+//! never carries internal text: the real error is logged here, once.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code to act on.
+    pub code: String,
+    /// A message for humans.
+    pub message: String,
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed input (`code` says which kind).
+    #[error("{message}")]
+    BadRequest {
+        /// Code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+    /// 401: no key, an unknown key or a revoked key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the key's role or ledger does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body exceeds the configured limit.
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// 415: not `application/json`.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 422: well-formed JSON whose values break a rule.
+    #[error("{0}")]
+    Invalid(String),
+    /// 429: over the key's rate; retry after this many seconds.
+    #[error("rate limit exceeded")]
+    RateLimited(u64),
+    /// 503: not ready, shutting down, overloaded or timed out (`code` says which).
+    #[error("{message}")]
+    Unavailable {
+        /// Code.
+        code: &'static str,
+        /// Message.
+        message: &'static str,
+    },
+    /// 503: the ledger cannot write or read its storage; the detail is logged only.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// 500: a bug; the detail is logged only.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, message: message.into() }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } | ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } | ApiError::Unavailable { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Invalid(_) => "invalid_field",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Storage(_) => "storage_unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Storage(_) => {
+                "the ledger's storage is failing; nothing was changed, retry later".into()
+            }
+            ApiError::Internal(_) => "internal error; see the server log".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<notarium_ledger::Error> for ApiError {
+    fn from(e: notarium_ledger::Error) -> Self {
+        use notarium_core::Error as C;
+        use notarium_ledger::Error as L;
+        match e {
+            L::Invalid(c @ (C::InvalidField(..) | C::EntryTooLarge(_) | C::InvalidTime(_))) => {
+                ApiError::Invalid(c.to_string())
+            }
+            L::Invalid(c) => ApiError::bad_request("invalid_request", c.to_string()),
+            L::NotFound(what) => ApiError::NotFound(format!("not found: {what}")),
+            L::Conflict(what) => ApiError::Conflict(what),
+            e @ (L::Storage(_) | L::Io(_) | L::Unavailable(_) | L::Corrupt(_)) => ApiError::Storage(e.to_string()),
+            e @ L::Config(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<notarium_core::Error> for ApiError {
+    fn from(e: notarium_core::Error) -> Self {
+        notarium_ledger::Error::Invalid(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Storage(detail) => tracing::error!(error = %detail, "storage failure"),
+            ApiError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code().to_owned(), message: self.public_message() },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        match self {
+            ApiError::RateLimited(secs) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            ApiError::Unavailable { .. } | ApiError::Storage(_) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+            }
+            ApiError::Unauthorized(_) => {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// What handlers return.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,266 @@
+//! Extractors that turn every kind of bad input into the one error schema: JSON bodies,
+//! query strings, path segments, and the caller's credentials and role.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use notarium_core::{LedgerName, Role};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::{AppState, Caller, LedgerHandle};
+
+/// A JSON body, strict: wrong content type → 415, too large → 413, bad syntax → 400
+/// `invalid_json`, wrong shape (unknown field, wrong type, missing field) → 400 `invalid_body`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection, state.config().limits.body_bytes)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection, limit: usize) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", source_text(&e)),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", source_text(&e)),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit),
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// serde's message (which names the field and position) without axum's preamble.
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(s) = inner.source() {
+        inner = s;
+    }
+    let text = inner.to_string();
+    text.chars().take(300).collect()
+}
+
+/// The query string as name/value pairs, consumed strictly: each handler takes the names it
+/// knows and [`Params::finish`] rejects any left over, so a typo is an error, not a no-op.
+#[derive(Debug)]
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        Ok(Params(pairs))
+    }
+}
+
+/// A bad query parameter.
+pub fn bad_param(name: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_query", format!("query parameter {name}: {why}"))
+}
+
+impl Params {
+    /// Every value of `name`, removed from the set.
+    pub fn all(&mut self, name: &str) -> Vec<String> {
+        let (hits, rest) = std::mem::take(&mut self.0).into_iter().partition(|(k, _)| k == name);
+        self.0 = rest;
+        hits.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// The single value of `name`, if given.
+    ///
+    /// # Errors
+    /// 400 when given twice.
+    pub fn opt(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        let mut v = self.all(name);
+        match v.len() {
+            0 => Ok(None),
+            1 => Ok(v.pop()),
+            _ => Err(bad_param(name, "given more than once")),
+        }
+    }
+
+    /// The single value of `name`, parsed.
+    ///
+    /// # Errors
+    /// 400 when it does not parse or is given twice.
+    pub fn parse<T: FromStr>(&mut self, name: &str) -> Result<Option<T>, ApiError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.opt(name)?
+            .map(|v| v.parse::<T>().map_err(|e| bad_param(name, format!("{v:.40}: {e}"))))
+            .transpose()
+    }
+
+    /// The single value of `name`, parsed and required.
+    ///
+    /// # Errors
+    /// 400 when absent, malformed or given twice.
+    pub fn required<T: FromStr>(&mut self, name: &str) -> Result<T, ApiError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.parse(name)?.ok_or_else(|| bad_param(name, "is required"))
+    }
+
+    /// Signer filters: `signer=a&signer=b` or `signer=a,b`.
+    pub fn signers(&mut self) -> Vec<String> {
+        self.all("signer")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Rejects parameters nobody took.
+    ///
+    /// # Errors
+    /// 400 naming the first unknown parameter.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.0.first() {
+            None => Ok(()),
+            Some((k, _)) => Err(bad_param(&k.chars().take(40).collect::<String>(), "unknown parameter")),
+        }
+    }
+}
+
+/// A path segment other than the ledger, by name, raw.
+pub async fn path_param(parts: &mut Parts, name: &str) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .ok_or_else(|| ApiError::Internal(format!("route has no {name} parameter")))
+}
+
+/// The role a route needs.
+pub trait Need: Send + Sync + 'static {
+    /// The least role.
+    const ROLE: Role;
+}
+
+/// Reads: authenticate, history, search, proofs, tiles (no key on `public_read` ledgers).
+#[derive(Debug)]
+pub struct Read;
+/// Notarize and change statuses.
+#[derive(Debug)]
+pub struct Write;
+/// Manage the ledger's keys.
+#[derive(Debug)]
+pub struct Admin;
+
+impl Need for Read {
+    const ROLE: Role = Role::Read;
+}
+impl Need for Write {
+    const ROLE: Role = Role::Write;
+}
+impl Need for Admin {
+    const ROLE: Role = Role::Admin;
+}
+
+/// A caller allowed role `N` on the ledger named in the path (`{ledger}`).
+///
+/// Order of checks, so that nothing about a ledger leaks to callers who may not see it:
+/// ledger name syntax (400) → credentials (401) → ledger exists (404 for the server admin,
+/// 403 for a key of another ledger, 401 without a key) → role and ledger of the key (403) →
+/// rate limit (429).
+#[derive(Debug)]
+pub struct Access<N: Need> {
+    /// The ledger.
+    pub handle: Arc<LedgerHandle>,
+    /// Who signs entries made by this request: the key id, `admin`, or `anonymous`.
+    pub signer: String,
+    _need: PhantomData<N>,
+}
+
+impl<N: Need> FromRequestParts<AppState> for Access<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let name = path_param(parts, "ledger").await?;
+        let name = LedgerName::new(&name).map_err(|e| ApiError::bad_request("invalid_ledger_name", e.to_string()))?;
+        let caller = state.caller(authorization(parts)?).await?;
+        let handle = state.ledger(name.as_str());
+        let (handle, signer, identity) = match (handle, caller) {
+            (None, Caller::Admin) => return Err(ApiError::NotFound(format!("no ledger named {name}"))),
+            (None, Caller::Key(_)) => {
+                return Err(ApiError::Forbidden("this API key is not valid for that ledger".into()))
+            }
+            (None, Caller::Anonymous) => return Err(missing_key()),
+            (Some(h), Caller::Admin) => (h, "admin".to_owned(), "admin".to_owned()),
+            (Some(h), Caller::Key(key)) if key.ledger == name.as_str() => {
+                if key.role < N::ROLE {
+                    return Err(ApiError::Forbidden(format!(
+                        "this needs a {} key; this key's role is {}",
+                        N::ROLE.as_str(),
+                        key.role.as_str()
+                    )));
+                }
+                let identity = format!("{}/{}", key.ledger, key.id);
+                (h, key.id, identity)
+            }
+            // A key of another ledger may still read a public ledger, as anyone may.
+            (Some(h), Caller::Key(_) | Caller::Anonymous) if N::ROLE == Role::Read && h.meta.public_read => {
+                let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+                (h, "anonymous".to_owned(), AppState::anonymous_identity(addr))
+            }
+            (Some(_), Caller::Key(_)) => {
+                return Err(ApiError::Forbidden("this API key is not valid for that ledger".into()))
+            }
+            (Some(_), Caller::Anonymous) => return Err(missing_key()),
+        };
+        state.charge(&identity)?;
+        Ok(Access { handle, signer, _need: PhantomData })
+    }
+}
+
+/// The server admin token: creates ledgers and lists them.
+#[derive(Debug)]
+pub struct ServerAdmin;
+
+impl FromRequestParts<AppState> for ServerAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match state.caller(authorization(parts)?).await? {
+            Caller::Admin => {
+                state.charge("admin")?;
+                Ok(ServerAdmin)
+            }
+            Caller::Anonymous => Err(missing_key()),
+            Caller::Key(_) => Err(ApiError::Forbidden("this needs the server admin token".into())),
+        }
+    }
+}
+
+fn missing_key() -> ApiError {
+    ApiError::Unauthorized("an API key is required: Authorization: Bearer <api key>".into())
+}
+
+fn authorization(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into())))
+        .transpose()
+}

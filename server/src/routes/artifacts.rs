@@ -1,0 +1,156 @@
+//! Authenticate (one hash or many) and the history of a hash.
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::Json;
+use notarium_core::{Receipt, Sha256, Status};
+use notarium_ledger::{Authentication, Page};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::blocking;
+use super::entries::page_limit;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{path_param, Access, ApiJson, Params, Read};
+use crate::openapi::{AuthenticationDoc, PageDoc, ReceiptDoc};
+use crate::state::AppState;
+
+/// The hash of an `/artifacts/{sha256}` path.
+pub struct PathSha256(Sha256);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathSha256 {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let raw = path_param(parts, "sha256").await?;
+        Sha256::parse(&raw).map(PathSha256).map_err(|e| ApiError::bad_request("invalid_sha256", e.to_string()))
+    }
+}
+
+/// One signer or several.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Signers {
+    /// One key id.
+    One(String),
+    /// Several key ids.
+    Many(Vec<String>),
+}
+
+/// `POST /ledgers/{ledger}/authenticate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticateRequest {
+    /// 1–1,000 SHA-256 hashes (64 hex characters each).
+    #[schema(value_type = Vec<String>)]
+    pub sha256: Vec<Sha256>,
+    /// Only entries by these signers (key ids) decide.
+    #[serde(default)]
+    pub signer: Option<Signers>,
+}
+
+/// The status of one hash of a batch authenticate.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HashResult {
+    /// The hash asked about.
+    #[schema(value_type = String)]
+    pub sha256: Sha256,
+    /// `trusted`, `untrusted`, `unsupported`, `revoked` or `unknown`.
+    #[schema(value_type = String)]
+    pub status: Status,
+    /// The entry that decided the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ReceiptDoc>)]
+    pub receipt: Option<Receipt>,
+    /// For `revoked`: the entry that revoked the deciding signer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ReceiptDoc>)]
+    pub revocation: Option<Receipt>,
+}
+
+/// Every hash of a batch authenticate, answered against one checkpoint.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchAuthentication {
+    /// The signed checkpoint every receipt is proven against.
+    pub checkpoint: String,
+    /// In request order.
+    pub results: Vec<HashResult>,
+}
+
+/// Authenticates an artifact by its SHA-256: the status decided by its latest entry (from
+/// the given signers), with the receipt of that entry. `unknown` is a 200.
+#[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/artifacts/{sha256}", tag = "artifacts",
+    params(
+        ("ledger" = String, Path, description = "Ledger name"),
+        ("sha256" = String, Path, description = "64 hex characters"),
+        ("signer" = Option<String>, Query, description = "Only these signers decide (repeat or comma-separate)"),
+    ),
+    responses((status = 200, body = AuthenticationDoc), (status = "4XX", body = ErrorBody)),
+    security((), ("bearer" = [])))]
+pub async fn authenticate(
+    access: Access<Read>,
+    PathSha256(sha256): PathSha256,
+    mut params: Params,
+) -> ApiResult<Json<Authentication>> {
+    let signers = params.signers();
+    params.finish()?;
+    let ledger = access.handle.ledger.clone();
+    Ok(Json(blocking(move || ledger.authenticate(&sha256, &signers)).await?))
+}
+
+/// Authenticates many hashes at once, all against one checkpoint.
+#[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/authenticate", tag = "artifacts",
+    params(("ledger" = String, Path, description = "Ledger name")),
+    request_body = AuthenticateRequest,
+    responses((status = 200, body = BatchAuthentication), (status = "4XX", body = ErrorBody)),
+    security((), ("bearer" = [])))]
+pub async fn authenticate_many(
+    access: Access<Read>,
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<AuthenticateRequest>,
+) -> ApiResult<Json<BatchAuthentication>> {
+    let max = state.config().limits.authenticate_hashes;
+    if req.sha256.is_empty() || req.sha256.len() > max {
+        return Err(ApiError::Invalid(format!("sha256: give 1 to {max} hashes, got {}", req.sha256.len())));
+    }
+    let signers = match req.signer {
+        None => Vec::new(),
+        Some(Signers::One(s)) => vec![s],
+        Some(Signers::Many(v)) => v,
+    };
+    let ledger = access.handle.ledger.clone();
+    let hashes = req.sha256;
+    let (checkpoint, answers, hashes) = blocking(move || {
+        let (cp, answers) = ledger.authenticate_many(&hashes, &signers)?;
+        Ok((cp, answers, hashes))
+    })
+    .await?;
+    let results = hashes
+        .into_iter()
+        .zip(answers)
+        .map(|(sha256, a)| HashResult { sha256, status: a.status, receipt: a.receipt, revocation: a.revocation })
+        .collect();
+    Ok(Json(BatchAuthentication { checkpoint: checkpoint.note().to_owned(), results }))
+}
+
+/// Every entry for a hash, oldest first, each with a receipt in one checkpoint.
+#[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/artifacts/{sha256}/history", tag = "artifacts",
+    params(
+        ("ledger" = String, Path, description = "Ledger name"),
+        ("sha256" = String, Path, description = "64 hex characters"),
+        ("after" = Option<u64>, Query, description = "Cursor: only entries with a greater index"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)"),
+    ),
+    responses((status = 200, body = PageDoc), (status = "4XX", body = ErrorBody)),
+    security((), ("bearer" = [])))]
+pub async fn history(
+    access: Access<Read>,
+    PathSha256(sha256): PathSha256,
+    mut params: Params,
+) -> ApiResult<Json<Page>> {
+    let after = params.parse("after")?;
+    let limit = page_limit(&mut params)?;
+    params.finish()?;
+    let ledger = access.handle.ledger.clone();
+    Ok(Json(blocking(move || ledger.history(&sha256, after, limit)).await?))
+}
