@@ -24,7 +24,8 @@ impl Origin {
     pub fn new(s: &str) -> Result<Self, Error> {
         if s.is_empty()
             || s.len() > Self::MAX_LEN
-            || s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+')
+            || s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '+')
         {
             return Err(Error::InvalidOrigin(s.chars().take(80).collect()));
         }
@@ -59,7 +60,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text: origin, decimal size, base64 root, extension lines, each ending in `\n`.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size.0, self.root.to_base64());
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size.0,
+            self.root.to_base64()
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -72,31 +78,42 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::MalformedCheckpoint`].
     pub fn parse_body(text: &str) -> Result<Self, Error> {
-        let body = text
-            .strip_suffix('\n')
-            .ok_or(Error::MalformedCheckpoint("checkpoint body must end in a newline"))?;
+        let body = text.strip_suffix('\n').ok_or(Error::MalformedCheckpoint(
+            "checkpoint body must end in a newline",
+        ))?;
         let mut lines = body.split('\n');
         let origin = lines.next().unwrap_or("");
         let origin =
             Origin::new(origin).map_err(|_| Error::MalformedCheckpoint("bad origin line"))?;
-        let size_s = lines.next().ok_or(Error::MalformedCheckpoint("missing size line"))?;
+        let size_s = lines
+            .next()
+            .ok_or(Error::MalformedCheckpoint("missing size line"))?;
         if size_s.is_empty()
             || !size_s.bytes().all(|b| b.is_ascii_digit())
             || (size_s.len() > 1 && size_s.starts_with('0'))
         {
-            return Err(Error::MalformedCheckpoint("size must be decimal without leading zeros"));
+            return Err(Error::MalformedCheckpoint(
+                "size must be decimal without leading zeros",
+            ));
         }
         let size = size_s
             .parse::<u64>()
             .map_err(|_| Error::MalformedCheckpoint("size does not fit 64 bits"))?;
-        let root_s = lines.next().ok_or(Error::MalformedCheckpoint("missing root line"))?;
+        let root_s = lines
+            .next()
+            .ok_or(Error::MalformedCheckpoint("missing root line"))?;
         let root =
             Hash::from_base64(root_s).map_err(|_| Error::MalformedCheckpoint("bad root hash"))?;
         let extensions: Vec<String> = lines.map(str::to_owned).collect();
         if extensions.iter().any(String::is_empty) {
             return Err(Error::MalformedCheckpoint("empty extension line"));
         }
-        Ok(Checkpoint { origin, size: TreeSize(size), root, extensions })
+        Ok(Checkpoint {
+            origin,
+            size: TreeSize(size),
+            root,
+            extensions,
+        })
     }
 
     /// Signs the checkpoint with the log's key.
@@ -106,7 +123,10 @@ impl Checkpoint {
     /// origin and extensions without newlines).
     pub fn sign(&self, key: &SignerKey) -> Result<SignedCheckpoint, Error> {
         let note = key.sign_note(&self.to_text())?;
-        Ok(SignedCheckpoint { checkpoint: self.clone(), note })
+        Ok(SignedCheckpoint {
+            checkpoint: self.clone(),
+            note,
+        })
     }
 }
 
@@ -126,7 +146,11 @@ impl UnverifiedCheckpoint {
     pub fn parse(signed: &str) -> Result<Self, Error> {
         let note = Note::parse(signed)?;
         let checkpoint = Checkpoint::parse_body(&note.text)?;
-        Ok(UnverifiedCheckpoint { checkpoint, note, text: signed.to_owned() })
+        Ok(UnverifiedCheckpoint {
+            checkpoint,
+            note,
+            text: signed.to_owned(),
+        })
     }
 
     /// The claimed body, for diagnostics only: nothing in it is authenticated.
@@ -147,7 +171,10 @@ impl UnverifiedCheckpoint {
             });
         }
         self.note.verify(std::slice::from_ref(key))?;
-        Ok(SignedCheckpoint { checkpoint: self.checkpoint, note: self.text })
+        Ok(SignedCheckpoint {
+            checkpoint: self.checkpoint,
+            note: self.text,
+        })
     }
 }
 

@@ -84,7 +84,10 @@ impl ArtifactStatus {
             "trusted" => Ok(ArtifactStatus::Trusted),
             "untrusted" => Ok(ArtifactStatus::Untrusted),
             "unsupported" => Ok(ArtifactStatus::Unsupported),
-            _ => Err(Error::InvalidField("status", "must be trusted, untrusted or unsupported".into())),
+            _ => Err(Error::InvalidField(
+                "status",
+                "must be trusted, untrusted or unsupported".into(),
+            )),
         }
     }
 }
@@ -195,10 +198,16 @@ pub struct ArtifactRequest {
 
 fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
     if s.len() > max {
-        return Err(Error::InvalidField(field, format!("longer than {max} bytes")));
+        return Err(Error::InvalidField(
+            field,
+            format!("longer than {max} bytes"),
+        ));
     }
     if s.chars().any(char::is_control) {
-        return Err(Error::InvalidField(field, "contains control characters".into()));
+        return Err(Error::InvalidField(
+            field,
+            "contains control characters".into(),
+        ));
     }
     Ok(())
 }
@@ -216,18 +225,27 @@ impl ArtifactRequest {
         if let Some(kind) = &self.kind {
             let ok = !kind.is_empty()
                 && kind.len() <= 32
-                && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
             if !ok {
-                return Err(Error::InvalidField("kind", "must be 1-32 of a-z 0-9 - _ .".into()));
+                return Err(Error::InvalidField(
+                    "kind",
+                    "must be 1-32 of a-z 0-9 - _ .".into(),
+                ));
             }
         }
         if self.attributes.len() > MAX_ATTRIBUTES {
-            return Err(Error::InvalidField("attributes", format!("more than {MAX_ATTRIBUTES}")));
+            return Err(Error::InvalidField(
+                "attributes",
+                format!("more than {MAX_ATTRIBUTES}"),
+            ));
         }
         for (k, v) in &self.attributes {
             let ok = !k.is_empty()
                 && k.len() <= MAX_ATTR_KEY_BYTES
-                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
             if !ok {
                 return Err(Error::InvalidField(
                     "attributes",
@@ -326,7 +344,9 @@ impl Entry {
             Entry::Key(k) => k.v,
         };
         if v != ENTRY_VERSION {
-            return Err(Error::MalformedEntry(format!("unsupported entry version {v}")));
+            return Err(Error::MalformedEntry(format!(
+                "unsupported entry version {v}"
+            )));
         }
         Ok(e)
     }
@@ -437,7 +457,10 @@ mod tests {
             format!(r#"{{"sha256":"{h}","name":"x","bogus":1}}"#),
             format!(r#"{{"sha256":"{}","name":"x"}}"#, "a".repeat(63)),
         ] {
-            assert!(serde_json::from_str::<ArtifactRequest>(&body).is_err(), "{body}");
+            assert!(
+                serde_json::from_str::<ArtifactRequest>(&body).is_err(),
+                "{body}"
+            );
         }
         let mut r: ArtifactRequest =
             serde_json::from_str(&format!(r#"{{"sha256":"{h}","name":"x"}}"#)).unwrap();

@@ -23,8 +23,8 @@ pub mod tlog_proof;
 
 pub use checkpoint::{Checkpoint, Origin, SignedCheckpoint, UnverifiedCheckpoint};
 pub use entry::{ArtifactRequest, ArtifactStatus, Entry, KeyAction, Role, Status};
-pub use name::LedgerName;
 pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};
+pub use name::LedgerName;
 pub use note::{SignerKey, VerifierKey};
 pub use receipt::{Receipt, VerifiedReceipt};
 pub use time::Timestamp;

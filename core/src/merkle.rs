@@ -30,8 +30,8 @@ fn split_point(n: u64) -> u64 {
 }
 
 /// `MTH(D[start:end])` for a subtree that appears in RFC 6962's recursion: `start` is aligned
-/// to a power of two at least as large as `end - start`.
-pub fn subtree_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
+/// to a power of two at least as large as `end - start` (private: callers cannot break that).
+fn subtree_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
     debug_assert!(end > start);
     let len = end - start;
     if len.is_power_of_two() {
@@ -78,7 +78,11 @@ pub fn inclusion_proof<S: NodeSource>(
     size: TreeSize,
 ) -> Result<Vec<Hash>, S::Error> {
     if index.0 >= size.0 {
-        return Err(Error::IndexOutOfRange { index: index.0, size: size.0 }.into());
+        return Err(Error::IndexOutOfRange {
+            index: index.0,
+            size: size.0,
+        }
+        .into());
     }
     let mut proof = Vec::with_capacity(64);
     let (mut start, mut end, m) = (0u64, size.0, index.0);
@@ -154,7 +158,9 @@ pub fn verify_inclusion(
 ) -> Result<(), Error> {
     let computed = root_from_inclusion(leaf, index, size, proof)?;
     if &computed != root {
-        return Err(Error::InvalidProof("inclusion proof does not lead to the root"));
+        return Err(Error::InvalidProof(
+            "inclusion proof does not lead to the root",
+        ));
     }
     Ok(())
 }
@@ -212,26 +218,36 @@ pub fn verify_consistency(
 ) -> Result<(), Error> {
     let (m, n) = (size1.0, size2.0);
     if m > n {
-        return Err(Error::InvalidProof("the first tree is larger than the second"));
+        return Err(Error::InvalidProof(
+            "the first tree is larger than the second",
+        ));
     }
     if m == n {
         if !proof.is_empty() {
-            return Err(Error::InvalidProof("consistency proof between equal sizes must be empty"));
+            return Err(Error::InvalidProof(
+                "consistency proof between equal sizes must be empty",
+            ));
         }
         if root1 != root2 {
             return Err(Error::InvalidProof("same tree size with different roots"));
         }
         if m == 0 && *root1 != crate::hash::empty_root() {
-            return Err(Error::InvalidProof("the root of an empty tree must be SHA256(\"\")"));
+            return Err(Error::InvalidProof(
+                "the root of an empty tree must be SHA256(\"\")",
+            ));
         }
         return Ok(());
     }
     if m == 0 {
         if !proof.is_empty() {
-            return Err(Error::InvalidProof("consistency proof from the empty tree must be empty"));
+            return Err(Error::InvalidProof(
+                "consistency proof from the empty tree must be empty",
+            ));
         }
         if *root1 != crate::hash::empty_root() {
-            return Err(Error::InvalidProof("the root of an empty tree must be SHA256(\"\")"));
+            return Err(Error::InvalidProof(
+                "the root of an empty tree must be SHA256(\"\")",
+            ));
         }
         return Ok(());
     }
@@ -274,10 +290,14 @@ pub fn verify_consistency(
         return Err(Error::InvalidProof("consistency proof is too short"));
     }
     if &fr != root1 {
-        return Err(Error::InvalidProof("consistency proof does not lead to the first root"));
+        return Err(Error::InvalidProof(
+            "consistency proof does not lead to the first root",
+        ));
     }
     if &sr != root2 {
-        return Err(Error::InvalidProof("consistency proof does not lead to the second root"));
+        return Err(Error::InvalidProof(
+            "consistency proof does not lead to the second root",
+        ));
     }
     Ok(())
 }
@@ -312,7 +332,10 @@ impl RightEdge {
                 start += 1u64 << level;
             }
         }
-        Ok(RightEdge { size: size.0, nodes })
+        Ok(RightEdge {
+            size: size.0,
+            nodes,
+        })
     }
 
     /// The number of leaves.
@@ -359,10 +382,15 @@ mod tests {
 
     impl Mem {
         fn new(n: u64) -> Self {
-            let mut levels = vec![(0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect::<Vec<_>>()];
+            let mut levels = vec![(0..n)
+                .map(|i| leaf_hash(&i.to_be_bytes()))
+                .collect::<Vec<_>>()];
             while levels.last().unwrap().len() > 1 {
                 let prev = levels.last().unwrap();
-                let next = prev.chunks_exact(2).map(|c| node_hash(&c[0], &c[1])).collect();
+                let next = prev
+                    .chunks_exact(2)
+                    .map(|c| node_hash(&c[0], &c[1]))
+                    .collect();
                 levels.push(next);
             }
             Mem(levels)

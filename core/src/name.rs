@@ -19,7 +19,8 @@ impl LedgerName {
         let b = s.as_bytes();
         let ok = (1..=64).contains(&b.len())
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_');
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_');
         if !ok {
             return Err(Error::InvalidField(
                 "ledger",

@@ -20,7 +20,9 @@ const SIG_PREFIX: &str = "\u{2014} ";
 /// Checks a key name: non-empty, no whitespace, no `+` (signed-note §Keys).
 fn check_key_name(name: &str) -> Result<(), Error> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
-        return Err(Error::InvalidKey("key name must be non-empty, without spaces or '+'"));
+        return Err(Error::InvalidKey(
+            "key name must be non-empty, without spaces or '+'",
+        ));
     }
     Ok(())
 }
@@ -53,16 +55,23 @@ impl VerifierKey {
         let mut parts = text.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::InvalidKey("verifier key must be <name>+<hex id>+<base64 key>"));
+            return Err(Error::InvalidKey(
+                "verifier key must be <name>+<hex id>+<base64 key>",
+            ));
         };
         check_key_name(name)?;
         if id_hex.len() != 8 {
             return Err(Error::InvalidKey("key id must be 8 hex characters"));
         }
-        let id = u32::from_str_radix(id_hex, 16).map_err(|_| Error::InvalidKey("key id is not hex"))?;
-        let raw = B64.decode(key_b64).map_err(|_| Error::InvalidKey("key is not base64"))?;
+        let id =
+            u32::from_str_radix(id_hex, 16).map_err(|_| Error::InvalidKey("key id is not hex"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| Error::InvalidKey("key is not base64"))?;
         if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(Error::InvalidKey("only Ed25519 keys (type 0x01, 32 bytes) are supported"));
+            return Err(Error::InvalidKey(
+                "only Ed25519 keys (type 0x01, 32 bytes) are supported",
+            ));
         }
         let bytes: [u8; 32] = raw[1..].try_into().expect("length checked");
         let key = VerifyingKey::from_bytes(&bytes)
@@ -70,7 +79,11 @@ impl VerifierKey {
         if key_id(name, ALG_ED25519, &bytes) != id {
             return Err(Error::InvalidKey("key id does not match the key"));
         }
-        Ok(VerifierKey { name: name.to_owned(), id, key })
+        Ok(VerifierKey {
+            name: name.to_owned(),
+            id,
+            key,
+        })
     }
 
     /// The key's name (for a ledger: its origin).
@@ -130,7 +143,11 @@ impl SignerKey {
         check_key_name(name)?;
         let key = SigningKey::from_bytes(&seed);
         let id = key_id(name, ALG_ED25519, key.verifying_key().as_bytes());
-        Ok(SignerKey { name: name.to_owned(), id, key })
+        Ok(SignerKey {
+            name: name.to_owned(),
+            id,
+            key,
+        })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex id>+<base64(0x01‖seed)>`.
@@ -145,12 +162,19 @@ impl SignerKey {
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::InvalidKey("signer key must be PRIVATE+KEY+<name>+<id>+<key>"));
+            return Err(Error::InvalidKey(
+                "signer key must be PRIVATE+KEY+<name>+<id>+<key>",
+            ));
         };
-        let id = u32::from_str_radix(id_hex, 16).map_err(|_| Error::InvalidKey("key id is not hex"))?;
-        let raw = B64.decode(key_b64).map_err(|_| Error::InvalidKey("key is not base64"))?;
+        let id =
+            u32::from_str_radix(id_hex, 16).map_err(|_| Error::InvalidKey("key id is not hex"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| Error::InvalidKey("key is not base64"))?;
         if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(Error::InvalidKey("only Ed25519 keys (type 0x01, 32-byte seed) are supported"));
+            return Err(Error::InvalidKey(
+                "only Ed25519 keys (type 0x01, 32-byte seed) are supported",
+            ));
         }
         let seed: [u8; 32] = raw[1..].try_into().expect("length checked");
         let signer = SignerKey::from_seed(name, seed)?;
@@ -165,7 +189,12 @@ impl SignerKey {
         let mut raw = Vec::with_capacity(33);
         raw.push(ALG_ED25519);
         raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            self.id,
+            B64.encode(raw)
+        )
     }
 
     /// The key's name.
@@ -175,7 +204,11 @@ impl SignerKey {
 
     /// The matching verifier key.
     pub fn verifier(&self) -> VerifierKey {
-        VerifierKey { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
+        VerifierKey {
+            name: self.name.clone(),
+            id: self.id,
+            key: self.key.verifying_key(),
+        }
     }
 
     /// Signs `text` (which must end in a newline) and returns the whole signed note.
@@ -199,7 +232,11 @@ impl SignerKey {
 
 impl fmt::Debug for SignerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SignerKey({}+{:08x}, secret redacted)", self.name, self.id)
+        write!(
+            f,
+            "SignerKey({}+{:08x}, secret redacted)",
+            self.name, self.id
+        )
     }
 }
 
@@ -228,16 +265,22 @@ fn check_note_text(text: &str) -> Result<(), Error> {
         return Err(Error::MalformedNote("note text must end in a newline"));
     }
     if text.contains("\n\n") || text.starts_with('\n') {
-        return Err(Error::MalformedNote("note text must not contain blank lines"));
+        return Err(Error::MalformedNote(
+            "note text must not contain blank lines",
+        ));
     }
     if text.chars().any(|c| c != '\n' && c.is_control()) {
-        return Err(Error::MalformedNote("note text must not contain control characters"));
+        return Err(Error::MalformedNote(
+            "note text must not contain control characters",
+        ));
     }
     Ok(())
 }
 
 /// Largest note accepted by [`Note::parse`]; checkpoints are far smaller.
 pub const MAX_NOTE_LEN: usize = 1 << 20;
+/// Most signature lines accepted (as Go's `note` package).
+pub const MAX_SIGNATURES: usize = 100;
 
 impl Note {
     /// Splits a signed note into text and signature lines.
@@ -251,24 +294,32 @@ impl Note {
         if !signed.ends_with('\n') {
             return Err(Error::MalformedNote("signed note must end in a newline"));
         }
-        let split = signed
-            .rfind("\n\n")
-            .ok_or(Error::MalformedNote("signed note has no blank line before its signatures"))?;
+        let split = signed.rfind("\n\n").ok_or(Error::MalformedNote(
+            "signed note has no blank line before its signatures",
+        ))?;
         let text = &signed[..split + 1];
         check_note_text(text)?;
         let mut signatures = Vec::new();
-        for line in signed[split + 2..].strip_suffix('\n').unwrap_or("").split('\n') {
-            let rest = line
-                .strip_prefix(SIG_PREFIX)
-                .ok_or(Error::MalformedNote("signature line must start with an em dash"))?;
-            let (name, b64) = rest
-                .split_once(' ')
-                .ok_or(Error::MalformedNote("signature line must be '— <name> <base64>'"))?;
+        for line in signed[split + 2..]
+            .strip_suffix('\n')
+            .unwrap_or("")
+            .split('\n')
+        {
+            let rest = line.strip_prefix(SIG_PREFIX).ok_or(Error::MalformedNote(
+                "signature line must start with an em dash",
+            ))?;
+            let (name, b64) = rest.split_once(' ').ok_or(Error::MalformedNote(
+                "signature line must be '— <name> <base64>'",
+            ))?;
             check_key_name(name).map_err(|_| Error::MalformedNote("bad key name in signature"))?;
-            let payload =
-                B64.decode(b64).map_err(|_| Error::MalformedNote("signature is not base64"))?;
+            let payload = B64
+                .decode(b64)
+                .map_err(|_| Error::MalformedNote("signature is not base64"))?;
             if payload.len() < 5 {
                 return Err(Error::MalformedNote("signature is too short"));
+            }
+            if signatures.len() == MAX_SIGNATURES {
+                return Err(Error::MalformedNote("more than 100 signatures"));
             }
             signatures.push(NoteSignature {
                 name: name.to_owned(),
@@ -279,7 +330,10 @@ impl Note {
         if signatures.is_empty() {
             return Err(Error::MalformedNote("signed note has no signatures"));
         }
-        Ok(Note { text: text.to_owned(), signatures })
+        Ok(Note {
+            text: text.to_owned(),
+            signatures,
+        })
     }
 
     /// Verifies the note against `known` keys: signatures by unknown keys are ignored, a
@@ -291,7 +345,10 @@ impl Note {
     pub fn verify<'k>(&self, known: &'k [VerifierKey]) -> Result<Vec<&'k VerifierKey>, Error> {
         let mut ok = Vec::new();
         for sig in &self.signatures {
-            for key in known.iter().filter(|k| k.name == sig.name && k.id == sig.id) {
+            for key in known
+                .iter()
+                .filter(|k| k.name == sig.name && k.id == sig.id)
+            {
                 if !key.verify(self.text.as_bytes(), &sig.signature) {
                     return Err(Error::BadSignature(key.name.clone()));
                 }

@@ -56,14 +56,18 @@ impl Receipt {
     /// [`Error::InvalidProof`], [`Error::BadSignature`], [`Error::WrongOrigin`],
     /// [`Error::MalformedEntry`] or [`Error::ReceiptMismatch`] naming what disagrees.
     pub fn verify(&self, key: &VerifierKey) -> Result<VerifiedReceipt, Error> {
-        let leaf = B64.decode(&self.leaf).map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
+        let leaf = B64
+            .decode(&self.leaf)
+            .map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
         if leaf_hash(&leaf) != self.leaf_hash {
             return Err(Error::ReceiptMismatch("leaf_hash is not the hash of leaf"));
         }
         let value: Value = serde_json::from_slice(&leaf)
             .map_err(|e| Error::MalformedEntry(format!("leaf is not JSON: {e}")))?;
         if value != self.entry {
-            return Err(Error::ReceiptMismatch("entry does not match the leaf bytes"));
+            return Err(Error::ReceiptMismatch(
+                "entry does not match the leaf bytes",
+            ));
         }
         let entry = Entry::from_bytes(&leaf)?;
         let ledger = match &entry {
@@ -81,13 +85,20 @@ impl Receipt {
             &self.inclusion_proof,
             &checkpoint.root(),
         )?;
-        Ok(VerifiedReceipt { entry, leaf, index: LeafIndex(self.index), checkpoint })
+        Ok(VerifiedReceipt {
+            entry,
+            leaf,
+            index: LeafIndex(self.index),
+            checkpoint,
+        })
     }
 
     /// The receipt as a C2SP tlog-proof, with the entry bytes as its extra data so that the
     /// proof alone reconstructs the leaf.
     pub fn to_tlog_proof(&self) -> Result<TlogProof, Error> {
-        let leaf = B64.decode(&self.leaf).map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
+        let leaf = B64
+            .decode(&self.leaf)
+            .map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
         Ok(TlogProof {
             extra: Some(leaf),
             index: LeafIndex(self.index),

@@ -59,12 +59,18 @@ fn decode_index(parts: &[&str]) -> Result<u64, Error> {
         if i == 0 && digits == "000" {
             return Err(bad());
         }
-        n = n.checked_mul(1000).and_then(|v| v.checked_add(digits.parse().ok()?)).ok_or_else(bad)?;
+        n = n
+            .checked_mul(1000)
+            .and_then(|v| v.checked_add(digits.parse().ok()?))
+            .ok_or_else(bad)?;
     }
     if last.len() != 3 || !last.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    n = n.checked_mul(1000).and_then(|v| v.checked_add(last.parse().ok()?)).ok_or_else(bad)?;
+    n = n
+        .checked_mul(1000)
+        .and_then(|v| v.checked_add(last.parse().ok()?))
+        .ok_or_else(bad)?;
     Ok(n)
 }
 
@@ -87,9 +93,12 @@ impl TilePath {
     /// # Errors
     /// [`Error::InvalidTilePath`] for anything else.
     pub fn parse(path: &str) -> Result<Self, Error> {
-        let rest = path.strip_prefix("tile/").ok_or(Error::InvalidTilePath("must start with tile/"))?;
-        let (kind_s, rest) =
-            rest.split_once('/').ok_or(Error::InvalidTilePath("missing tile index"))?;
+        let rest = path
+            .strip_prefix("tile/")
+            .ok_or(Error::InvalidTilePath("must start with tile/"))?;
+        let (kind_s, rest) = rest
+            .split_once('/')
+            .ok_or(Error::InvalidTilePath("missing tile index"))?;
         let kind = if kind_s == "entries" {
             TileKind::Entries
         } else {
@@ -99,7 +108,9 @@ impl TilePath {
             {
                 return Err(Error::InvalidTilePath("bad tile level"));
             }
-            let l: u8 = kind_s.parse().map_err(|_| Error::InvalidTilePath("bad tile level"))?;
+            let l: u8 = kind_s
+                .parse()
+                .map_err(|_| Error::InvalidTilePath("bad tile level"))?;
             if l > MAX_TILE_LEVEL {
                 return Err(Error::InvalidTilePath("tile level above 63"));
             }
@@ -114,7 +125,9 @@ impl TilePath {
                 {
                     return Err(Error::InvalidTilePath("bad partial width"));
                 }
-                let w: u16 = w.parse().map_err(|_| Error::InvalidTilePath("bad partial width"))?;
+                let w: u16 = w
+                    .parse()
+                    .map_err(|_| Error::InvalidTilePath("bad partial width"))?;
                 if !(1..=255).contains(&w) {
                     return Err(Error::InvalidTilePath("partial width must be 1-255"));
                 }

@@ -74,13 +74,20 @@ impl Timestamp {
         let frac = &s[19..s.len() - 1];
         if !frac.is_empty() {
             let digits = frac.strip_prefix('.').ok_or_else(bad)?;
-            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit())
+            {
                 return Err(bad());
             }
-            let six: String = digits.chars().chain(std::iter::repeat('0')).take(6).collect();
+            let six: String = digits
+                .chars()
+                .chain(std::iter::repeat('0'))
+                .take(6)
+                .collect();
             micros = six.parse().map_err(|_| bad())?;
         }
-        Ok(Timestamp(days * US_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1_000_000 + micros))
+        Ok(Timestamp(
+            days * US_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1_000_000 + micros,
+        ))
     }
 }
 
@@ -119,9 +126,22 @@ mod tests {
         let t = Timestamp::parse("2026-11-21T10:00:00.123456Z").unwrap();
         assert_eq!(t.to_string(), "2026-11-21T10:00:00.123456Z");
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(Timestamp::parse("2000-02-29").unwrap().to_string(), "2000-02-29T00:00:00.000000Z");
-        assert_eq!(Timestamp::parse("2024-01-01T00:00:00Z").unwrap().0, 1_704_067_200_000_000);
-        for bad in ["", "2026-13-01", "2026-02-30", "2026-11-21T25:00:00Z", "2026-11-21T10:00:00", "x"] {
+        assert_eq!(
+            Timestamp::parse("2000-02-29").unwrap().to_string(),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2024-01-01T00:00:00Z").unwrap().0,
+            1_704_067_200_000_000
+        );
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-11-21T25:00:00Z",
+            "2026-11-21T10:00:00",
+            "x",
+        ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
     }

@@ -56,20 +56,29 @@ impl TlogProof {
             extra = Some(B64.decode(e).map_err(|_| bad("extra is not base64"))?);
             line = lines.next().ok_or(bad("missing index line"))?;
         }
-        let idx = line.strip_prefix("index ").ok_or(bad("missing index line"))?;
+        let idx = line
+            .strip_prefix("index ")
+            .ok_or(bad("missing index line"))?;
         if idx.is_empty()
             || !idx.bytes().all(|b| b.is_ascii_digit())
             || (idx.len() > 1 && idx.starts_with('0'))
         {
             return Err(bad("index must be decimal without leading zeros"));
         }
-        let index = idx.parse::<u64>().map_err(|_| bad("index does not fit 64 bits"))?;
+        let index = idx
+            .parse::<u64>()
+            .map_err(|_| bad("index does not fit 64 bits"))?;
         let proof = lines
             .map(|l| Hash::from_base64(l).map_err(|_| bad("proof line is not a base64 hash")))
             .collect::<Result<Vec<_>, _>>()?;
         if proof.len() > 64 {
             return Err(bad("inclusion proof longer than 64 hashes"));
         }
-        Ok(TlogProof { extra, index: LeafIndex(index), proof, checkpoint: checkpoint.to_owned() })
+        Ok(TlogProof {
+            extra,
+            index: LeafIndex(index),
+            proof,
+            checkpoint: checkpoint.to_owned(),
+        })
     }
 }
