@@ -1,0 +1,553 @@
+//! The typed HTTP API of DESIGN.md §3. Nothing here verifies anything: answers are claims
+//! until [`crate::Verifier`] has checked them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use notarium_core::{ArtifactRequest, Hash, Receipt, Role, Sha256, Status};
+
+use crate::Error;
+
+/// A bearer secret that never shows in `Debug` output or logs.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a secret, trimming surrounding whitespace (as read from a file).
+    pub fn new(secret: &str) -> Self {
+        ApiKey(secret.trim().to_owned())
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// `GET /ledgers/{l}`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LedgerInfo {
+    /// Name.
+    pub name: String,
+    /// Checkpoint origin.
+    pub origin: String,
+    /// Verifier key text.
+    pub verifier_key: String,
+    /// Current size.
+    pub size: u64,
+    /// Whether reads need no key.
+    pub public_read: bool,
+}
+
+/// `GET /ledgers/{l}/artifacts/{sha256}`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AuthAnswer {
+    /// The claimed status.
+    pub status: Status,
+    /// The deciding entry.
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
+    /// For `revoked`: the revocation of the deciding entry's signer.
+    #[serde(default)]
+    pub revocation: Option<Receipt>,
+}
+
+/// One result of `POST /ledgers/{l}/authenticate`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BatchAuthResult {
+    /// The hash asked about.
+    pub sha256: Sha256,
+    /// The claimed status.
+    pub status: Status,
+    /// The deciding entry.
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
+    /// The revocation, for `revoked`.
+    #[serde(default)]
+    pub revocation: Option<Receipt>,
+}
+
+/// `POST /ledgers/{l}/authenticate`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BatchAuthAnswer {
+    /// The checkpoint all results are proven against.
+    pub checkpoint: String,
+    /// One result per hash, in order.
+    pub results: Vec<BatchAuthResult>,
+}
+
+/// History and search pages.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PageAnswer {
+    /// The checkpoint the receipts are proven against.
+    pub checkpoint: String,
+    /// Receipts, oldest first.
+    pub entries: Vec<Receipt>,
+    /// Cursor for the next page.
+    #[serde(default)]
+    pub next: Option<u64>,
+}
+
+/// `GET /ledgers/{l}/proof/consistency`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ConsistencyAnswer {
+    /// From size.
+    pub from: u64,
+    /// To size.
+    pub to: u64,
+    /// Hex hashes.
+    pub proof: Vec<Hash>,
+}
+
+/// `GET /ledgers/{l}/proof/inclusion`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct InclusionAnswer {
+    /// Leaf index.
+    pub index: u64,
+    /// Tree size.
+    pub size: u64,
+    /// Hex hashes.
+    pub proof: Vec<Hash>,
+}
+
+/// `POST /ledgers/{l}/keys`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CreatedKey {
+    /// Public id (the signer in entries).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The secret, shown once.
+    pub key: String,
+}
+
+/// Search filters (`GET /ledgers/{l}/entries`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SearchParams {
+    /// Artifact name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Signer key id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// Recorded status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `key:value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attr: Option<String>,
+    /// Lower time bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Upper time bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Cursor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    /// Page size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// The HTTP client for one server and ledger.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    ledger: String,
+    key: Option<ApiKey>,
+}
+
+/// Largest batch the server accepts.
+pub const MAX_BATCH: usize = 1000;
+
+impl Client {
+    /// A client for `server` (e.g. `http://127.0.0.1:7373`) and `ledger`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a malformed URL or ledger name.
+    pub fn new(server: &str, ledger: &str, key: Option<ApiKey>) -> Result<Self, Error> {
+        let mut base =
+            Url::parse(server).map_err(|e| Error::Usage(format!("server URL {server:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Usage(format!(
+                "server URL must be http(s): {server}"
+            )));
+        }
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        notarium_core::LedgerName::new(ledger).map_err(|e| Error::Usage(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("notarium/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::Usage(format!("HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            ledger: ledger.to_owned(),
+            key,
+        })
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &Url {
+        &self.base
+    }
+
+    /// The ledger name.
+    pub fn ledger(&self) -> &str {
+        &self.ledger
+    }
+
+    fn url(&self, path: &str) -> Result<Url, Error> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::Usage(e.to_string()))
+    }
+
+    fn ledger_path(&self, rest: &str) -> String {
+        format!("api/v1/ledgers/{}{rest}", self.ledger)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response, Error> {
+        let url = self.url(path)?;
+        let mut req = self.http.request(method, url.clone());
+        if let Some(k) = &self.key {
+            req = req.bearer_auth(&k.0);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| Error::Unreachable {
+            url: url.to_string(),
+            cause: cause_chain(&e.without_url()),
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(b) => (b.error.code, b.error.message),
+            Err(_) => ("http_error".to_owned(), text.chars().take(200).collect()),
+        };
+        Err(Error::Api {
+            url: url.to_string(),
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, Error> {
+        let resp = self.send(method, path, body).await?;
+        let url = resp.url().to_string();
+        let bytes = resp.bytes().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            cause: cause_chain(&e),
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Tampering(format!("malformed answer from {url}: {e}")))
+    }
+
+    async fn bytes(&self, path: &str) -> Result<Vec<u8>, Error> {
+        let resp = self.send(Method::GET, path, None).await?;
+        let url = resp.url().to_string();
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url,
+                cause: cause_chain(&e),
+            })?
+            .to_vec())
+    }
+
+    /// `GET /ledgers/{l}`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn ledger_info(&self) -> Result<LedgerInfo, Error> {
+        self.json(Method::GET, &self.ledger_path(""), None).await
+    }
+
+    /// `POST /ledgers/{l}/entries`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn notarize(&self, req: &ArtifactRequest) -> Result<Receipt, Error> {
+        let body = serde_json::to_value(req).map_err(|e| Error::Usage(e.to_string()))?;
+        self.json(Method::POST, &self.ledger_path("/entries"), Some(&body))
+            .await
+    }
+
+    /// `POST /ledgers/{l}/entries/batch` (at most [`MAX_BATCH`]).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn notarize_batch(&self, reqs: &[ArtifactRequest]) -> Result<Vec<Receipt>, Error> {
+        #[derive(Deserialize)]
+        struct Receipts {
+            receipts: Vec<Receipt>,
+        }
+        let body = serde_json::json!({ "entries": reqs });
+        let r: Receipts = self
+            .json(
+                Method::POST,
+                &self.ledger_path("/entries/batch"),
+                Some(&body),
+            )
+            .await?;
+        Ok(r.receipts)
+    }
+
+    /// `GET /ledgers/{l}/artifacts/{sha256}?signer=…`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn authenticate(
+        &self,
+        sha: &Sha256,
+        signers: &[String],
+    ) -> Result<AuthAnswer, Error> {
+        let mut path = self.ledger_path(&format!("/artifacts/{sha}"));
+        if !signers.is_empty() {
+            let q: Vec<String> = signers
+                .iter()
+                .map(|s| format!("signer={}", urlencode(s)))
+                .collect();
+            path = format!("{path}?{}", q.join("&"));
+        }
+        self.json(Method::GET, &path, None).await
+    }
+
+    /// `POST /ledgers/{l}/authenticate`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn authenticate_many(
+        &self,
+        hashes: &[Sha256],
+        signers: &[String],
+    ) -> Result<BatchAuthAnswer, Error> {
+        let mut body = serde_json::json!({ "sha256": hashes });
+        if !signers.is_empty() {
+            body["signer"] = serde_json::json!(signers);
+        }
+        self.json(
+            Method::POST,
+            &self.ledger_path("/authenticate"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /ledgers/{l}/artifacts/{sha256}/history`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn history(&self, sha: &Sha256, after: Option<u64>) -> Result<PageAnswer, Error> {
+        let mut path = self.ledger_path(&format!("/artifacts/{sha}/history"));
+        if let Some(a) = after {
+            path.push_str(&format!("?after={a}"));
+        }
+        self.json(Method::GET, &path, None).await
+    }
+
+    /// `GET /ledgers/{l}/entries?…`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn search(&self, params: &SearchParams) -> Result<PageAnswer, Error> {
+        let q = serde_json::to_value(params).map_err(|e| Error::Usage(e.to_string()))?;
+        let pairs: Vec<String> = q
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    urlencode(&v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                )
+            })
+            .collect();
+        let path = format!("{}?{}", self.ledger_path("/entries"), pairs.join("&"));
+        self.json(Method::GET, &path, None).await
+    }
+
+    /// `GET /ledgers/{l}/entries/{index}`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn entry(&self, index: u64) -> Result<Receipt, Error> {
+        self.json(
+            Method::GET,
+            &self.ledger_path(&format!("/entries/{index}")),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /ledgers/{l}/checkpoint`: the signed note, unverified.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn checkpoint(&self) -> Result<String, Error> {
+        let b = self.bytes(&self.ledger_path("/checkpoint")).await?;
+        String::from_utf8(b).map_err(|_| Error::Tampering("checkpoint is not UTF-8".into()))
+    }
+
+    /// `GET /ledgers/{l}/proof/consistency?from=&to=`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyAnswer, Error> {
+        self.json(
+            Method::GET,
+            &self.ledger_path(&format!("/proof/consistency?from={from}&to={to}")),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /ledgers/{l}/proof/inclusion?index=&size=`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn inclusion(&self, index: u64, size: u64) -> Result<InclusionAnswer, Error> {
+        self.json(
+            Method::GET,
+            &self.ledger_path(&format!("/proof/inclusion?index={index}&size={size}")),
+            None,
+        )
+        .await
+    }
+
+    /// A C2SP tile or entry bundle under `/log/`, e.g. `tile/0/x001/234.p/7`.
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn log_file(&self, path: &str) -> Result<Vec<u8>, Error> {
+        self.bytes(&self.ledger_path(&format!("/log/{path}"))).await
+    }
+
+    /// `GET /ledgers` (admin).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn list_ledgers(&self) -> Result<serde_json::Value, Error> {
+        self.json(Method::GET, "api/v1/ledgers", None).await
+    }
+
+    /// `POST /ledgers` (admin).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn create_ledger(&self, name: &str, public_read: bool) -> Result<LedgerInfo, Error> {
+        let body = serde_json::json!({ "name": name, "public_read": public_read });
+        self.json(Method::POST, "api/v1/ledgers", Some(&body)).await
+    }
+
+    /// `GET /ledgers/{l}/keys` (admin).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn list_keys(&self) -> Result<serde_json::Value, Error> {
+        self.json(Method::GET, &self.ledger_path("/keys"), None)
+            .await
+    }
+
+    /// `POST /ledgers/{l}/keys` (admin).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn create_key(&self, name: &str, role: Role) -> Result<CreatedKey, Error> {
+        let body = serde_json::json!({ "name": name, "role": role });
+        self.json(Method::POST, &self.ledger_path("/keys"), Some(&body))
+            .await
+    }
+
+    /// `DELETE /ledgers/{l}/keys/{id}` (admin).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn revoke_key(&self, id: &str) -> Result<serde_json::Value, Error> {
+        self.json(
+            Method::DELETE,
+            &self.ledger_path(&format!("/keys/{}", urlencode(id))),
+            None,
+        )
+        .await
+    }
+}
+
+/// Percent-encodes a query or path component.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+/// Attributes as `k=v` pairs from the command line.
+///
+/// # Errors
+/// [`Error::Usage`] for a pair without `=`.
+pub fn parse_attrs(pairs: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Error::Usage(format!("--attr {p:?} must be key=value")))
+        })
+        .collect()
+}
+
+/// Whether an HTTP status is the server's fault (exit 6) rather than the request's.
+pub fn is_server_error(status: u16) -> bool {
+    StatusCode::from_u16(status).is_ok_and(|s| s.is_server_error())
+}

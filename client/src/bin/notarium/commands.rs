@@ -1,0 +1,914 @@
+//! The commands of DESIGN.md §6. Each returns the exit code of its outcome; failures are
+//! errors whose kind decides the code (see `exit_code` in main.rs).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use notarium_client::api::{parse_attrs, SearchParams, MAX_BATCH};
+use notarium_client::{ApiKey, Client, KeySource, Verdict, Verifier};
+use notarium_core::{
+    ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
+};
+
+use crate::output::{self, Row};
+use crate::subjects::{self, Manifest, Subject};
+use crate::{code, Global, Output};
+
+/// A usage error (exit 64).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// `notarize`, `untrust`, `unsupport`.
+#[derive(Args, Debug)]
+pub struct NotarizeArgs {
+    /// Files, directories (recursively), globs, `dir://DIR` (a directory as one artifact), or
+    /// `-` to read paths from stdin.
+    pub subjects: Vec<String>,
+    /// A SHA-256 to record without a file (needs --name).
+    #[arg(long)]
+    pub hash: Option<String>,
+    /// The artifact name (with --hash, or for a single subject).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The artifact kind (default: file, or dir for dir://).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// An attribute key=value (repeatable).
+    #[arg(long = "attr")]
+    pub attrs: Vec<String>,
+    /// Record the CI context (GitHub Actions, GitLab CI, Jenkins) from the environment.
+    #[arg(long)]
+    pub ci: bool,
+    /// Write one receipt per artifact into this directory.
+    #[arg(long)]
+    pub receipts: Option<PathBuf>,
+}
+
+/// `authenticate`.
+#[derive(Args, Debug)]
+pub struct AuthenticateArgs {
+    /// Files, directories, globs, `dir://DIR`, or `-`.
+    pub subjects: Vec<String>,
+    /// A SHA-256 to authenticate without a file (repeatable).
+    #[arg(long = "hash")]
+    pub hashes: Vec<String>,
+    /// Only entries signed by these key ids count (repeatable).
+    #[arg(long = "signer")]
+    pub signers: Vec<String>,
+    /// A saved receipt to verify instead of asking the server (with --offline).
+    #[arg(long)]
+    pub receipt: Option<PathBuf>,
+    /// Verify the receipt without any network access.
+    #[arg(long, requires = "receipt")]
+    pub offline: bool,
+    /// For dir://: the manifest saved at notarization, to list the files that differ.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+}
+
+/// `inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The file to inspect.
+    pub file: Option<String>,
+    /// Or its SHA-256.
+    #[arg(long)]
+    pub hash: Option<String>,
+}
+
+/// `search`.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Artifact name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Signer key id.
+    #[arg(long)]
+    pub signer: Option<String>,
+    /// Recorded status.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Attribute `key:value`.
+    #[arg(long)]
+    pub attr: Option<String>,
+    /// From this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Cursor: entries after this index.
+    #[arg(long)]
+    pub after: Option<u64>,
+    /// Page size (default 100, at most 1000).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// `verify-receipt`.
+#[derive(Args, Debug)]
+pub struct VerifyReceiptArgs {
+    /// The receipt: JSON as saved by `notarize --receipts`, or a C2SP .tlog-proof.
+    pub receipt: PathBuf,
+    /// The file it should be the receipt of.
+    pub file: Option<PathBuf>,
+}
+
+/// `ledger …`.
+#[derive(Subcommand, Debug)]
+pub enum LedgerCmd {
+    /// List ledgers.
+    List,
+    /// Create a ledger.
+    Create {
+        /// Its name.
+        name: String,
+        /// Let anyone authenticate and fetch proofs without a key.
+        #[arg(long)]
+        public_read: bool,
+    },
+    /// Show the current ledger.
+    Show,
+}
+
+/// `key …`.
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// List the ledger's keys.
+    List,
+    /// Create a key; its secret is printed once.
+    Create {
+        /// A name for it.
+        name: String,
+        /// read, write or admin.
+        #[arg(long, default_value = "write")]
+        role: String,
+    },
+    /// Revoke a key: its notarizations authenticate as revoked from now on.
+    Revoke {
+        /// The key id.
+        id: String,
+    },
+}
+
+fn api_key(g: &Global) -> Result<Option<ApiKey>> {
+    if let Some(f) = &g.api_key_file {
+        let s = std::fs::read_to_string(f)
+            .with_context(|| format!("reading the API key file {}", f.display()))
+            .map_err(|e| usage(format!("{e:#}")))?;
+        return Ok(Some(ApiKey::new(&s)));
+    }
+    Ok(std::env::var("NOTARIUM_API_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| ApiKey::new(&k)))
+}
+
+fn client(g: &Global) -> Result<Client> {
+    Ok(Client::new(&g.server, &g.ledger, api_key(g)?)?)
+}
+
+fn pinned_key(g: &Global) -> Result<Option<VerifierKey>> {
+    g.verifier_key
+        .as_deref()
+        .map(|k| VerifierKey::parse(k).map_err(|e| usage(format!("--verifier-key: {e}"))))
+        .transpose()
+}
+
+fn state_dir(g: &Global) -> PathBuf {
+    g.state_dir
+        .clone()
+        .unwrap_or_else(notarium_client::trust::default_state_dir)
+}
+
+async fn verifier(g: &Global) -> Result<Verifier> {
+    let v = Verifier::open(client(g)?, &state_dir(g), pinned_key(g)?).await?;
+    if *v.key_source() == KeySource::FirstUse {
+        eprintln!(
+            "notarium: NOTICE: no verifier key was pinned for ledger {:?} on {}.",
+            g.ledger, g.server
+        );
+        eprintln!(
+            "notarium: NOTICE: trusting this key on first use: {}",
+            v.key()
+        );
+        eprintln!("notarium: NOTICE: pin it with --verifier-key or NOTARIUM_VERIFIER_KEY; it is remembered in {}", v.state_path().display());
+    }
+    Ok(v)
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || len < 20 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_owned());
+    pb
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn json_out(g: &Global) -> bool {
+    g.output == Output::Json
+}
+
+pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Result<u8> {
+    let mut attributes = parse_attrs(&a.attrs).map_err(|e| usage(e.to_string()))?;
+    attributes.retain(|_, _| true);
+    let ci = if a.ci {
+        crate::ci::context()
+    } else {
+        BTreeMap::new()
+    };
+    let mut subjects: Vec<Subject> = Vec::new();
+    if let Some(h) = &a.hash {
+        let sha256 = Sha256::parse(h)
+            .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?;
+        let name = a.name.clone().ok_or_else(|| usage("--hash needs --name"))?;
+        subjects.push(Subject {
+            display: h.clone(),
+            name,
+            kind: "hash",
+            sha256,
+            size: None,
+            manifest: None,
+        });
+    }
+    if !a.subjects.is_empty() {
+        let pb = progress(0, "hashing");
+        subjects.extend(subjects::resolve(&a.subjects, &pb).map_err(|e| usage(format!("{e:#}")))?);
+        pb.finish_and_clear();
+    }
+    if subjects.is_empty() {
+        bail!(usage(
+            "nothing to notarize: name files, directories, globs, `-`, or --hash with --name"
+        ));
+    }
+    if a.name.is_some() && a.hash.is_none() && subjects.len() > 1 {
+        bail!(usage("--name applies to a single subject"));
+    }
+    let requests: Vec<ArtifactRequest> = subjects
+        .iter()
+        .map(|s| {
+            let mut attrs = attributes.clone();
+            if let Some(m) = &s.manifest {
+                attrs.insert("manifest_files".into(), m.files.len().to_string());
+            }
+            ArtifactRequest {
+                sha256: s.sha256,
+                name: if s.kind != "hash" {
+                    a.name.clone().unwrap_or_else(|| s.name.clone())
+                } else {
+                    s.name.clone()
+                },
+                size: s.size,
+                kind: Some(a.kind.clone().unwrap_or_else(|| {
+                    if s.kind == "dir" {
+                        "dir".into()
+                    } else {
+                        "file".into()
+                    }
+                })),
+                status: (status != ArtifactStatus::Trusted).then_some(status),
+                attributes: attrs,
+                ci: ci.clone(),
+            }
+        })
+        .collect();
+    for r in &requests {
+        r.validate()
+            .map_err(|e| usage(format!("{}: {e}", r.name)))?;
+    }
+    let mut v = verifier(g).await?;
+    let pb = progress(requests.len() as u64, "notarizing");
+    let mut receipts: Vec<Receipt> = Vec::with_capacity(requests.len());
+    if requests.len() == 1 {
+        receipts.push(v.client().notarize(&requests[0]).await?);
+    } else {
+        for chunk in requests.chunks(MAX_BATCH) {
+            let got = v.client().notarize_batch(chunk).await?;
+            if got.len() != chunk.len() {
+                bail!(notarium_client::Error::Tampering(format!(
+                    "asked for {} receipts, got {}",
+                    chunk.len(),
+                    got.len()
+                )));
+            }
+            receipts.extend(got);
+            pb.inc(chunk.len() as u64);
+        }
+    }
+    pb.finish_and_clear();
+    let mut rows = Vec::with_capacity(receipts.len());
+    for ((req, r), s) in requests.iter().zip(&receipts).zip(&subjects) {
+        let verified = v.verify_notarization(req, r).await?;
+        if let Some(dir) = &a.receipts {
+            write_receipt(dir, &req.name, r, s.manifest.as_ref())?;
+        }
+        rows.push(Row {
+            subject: s.display.clone(),
+            sha256: req.sha256.to_hex(),
+            status: status.as_str().to_owned(),
+            code: code::OK,
+            reason: "notarized",
+            index: Some(verified.index.0),
+            signer: Some(verified.entry.signer().to_owned()),
+            time: Some(verified.entry.time().to_owned()),
+            details: vec![],
+        });
+    }
+    v.commit()?;
+    let cp = v
+        .latest()
+        .map(|c| serde_json::json!({ "size": c.size().0, "root": c.root().to_base64() }));
+    output::print(&rows, json_out(g), serde_json::json!({ "checkpoint": cp }));
+    Ok(code::OK)
+}
+
+fn write_receipt(dir: &Path, name: &str, r: &Receipt, manifest: Option<&Manifest>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let base = sanitize(name);
+    let path = dir.join(format!("{base}.receipt.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(r)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    let proof = r.to_tlog_proof().map_err(|e| anyhow!("{e}"))?.render();
+    std::fs::write(dir.join(format!("{base}.tlog-proof")), proof)?;
+    if let Some(m) = manifest {
+        std::fs::write(dir.join(format!("{base}.manifest")), m.text())?;
+    }
+    Ok(())
+}
+
+fn status_code(s: Status) -> u8 {
+    match s {
+        Status::Trusted => code::OK,
+        Status::Untrusted => code::UNTRUSTED,
+        Status::Unknown => code::UNKNOWN,
+        Status::Unsupported => code::UNSUPPORTED,
+        Status::Revoked => code::REVOKED,
+    }
+}
+
+fn verdict_row(display: &str, v: &Verdict) -> Row {
+    let (index, signer, time) = match &v.receipt {
+        Some(r) => (
+            Some(r.index.0),
+            Some(r.entry.signer().to_owned()),
+            Some(r.entry.time().to_owned()),
+        ),
+        None => (None, None, None),
+    };
+    Row {
+        subject: display.to_owned(),
+        sha256: v.sha256.to_hex(),
+        status: v.status.as_str().to_owned(),
+        code: status_code(v.status),
+        reason: output::reason_for_code(status_code(v.status)),
+        index,
+        signer,
+        time,
+        details: vec![],
+    }
+}
+
+pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
+    if a.offline {
+        return authenticate_offline(g, &a);
+    }
+    if a.receipt.is_some() {
+        bail!(usage("--receipt verifies offline: add --offline"));
+    }
+    let mut subjects: Vec<Subject> = Vec::new();
+    for h in &a.hashes {
+        let sha256 = Sha256::parse(h)
+            .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?;
+        subjects.push(Subject {
+            display: h.clone(),
+            name: h.clone(),
+            kind: "hash",
+            sha256,
+            size: None,
+            manifest: None,
+        });
+    }
+    if !a.subjects.is_empty() {
+        let pb = progress(0, "hashing");
+        subjects.extend(subjects::resolve(&a.subjects, &pb).map_err(|e| usage(format!("{e:#}")))?);
+        pb.finish_and_clear();
+    }
+    if subjects.is_empty() {
+        bail!(usage(
+            "nothing to authenticate: name files, directories, globs, `-`, or --hash"
+        ));
+    }
+    let mut v = verifier(g).await?;
+    let mut verdicts = Vec::with_capacity(subjects.len());
+    if subjects.len() == 1 {
+        let ans = v
+            .client()
+            .authenticate(&subjects[0].sha256, &a.signers)
+            .await?;
+        verdicts.push(
+            v.verify_answer(&subjects[0].sha256, &a.signers, &ans)
+                .await?,
+        );
+    } else {
+        let pb = progress(subjects.len() as u64, "checking");
+        for chunk in subjects.chunks(MAX_BATCH) {
+            let hashes: Vec<Sha256> = chunk.iter().map(|s| s.sha256).collect();
+            let ans = v.client().authenticate_many(&hashes, &a.signers).await?;
+            let cp = v.accept_checkpoint(&ans.checkpoint).await?;
+            if ans.results.len() != hashes.len() {
+                bail!(notarium_client::Error::Tampering(format!(
+                    "asked about {} hashes, got {} answers",
+                    hashes.len(),
+                    ans.results.len()
+                )));
+            }
+            for (h, res) in hashes.iter().zip(&ans.results) {
+                if res.sha256 != *h {
+                    bail!(notarium_client::Error::Tampering(format!(
+                        "answer for {} came in the place of {h}",
+                        res.sha256
+                    )));
+                }
+                if let Some(r) = &res.receipt {
+                    if r.checkpoint != cp.note() {
+                        bail!(notarium_client::Error::Tampering(
+                            "a result is proven against another checkpoint than the batch's".into()
+                        ));
+                    }
+                }
+                let single = notarium_client::api::AuthAnswer {
+                    status: res.status,
+                    receipt: res.receipt.clone(),
+                    revocation: res.revocation.clone(),
+                };
+                verdicts.push(v.verify_answer(h, &a.signers, &single).await?);
+            }
+            pb.inc(chunk.len() as u64);
+        }
+        pb.finish_and_clear();
+    }
+    if verdicts.iter().any(|x| x.status == Status::Unknown) {
+        // An unknown answer carries no checkpoint: still check the ledger did not fork.
+        v.refresh().await?;
+    }
+    let mut rows = Vec::with_capacity(verdicts.len());
+    for (s, verdict) in subjects.iter().zip(&verdicts) {
+        let mut row = verdict_row(&s.display, verdict);
+        if let (Some(now), Some(path)) = (&s.manifest, &a.manifest) {
+            if verdict.status != Status::Trusted {
+                row.details = manifest_diff(&mut v, now, path, &a.signers).await?;
+            }
+        }
+        rows.push(row);
+    }
+    v.commit()?;
+    let cp = v
+        .latest()
+        .map(|c| serde_json::json!({ "size": c.size().0, "root": c.root().to_base64() }));
+    Ok(output::print(
+        &rows,
+        json_out(g),
+        serde_json::json!({ "checkpoint": cp }),
+    ))
+}
+
+/// Lists what changed in a directory since its manifest was notarized; the old manifest is
+/// itself authenticated, so the list is only printed if the ledger vouches for it.
+async fn manifest_diff(
+    v: &mut Verifier,
+    now: &Manifest,
+    path: &Path,
+    signers: &[String],
+) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading manifest {}", path.display()))
+        .map_err(|e| usage(format!("{e:#}")))?;
+    let old = Manifest::parse(&text).map_err(|e| usage(format!("{}: {e:#}", path.display())))?;
+    let old_sha = Sha256::of(old.text().as_bytes());
+    let ans = v.client().authenticate(&old_sha, signers).await?;
+    let verdict = v.verify_answer(&old_sha, signers, &ans).await?;
+    let mut out = vec![format!(
+        "notarized manifest {} is {}",
+        path.display(),
+        verdict.status
+    )];
+    for (p, what) in now.diff(&old) {
+        out.push(format!("{what}: {p}"));
+    }
+    Ok(out)
+}
+
+fn read_receipt(path: &Path) -> Result<Receipt> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(|e| usage(format!("{e:#}")))?;
+    if text.starts_with(notarium_core::tlog_proof::HEADER) {
+        let p = notarium_core::tlog_proof::TlogProof::parse(&text)
+            .map_err(|e| notarium_client::Error::Tampering(format!("{}: {e}", path.display())))?;
+        let leaf = p.extra.clone().ok_or_else(|| {
+            notarium_client::Error::Tampering("the tlog-proof carries no entry bytes".into())
+        })?;
+        let entry: serde_json::Value = serde_json::from_slice(&leaf)
+            .map_err(|e| notarium_client::Error::Tampering(format!("entry bytes: {e}")))?;
+        let ledger = entry["ledger"].as_str().unwrap_or_default().to_owned();
+        return Ok(Receipt {
+            ledger,
+            index: p.index.0,
+            entry,
+            leaf: base64::engine::general_purpose::STANDARD.encode(&leaf),
+            leaf_hash: notarium_core::leaf_hash(&leaf),
+            checkpoint: p.checkpoint,
+            inclusion_proof: p.proof,
+            verifier_key: String::new(),
+        });
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| usage(format!("{} is not a receipt: {e}", path.display())))
+}
+
+/// The key for offline checks: pinned, else the one this machine stored for the ledger.
+fn offline_key(g: &Global) -> Result<VerifierKey> {
+    if let Some(k) = pinned_key(g)? {
+        return Ok(k);
+    }
+    let sf = notarium_client::trust::StateFile::open(
+        &state_dir(g),
+        Client::new(&g.server, &g.ledger, None)?.server().as_str(),
+        &g.ledger,
+    )?;
+    let k = sf.state.verifier_key.clone().ok_or_else(|| {
+        usage("offline verification needs the ledger's verifier key: pass --verifier-key (or NOTARIUM_VERIFIER_KEY)")
+    })?;
+    Ok(VerifierKey::parse(&k)?)
+}
+
+fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
+    let key = offline_key(g)?;
+    let path = a.receipt.as_ref().expect("clap requires --receipt");
+    let r = read_receipt(path)?;
+    let v = r
+        .verify(&key)
+        .map_err(|e| notarium_client::Error::Tampering(format!("{}: {e}", path.display())))?;
+    let Entry::Artifact(art) = &v.entry else {
+        bail!(notarium_client::Error::Tampering(
+            "the receipt is not for an artifact".into()
+        ));
+    };
+    let mut subjects = Vec::new();
+    for h in &a.hashes {
+        subjects.push((
+            h.clone(),
+            Sha256::parse(h)
+                .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?,
+        ));
+    }
+    if !a.subjects.is_empty() {
+        for s in subjects::resolve(&a.subjects, &ProgressBar::hidden())
+            .map_err(|e| usage(format!("{e:#}")))?
+        {
+            subjects.push((s.display, s.sha256));
+        }
+    }
+    if subjects.is_empty() {
+        subjects.push((path.display().to_string(), art.sha256));
+    }
+    let mut rows = Vec::new();
+    for (display, sha) in subjects {
+        let (status, c) = if sha == art.sha256 {
+            let s = Status::from(art.status);
+            (s.as_str().to_owned(), status_code(s))
+        } else {
+            ("verification failed".to_owned(), code::TAMPERING)
+        };
+        rows.push(Row {
+            subject: display,
+            sha256: sha.to_hex(),
+            status,
+            code: c,
+            reason: output::reason_for_code(c),
+            index: Some(v.index.0),
+            signer: Some(art.signer.clone()),
+            time: Some(art.time.clone()),
+            details: vec![
+                format!("offline: receipt verified against checkpoint {} of {}", v.checkpoint.size(), key.name()),
+                "offline: later status changes and key revocations cannot be seen without the server".into(),
+            ],
+        });
+    }
+    Ok(output::print(
+        &rows,
+        json_out(g),
+        serde_json::json!({ "offline": true }),
+    ))
+}
+
+pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
+    let auth = AuthenticateArgs {
+        subjects: a.file.iter().map(|f| f.display().to_string()).collect(),
+        hashes: vec![],
+        signers: vec![],
+        receipt: Some(a.receipt),
+        offline: true,
+        manifest: None,
+    };
+    let c = authenticate_offline(g, &auth)?;
+    // A valid receipt is success whatever status it records; a mismatch stays 5.
+    Ok(if c == code::TAMPERING { c } else { code::OK })
+}
+
+fn subject_hash(file: Option<&String>, hash: Option<&String>) -> Result<(String, Sha256)> {
+    match (file, hash) {
+        (Some(f), None) => Ok((
+            f.clone(),
+            subjects::hash_file(Path::new(f))
+                .map_err(|e| usage(format!("{e:#}")))?
+                .0,
+        )),
+        (None, Some(h)) => Ok((
+            h.clone(),
+            Sha256::parse(h)
+                .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?,
+        )),
+        _ => Err(usage("give a file or --hash, not both")),
+    }
+}
+
+fn receipt_rows(v: &[(Receipt, Entry)]) -> Vec<Row> {
+    v.iter()
+        .map(|(r, e)| {
+            let (subject, sha, status) = match e {
+                Entry::Artifact(a) => (
+                    a.name.clone(),
+                    a.sha256.to_hex(),
+                    a.status.as_str().to_owned(),
+                ),
+                Entry::Key(k) => (
+                    format!("key {} ({})", k.id, k.name),
+                    String::new(),
+                    format!("key {:?}", k.action).to_lowercase(),
+                ),
+            };
+            Row {
+                subject,
+                sha256: sha,
+                status,
+                code: code::OK,
+                reason: "entry",
+                index: Some(r.index),
+                signer: Some(e.signer().to_owned()),
+                time: Some(e.time().to_owned()),
+                details: vec![],
+            }
+        })
+        .collect()
+}
+
+pub async fn inspect(g: &Global, a: InspectArgs) -> Result<u8> {
+    let (_, sha) = subject_hash(a.file.as_ref(), a.hash.as_ref())?;
+    let mut v = verifier(g).await?;
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = v.client().history(&sha, after).await?;
+        v.accept_checkpoint(&page.checkpoint).await?;
+        for r in &page.entries {
+            let vr = v.verify_receipt(r).await?;
+            match &vr.entry {
+                Entry::Artifact(e) if e.sha256 == sha => {}
+                _ => bail!(notarium_client::Error::Tampering(format!(
+                    "history of {sha} holds entry {} for something else",
+                    r.index
+                ))),
+            }
+            if after.is_some_and(|a| r.index <= a) {
+                bail!(notarium_client::Error::Tampering(
+                    "history is not in index order".into()
+                ));
+            }
+            after = Some(r.index);
+            out.push((r.clone(), vr.entry));
+        }
+        if page.next.is_none() || page.entries.is_empty() {
+            break;
+        }
+    }
+    v.commit()?;
+    output::print(
+        &receipt_rows(&out),
+        json_out(g),
+        serde_json::json!({ "sha256": sha }),
+    );
+    Ok(code::OK)
+}
+
+pub async fn search(g: &Global, a: SearchArgs) -> Result<u8> {
+    let mut v = verifier(g).await?;
+    let params = SearchParams {
+        name: a.name,
+        signer: a.signer,
+        status: a.status,
+        attr: a.attr,
+        since: a.since,
+        until: a.until,
+        after: a.after,
+        limit: a.limit,
+    };
+    let page = v.client().search(&params).await?;
+    v.accept_checkpoint(&page.checkpoint).await?;
+    let mut out = Vec::new();
+    for r in &page.entries {
+        let vr = v.verify_receipt(r).await?;
+        out.push((r.clone(), vr.entry));
+    }
+    v.commit()?;
+    output::print(
+        &receipt_rows(&out),
+        json_out(g),
+        serde_json::json!({ "next": page.next }),
+    );
+    if let (Some(n), false) = (page.next, json_out(g)) {
+        eprintln!("more: --after {n}");
+    }
+    Ok(code::OK)
+}
+
+pub async fn checkpoint(g: &Global) -> Result<u8> {
+    let mut v = verifier(g).await?;
+    let before = v.latest().map(|c| c.size().0);
+    let cp = v.refresh().await?;
+    v.commit()?;
+    if json_out(g) {
+        println!(
+            "{}",
+            serde_json::json!({ "exit_code": 0, "origin": cp.checkpoint().origin.as_str(), "size": cp.size().0,
+                "root": cp.root().to_base64(), "checkpoint": cp.note(), "previous_size": before, "verifier_key": v.key().to_string() })
+        );
+    } else {
+        print!("{}", cp.note());
+        match before {
+            Some(b) => eprintln!(
+                "verified: signed by {}, consistent with the checkpoint of size {b} seen before",
+                v.key()
+            ),
+            None => eprintln!("verified: signed by {}", v.key()),
+        }
+    }
+    Ok(code::OK)
+}
+
+pub async fn audit(g: &Global) -> Result<u8> {
+    use notarium_core::tiles::{decode_bundle, TileKind, TilePath};
+    use notarium_core::{leaf_hash, merkle::RightEdge, Hash};
+    let mut v = verifier(g).await?;
+    let cp = v.refresh().await?;
+    let size = cp.size().0;
+    let pb = progress(size, "auditing");
+    let mut edge = RightEdge::new();
+    let mut level0: Vec<Hash> = Vec::with_capacity(256);
+    let mut bundle_index = 0u64;
+    while edge.size().0 < size {
+        let width = (size - bundle_index * 256).min(256) as u16;
+        let bundle_path = TilePath {
+            kind: TileKind::Entries,
+            index: bundle_index,
+            width,
+        }
+        .to_path();
+        let bundle = v.client().log_file(&bundle_path).await?;
+        let leaves = decode_bundle(&bundle)
+            .map_err(|e| notarium_client::Error::Tampering(format!("{bundle_path}: {e}")))?;
+        if leaves.len() != width as usize {
+            bail!(notarium_client::Error::Tampering(format!(
+                "{bundle_path} holds {} entries, not {width}",
+                leaves.len()
+            )));
+        }
+        let tile_path = TilePath {
+            kind: TileKind::Hashes(0),
+            index: bundle_index,
+            width,
+        }
+        .to_path();
+        let tile = v.client().log_file(&tile_path).await?;
+        level0.clear();
+        for leaf in leaves {
+            let h = leaf_hash(leaf);
+            level0.push(h);
+            edge.push(h, |_, _, _| {});
+        }
+        let expect: Vec<u8> = level0.iter().flat_map(|h| h.0).collect();
+        if tile != expect {
+            bail!(notarium_client::Error::Tampering(format!(
+                "{tile_path} disagrees with the entries of {bundle_path}"
+            )));
+        }
+        pb.inc(u64::from(width));
+        bundle_index += 1;
+    }
+    pb.finish_and_clear();
+    if edge.root() != cp.root() {
+        bail!(notarium_client::Error::Tampering(format!(
+            "the {size} entries give root {} but the signed checkpoint says {}",
+            edge.root().to_base64(),
+            cp.root().to_base64()
+        )));
+    }
+    v.commit()?;
+    if json_out(g) {
+        println!(
+            "{}",
+            serde_json::json!({ "exit_code": 0, "entries": size, "root": cp.root().to_base64(), "verified": true })
+        );
+    } else {
+        println!(
+            "audit ok: {size} entries recomputed from the log's tiles give the signed root {}",
+            cp.root().to_base64()
+        );
+        println!(
+            "the checkpoint is signed by {} and consistent with this machine's earlier view",
+            v.key()
+        );
+    }
+    Ok(code::OK)
+}
+
+pub async fn ledger_cmd(g: &Global, c: LedgerCmd) -> Result<u8> {
+    let client = client(g)?;
+    let value = match c {
+        LedgerCmd::List => client.list_ledgers().await?,
+        LedgerCmd::Create { name, public_read } => {
+            let c2 = Client::new(&g.server, &name, api_key(g)?)?;
+            serde_json::to_value(c2.create_ledger(&name, public_read).await?)?
+        }
+        LedgerCmd::Show => serde_json::to_value(client.ledger_info().await?)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(code::OK)
+}
+
+pub async fn key_cmd(g: &Global, c: KeyCmd) -> Result<u8> {
+    let client = client(g)?;
+    match c {
+        KeyCmd::List => println!(
+            "{}",
+            serde_json::to_string_pretty(&client.list_keys().await?)?
+        ),
+        KeyCmd::Create { name, role } => {
+            let role = match role.as_str() {
+                "read" => Role::Read,
+                "write" => Role::Write,
+                "admin" => Role::Admin,
+                other => bail!(usage(format!(
+                    "--role {other:?}: must be read, write or admin"
+                ))),
+            };
+            let k = client.create_key(&name, role).await?;
+            if json_out(g) {
+                println!("{}", serde_json::to_string_pretty(&k)?);
+            } else {
+                println!(
+                    "id:     {}\nname:   {}\nrole:   {}\nsecret: {}",
+                    k.id,
+                    k.name,
+                    k.role.as_str(),
+                    k.key
+                );
+                eprintln!("the secret is shown once: store it in your CI's secret store");
+            }
+        }
+        KeyCmd::Revoke { id } => println!(
+            "{}",
+            serde_json::to_string_pretty(&client.revoke_key(&id).await?)?
+        ),
+    }
+    Ok(code::OK)
+}

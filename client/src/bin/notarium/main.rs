@@ -1,0 +1,222 @@
+//! `notarium`: notarize and authenticate build outputs against a Notarium ledger, trusting
+//! nothing without a proof. Every outcome becomes an exit code in one place ([`exit_code`]).
+
+#![forbid(unsafe_code)]
+
+mod ci;
+mod commands;
+mod output;
+mod subjects;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes of DESIGN.md §6.
+pub mod code {
+    /// All trusted / success.
+    pub const OK: u8 = 0;
+    /// Untrusted.
+    pub const UNTRUSTED: u8 = 1;
+    /// Unknown.
+    pub const UNKNOWN: u8 = 2;
+    /// Unsupported.
+    pub const UNSUPPORTED: u8 = 3;
+    /// Revoked signer.
+    pub const REVOKED: u8 = 4;
+    /// Verification failed: tampering, bad proof or signature, rollback.
+    pub const TAMPERING: u8 = 5;
+    /// Server unreachable or server error.
+    pub const UNREACHABLE: u8 = 6;
+    /// Usage error.
+    pub const USAGE: u8 = 64;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "notarium",
+    version,
+    about = "Notarize and authenticate build outputs with proofs."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A readable table.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Flags every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Server URL.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_SERVER",
+        default_value = "http://127.0.0.1:7373"
+    )]
+    pub server: String,
+    /// Ledger name.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_LEDGER",
+        default_value = "default"
+    )]
+    pub ledger: String,
+    /// Output format.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_OUTPUT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub output: Output,
+    /// File holding the API key (else NOTARIUM_API_KEY).
+    #[arg(long, global = true, env = "NOTARIUM_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// The ledger's verifier key to pin (else the stored one, else trust on first use).
+    #[arg(long, global = true, env = "NOTARIUM_VERIFIER_KEY")]
+    pub verifier_key: Option<String>,
+    /// Where verified checkpoints are kept (default: $XDG_STATE_HOME/notarium).
+    #[arg(long, global = true, env = "NOTARIUM_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Record files (or hashes) as trusted.
+    Notarize(commands::NotarizeArgs),
+    /// Record files (or hashes) as untrusted.
+    Untrust(commands::NotarizeArgs),
+    /// Record files (or hashes) as unsupported.
+    Unsupport(commands::NotarizeArgs),
+    /// Check files (or hashes): exit 0 trusted, 1 untrusted, 2 unknown, 3 unsupported, 4 revoked.
+    Authenticate(commands::AuthenticateArgs),
+    /// Show every entry for a file or hash, verified.
+    Inspect(commands::InspectArgs),
+    /// Search entries, verified.
+    Search(commands::SearchArgs),
+    /// Fetch, verify and print the latest checkpoint.
+    Checkpoint,
+    /// Verify a saved receipt (JSON or .tlog-proof) offline, optionally against a file.
+    VerifyReceipt(commands::VerifyReceiptArgs),
+    /// Download the whole ledger through its tiles, recompute it and check it.
+    Audit,
+    /// Manage ledgers (admin token).
+    #[command(subcommand)]
+    Ledger(commands::LedgerCmd),
+    /// Manage API keys (admin).
+    #[command(subcommand)]
+    Key(commands::KeyCmd),
+}
+
+/// Maps a failure to its exit code.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(ce) = cause.downcast_ref::<notarium_client::Error>() {
+            return match ce {
+                notarium_client::Error::Tampering(_) => code::TAMPERING,
+                notarium_client::Error::Unreachable { .. } => code::UNREACHABLE,
+                // The server failed or refused for now (5xx, 429): exit 6. Other 4xx answers
+                // mean the request or its key is wrong: a usage error.
+                notarium_client::Error::Api { status, .. }
+                    if notarium_client::api::is_server_error(*status) || *status == 429 =>
+                {
+                    code::UNREACHABLE
+                }
+                notarium_client::Error::Api { .. } => code::USAGE,
+                notarium_client::Error::State(_) => code::USAGE,
+                notarium_client::Error::Usage(_) => code::USAGE,
+            };
+        }
+        if cause.downcast_ref::<commands::UsageError>().is_some() {
+            return code::USAGE;
+        }
+    }
+    code::USAGE
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::from(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        code::USAGE
+                    } else {
+                        0
+                    },
+                ),
+                _ => ExitCode::from(code::USAGE),
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("notarium: cannot start: {e}");
+            return ExitCode::from(code::UNREACHABLE);
+        }
+    };
+    let result = runtime.block_on(async {
+        use commands::*;
+        let g = &cli.global;
+        match cli.command {
+            Command::Notarize(a) => notarize(g, a, notarium_core::ArtifactStatus::Trusted).await,
+            Command::Untrust(a) => notarize(g, a, notarium_core::ArtifactStatus::Untrusted).await,
+            Command::Unsupport(a) => {
+                notarize(g, a, notarium_core::ArtifactStatus::Unsupported).await
+            }
+            Command::Authenticate(a) => authenticate(g, a).await,
+            Command::Inspect(a) => inspect(g, a).await,
+            Command::Search(a) => search(g, a).await,
+            Command::Checkpoint => checkpoint(g).await,
+            Command::VerifyReceipt(a) => verify_receipt(g, a),
+            Command::Audit => audit(g).await,
+            Command::Ledger(c) => ledger_cmd(g, c).await,
+            Command::Key(c) => key_cmd(g, c).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = exit_code(&e);
+            let what = match code {
+                code::TAMPERING => "VERIFICATION FAILED",
+                code::UNREACHABLE => "server error",
+                _ => "error",
+            };
+            eprintln!("notarium: {what}: {e:#}");
+            if code == code::USAGE && e.downcast_ref::<notarium_client::Error>().is_none() {
+                eprintln!("usage: notarium [--server URL] [--ledger NAME] [--output text|json] <command> (see notarium --help)");
+            }
+            if cli.global.output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "exit_code": code, "error": format!("{e:#}"), "reason": output::reason_for_code(code) })
+                );
+            }
+            ExitCode::from(code)
+        }
+    }
+}

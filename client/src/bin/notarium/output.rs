@@ -1,0 +1,108 @@
+//! Text tables and JSON documents for results.
+
+use serde::Serialize;
+
+use crate::code;
+
+/// One artifact's outcome, as printed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// What the user named.
+    pub subject: String,
+    /// SHA-256.
+    pub sha256: String,
+    /// Status, or what happened.
+    pub status: String,
+    /// The exit code this row contributes.
+    pub code: u8,
+    /// A machine-readable reason.
+    pub reason: &'static str,
+    /// The deciding or recorded entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// Who signed the deciding entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// When it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// Notes (e.g. files that differ from a directory's notarized manifest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// The reason code for an exit code.
+pub fn reason_for_code(c: u8) -> &'static str {
+    match c {
+        code::OK => "trusted",
+        code::UNTRUSTED => "untrusted",
+        code::UNKNOWN => "unknown",
+        code::UNSUPPORTED => "unsupported",
+        code::REVOKED => "revoked",
+        code::TAMPERING => "verification_failed",
+        code::UNREACHABLE => "server_unreachable",
+        _ => "usage",
+    }
+}
+
+/// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.
+pub fn print(rows: &[Row], json: bool, extra: serde_json::Value) -> u8 {
+    let worst = rows.iter().map(|r| r.code).max().unwrap_or(code::OK);
+    if json {
+        let mut doc = serde_json::json!({ "exit_code": worst, "results": rows });
+        if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                d.insert(k.clone(), v.clone());
+            }
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serializes")
+        );
+        return worst;
+    }
+    let w_status = rows
+        .iter()
+        .map(|r| r.status.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_subject = rows
+        .iter()
+        .map(|r| r.subject.chars().count())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 60);
+    println!(
+        "{:<w_status$}  {:<w_subject$}  {:<12}  {:>8}  SIGNER",
+        "STATUS", "SUBJECT", "SHA256", "INDEX"
+    );
+    for r in rows {
+        let subject: String = if r.subject.chars().count() > 60 {
+            let tail: String = r
+                .subject
+                .chars()
+                .rev()
+                .take(57)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("...{tail}")
+        } else {
+            r.subject.clone()
+        };
+        println!(
+            "{:<w_status$}  {:<w_subject$}  {:<12}  {:>8}  {}",
+            r.status,
+            subject,
+            &r.sha256[..12.min(r.sha256.len())],
+            r.index.map_or_else(|| "-".to_owned(), |i| i.to_string()),
+            r.signer.as_deref().unwrap_or("-")
+        );
+        for d in &r.details {
+            println!("    {d}");
+        }
+    }
+    worst
+}

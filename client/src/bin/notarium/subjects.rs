@@ -1,0 +1,275 @@
+//! What the user names on the command line, turned into hashed artifacts: files, directories
+//! (recursively), globs, `-` (paths on stdin), and `dir://PATH` (a directory as one artifact,
+//! identified by the hash of its manifest).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
+use notarium_core::Sha256;
+use sha2::Digest;
+
+/// One thing to notarize or authenticate.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    /// What the user wrote, or the path found for it.
+    pub display: String,
+    /// The artifact name recorded when notarizing.
+    pub name: String,
+    /// `file`, `dir` or `hash`.
+    pub kind: &'static str,
+    /// Its SHA-256.
+    pub sha256: Sha256,
+    /// Its size in bytes (files only).
+    pub size: Option<u64>,
+    /// For `dir://`: the manifest text and the per-file hashes.
+    pub manifest: Option<Manifest>,
+}
+
+/// A directory's manifest: `<sha256>  <relative path>` lines, sorted by path, like sha256sum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// Relative path → hash.
+    pub files: BTreeMap<String, Sha256>,
+}
+
+impl Manifest {
+    /// The canonical text whose SHA-256 identifies the directory.
+    pub fn text(&self) -> String {
+        self.files
+            .iter()
+            .map(|(p, h)| format!("{h}  {p}\n"))
+            .collect()
+    }
+
+    /// Parses manifest text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut files = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let (h, p) = line
+                .split_once("  ")
+                .with_context(|| format!("manifest line {} is not '<sha256>  <path>'", n + 1))?;
+            files.insert(
+                p.to_owned(),
+                Sha256::parse(h).with_context(|| format!("manifest line {}", n + 1))?,
+            );
+        }
+        Ok(Manifest { files })
+    }
+
+    /// Files added, removed and changed from `old` to `self`.
+    pub fn diff(&self, old: &Manifest) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        for (p, h) in &self.files {
+            match old.files.get(p) {
+                None => out.push((p.clone(), "added")),
+                Some(o) if o != h => out.push((p.clone(), "changed")),
+                _ => {}
+            }
+        }
+        for p in old.files.keys() {
+            if !self.files.contains_key(p) {
+                out.push((p.clone(), "removed"));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+enum Pending {
+    File { path: PathBuf, display: String },
+    Dir { path: PathBuf, display: String },
+}
+
+fn display_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).to_owned()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading directory {}", dir.display()))?
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading directory {}", dir.display()))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for e in entries {
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            walk(&e.path(), out)?;
+        } else if ft.is_file() || (ft.is_symlink() && e.path().is_file()) {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// Expands the command line into the files and directories to hash. Errors are usage errors.
+fn expand(args: &[String]) -> Result<Vec<Pending>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.context("reading paths from stdin")?;
+                let line = line.trim();
+                if !line.is_empty() {
+                    out.extend(expand(&[line.to_owned()])?);
+                }
+            }
+        } else if let Some(d) = arg.strip_prefix("dir://") {
+            let path = PathBuf::from(d);
+            if !path.is_dir() {
+                bail!("{arg}: not a directory");
+            }
+            out.push(Pending::Dir {
+                path,
+                display: arg.clone(),
+            });
+        } else {
+            let path = PathBuf::from(arg);
+            if path.is_file() {
+                out.push(Pending::File {
+                    display: display_path(&path),
+                    path,
+                });
+            } else if path.is_dir() {
+                let mut files = Vec::new();
+                walk(&path, &mut files)?;
+                out.extend(files.into_iter().map(|p| Pending::File {
+                    display: display_path(&p),
+                    path: p,
+                }));
+            } else {
+                let matches: Vec<PathBuf> = glob::glob(arg)
+                    .with_context(|| format!("{arg}: no such file, and not a valid glob"))?
+                    .filter_map(Result::ok)
+                    .filter(|p| p.is_file())
+                    .collect();
+                if matches.is_empty() {
+                    bail!("{arg}: no such file or directory, and no file matches it as a glob");
+                }
+                out.extend(matches.into_iter().map(|p| Pending::File {
+                    display: display_path(&p),
+                    path: p,
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Streams a file through SHA-256 in 1 MiB chunks: constant memory for any size.
+pub fn hash_file(path: &Path) -> Result<(Sha256, u64)> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((Sha256(h.finalize().into()), n))
+}
+
+/// A file's digest and size, once hashed.
+type Hashed = Result<(Sha256, u64)>;
+
+/// Hashes every file across all cores, keeping the input order.
+fn hash_all(paths: &[PathBuf], progress: &ProgressBar) -> Result<Vec<(Sha256, u64)>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Hashed>>> = Mutex::new((0..paths.len()).map(|_| None).collect());
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(paths.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = paths.get(i) else { break };
+                let r = hash_file(p);
+                results.lock().expect("no poisoning")[i] = Some(r);
+                progress.inc(1);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no poisoning")
+        .into_iter()
+        .map(|r| r.expect("every file hashed"))
+        .collect()
+}
+
+/// Resolves and hashes the subjects.
+pub fn resolve(args: &[String], progress: &ProgressBar) -> Result<Vec<Subject>> {
+    let pending = expand(args)?;
+    let mut files = Vec::new();
+    for p in &pending {
+        match p {
+            Pending::File { path, .. } => files.push(path.clone()),
+            Pending::Dir { path, .. } => walk(path, &mut files)?,
+        }
+    }
+    progress.set_length(files.len() as u64);
+    let hashes = hash_all(&files, progress)?;
+    let mut by_path: BTreeMap<&Path, (Sha256, u64)> = BTreeMap::new();
+    for (p, h) in files.iter().zip(hashes) {
+        by_path.insert(p.as_path(), h);
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    for p in pending {
+        match p {
+            Pending::File { path, display } => {
+                let (sha256, size) = by_path[path.as_path()];
+                out.push(Subject {
+                    name: display.clone(),
+                    display,
+                    kind: "file",
+                    sha256,
+                    size: Some(size),
+                    manifest: None,
+                });
+            }
+            Pending::Dir { path, display } => {
+                let mut inner = Vec::new();
+                walk(&path, &mut inner)?;
+                let files = inner
+                    .iter()
+                    .map(|f| {
+                        let rel = f
+                            .strip_prefix(&path)
+                            .unwrap_or(f)
+                            .to_string_lossy()
+                            .replace('\\', "/");
+                        (rel, by_path[f.as_path()].0)
+                    })
+                    .collect();
+                let manifest = Manifest { files };
+                let name = path
+                    .canonicalize()
+                    .ok()
+                    .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| display.clone());
+                out.push(Subject {
+                    display,
+                    name,
+                    kind: "dir",
+                    sha256: Sha256::of(manifest.text().as_bytes()),
+                    size: None,
+                    manifest: Some(manifest),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,336 @@
+//! Verification by clients (DESIGN.md §5): every answer that carries a checkpoint is checked —
+//! signature by the pinned key, origin, consistency with the stored checkpoint, inclusion of
+//! each entry, and the entry bytes against the question — before it is believed. A failure is
+//! tampering, and the stored state does not move.
+
+use notarium_core::merkle::verify_consistency;
+use notarium_core::{
+    ArtifactRequest, Entry, KeyAction, Receipt, Sha256, SignedCheckpoint, Status,
+    UnverifiedCheckpoint, VerifiedReceipt, VerifierKey,
+};
+
+use crate::api::{AuthAnswer, Client};
+use crate::trust::{LedgerState, StateFile};
+use crate::Error;
+
+/// How the ledger's key came to be trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// Given by flag or environment.
+    Pinned,
+    /// Remembered from an earlier run.
+    Stored,
+    /// Trusted on first use just now: the caller must tell the user loudly.
+    FirstUse,
+}
+
+/// A verified answer to "what is the status of this hash?".
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// The hash asked about.
+    pub sha256: Sha256,
+    /// The verified status.
+    pub status: Status,
+    /// The deciding entry, verified.
+    pub receipt: Option<VerifiedReceipt>,
+    /// The raw receipt (to save or print).
+    pub raw: Option<Receipt>,
+}
+
+/// A client that verifies everything it is told, keeping its trust state locked while alive.
+#[derive(Debug)]
+pub struct Verifier {
+    client: Client,
+    key: VerifierKey,
+    key_source: KeySource,
+    state: StateFile,
+    /// The latest checkpoint verified in this session (not yet saved).
+    latest: Option<SignedCheckpoint>,
+}
+
+fn tamper(what: impl Into<String>) -> Error {
+    Error::Tampering(what.into())
+}
+
+impl Verifier {
+    /// Opens the trust state for the client's server and ledger. The key is `pinned` if given;
+    /// else the stored one; else fetched from the server and trusted on first use.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when the stored state holds another key than `pinned` or does not
+    /// verify; network errors while fetching a first-use key.
+    pub async fn open(
+        client: Client,
+        state_dir: &std::path::Path,
+        pinned: Option<VerifierKey>,
+    ) -> Result<Self, Error> {
+        let state = StateFile::open(state_dir, client.server().as_str(), client.ledger())?;
+        let stored_key = state
+            .state
+            .verifier_key
+            .as_deref()
+            .map(VerifierKey::parse)
+            .transpose()
+            .map_err(|e| {
+                Error::State(format!("{}: bad stored key: {e}", state.path().display()))
+            })?;
+        let (key, key_source) = match (pinned, stored_key) {
+            (Some(p), Some(s)) if p != s => {
+                return Err(tamper(format!(
+                    "the pinned verifier key {p} differs from the key {s} this machine verified before (state in {}); \
+                     if the ledger's key really changed, remove that file",
+                    state.path().display()
+                )))
+            }
+            (Some(p), _) => (p, KeySource::Pinned),
+            (None, Some(s)) => (s, KeySource::Stored),
+            (None, None) => {
+                let info = client.ledger_info().await?;
+                let key = VerifierKey::parse(&info.verifier_key)
+                    .map_err(|e| tamper(format!("the server's verifier key is malformed: {e}")))?;
+                (key, KeySource::FirstUse)
+            }
+        };
+        let latest = match &state.state.checkpoint {
+            Some(note) => Some(
+                UnverifiedCheckpoint::parse(note)
+                    .and_then(|c| c.verify(&key))
+                    .map_err(|e| {
+                        tamper(format!(
+                            "the stored checkpoint in {} does not verify: {e}",
+                            state.path().display()
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(Verifier {
+            client,
+            key,
+            key_source,
+            state,
+            latest,
+        })
+    }
+
+    /// The HTTP client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The key answers are verified with.
+    pub fn key(&self) -> &VerifierKey {
+        &self.key
+    }
+
+    /// Where the key came from.
+    pub fn key_source(&self) -> &KeySource {
+        &self.key_source
+    }
+
+    /// The latest verified checkpoint (stored or from this session).
+    pub fn latest(&self) -> Option<&SignedCheckpoint> {
+        self.latest.as_ref()
+    }
+
+    /// Checks a checkpoint: signature by the pinned key, origin, and consistency with the
+    /// latest verified one. A smaller tree, or the same size with another root, is a rollback
+    /// or a fork.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`]; network errors while fetching a consistency proof.
+    pub async fn accept_checkpoint(&mut self, note: &str) -> Result<SignedCheckpoint, Error> {
+        let cp = UnverifiedCheckpoint::parse(note)
+            .map_err(|e| tamper(format!("malformed checkpoint: {e}")))?
+            .verify(&self.key)
+            .map_err(|e| tamper(format!("checkpoint rejected: {e}")))?;
+        if let Some(prev) = &self.latest {
+            let (m, n) = (prev.size().0, cp.size().0);
+            if n < m {
+                return Err(tamper(format!(
+                    "rollback: the server shows a tree of {n} entries, but a tree of {m} was verified before"
+                )));
+            }
+            if n == m && cp.root() != prev.root() {
+                return Err(tamper(format!(
+                    "fork: two different trees of {n} entries are both signed ({} and {})",
+                    prev.root(),
+                    cp.root()
+                )));
+            }
+            if n > m && m > 0 {
+                let proof = self.client.consistency(m, n).await?;
+                if proof.from != m || proof.to != n {
+                    return Err(tamper(
+                        "the consistency proof is for other sizes than asked",
+                    ));
+                }
+                verify_consistency(prev.size(), cp.size(), &proof.proof, &prev.root(), &cp.root()).map_err(|e| {
+                    tamper(format!("fork: the tree of {n} entries does not extend the verified tree of {m}: {e}"))
+                })?;
+            }
+        }
+        if self.latest.as_ref().is_none_or(|p| cp.size() > p.size()) {
+            self.latest = Some(cp.clone());
+        }
+        Ok(cp)
+    }
+
+    /// Verifies a receipt: its checkpoint (as above), its inclusion proof, its entry bytes.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`].
+    pub async fn verify_receipt(&mut self, r: &Receipt) -> Result<VerifiedReceipt, Error> {
+        self.accept_checkpoint(&r.checkpoint).await?;
+        let v = r
+            .verify(&self.key)
+            .map_err(|e| tamper(format!("entry {}: {e}", r.index)))?;
+        if r.ledger != self.client.ledger() {
+            return Err(tamper(format!(
+                "entry {} belongs to ledger {:?}",
+                r.index, r.ledger
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Verifies a notarization's receipt against what was asked.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when the entry is not what was asked.
+    pub async fn verify_notarization(
+        &mut self,
+        asked: &ArtifactRequest,
+        r: &Receipt,
+    ) -> Result<VerifiedReceipt, Error> {
+        let v = self.verify_receipt(r).await?;
+        let Entry::Artifact(a) = &v.entry else {
+            return Err(tamper(format!(
+                "entry {} is not an artifact entry",
+                r.index
+            )));
+        };
+        let status = asked.status.unwrap_or_default();
+        if a.sha256 != asked.sha256
+            || a.name != asked.name
+            || a.status != status
+            || a.attributes != asked.attributes
+        {
+            return Err(tamper(format!(
+                "entry {} does not record what was notarized",
+                r.index
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Verifies an authentication answer for `sha` (optionally restricted to `signers`).
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when any part disagrees.
+    pub async fn verify_answer(
+        &mut self,
+        sha: &Sha256,
+        signers: &[String],
+        ans: &AuthAnswer,
+    ) -> Result<Verdict, Error> {
+        let Some(raw) = &ans.receipt else {
+            if ans.status != Status::Unknown {
+                return Err(tamper(format!(
+                    "status {} for {sha} comes without a receipt",
+                    ans.status
+                )));
+            }
+            return Ok(Verdict {
+                sha256: *sha,
+                status: Status::Unknown,
+                receipt: None,
+                raw: None,
+            });
+        };
+        let v = self.verify_receipt(raw).await?;
+        let Entry::Artifact(a) = &v.entry else {
+            return Err(tamper(format!(
+                "entry {} for {sha} is not an artifact entry",
+                raw.index
+            )));
+        };
+        if a.sha256 != *sha {
+            return Err(tamper(format!(
+                "the server answered for {sha} with an entry for {}",
+                a.sha256
+            )));
+        }
+        if !signers.is_empty() && !signers.contains(&a.signer) {
+            return Err(tamper(format!(
+                "entry {} is signed by {}, not by the requested signers",
+                raw.index, a.signer
+            )));
+        }
+        match ans.status {
+            Status::Revoked => {
+                let rev = ans.revocation.as_ref().ok_or_else(|| {
+                    tamper(format!("{sha} is said revoked, without the revocation"))
+                })?;
+                let rv = self.verify_receipt(rev).await?;
+                match &rv.entry {
+                    Entry::Key(k) if k.action == KeyAction::Revoked && k.id == a.signer => {}
+                    _ => {
+                        return Err(tamper(format!(
+                            "entry {} is not the revocation of {}",
+                            rev.index, a.signer
+                        )))
+                    }
+                }
+            }
+            Status::Unknown => return Err(tamper(format!("{sha} is said unknown, with an entry"))),
+            claimed => {
+                if Status::from(a.status) != claimed {
+                    return Err(tamper(format!(
+                        "the server says {claimed} but the entry {} records {}",
+                        raw.index,
+                        a.status.as_str()
+                    )));
+                }
+            }
+        }
+        Ok(Verdict {
+            sha256: *sha,
+            status: ans.status,
+            receipt: Some(v),
+            raw: Some(raw.clone()),
+        })
+    }
+
+    /// Fetches and verifies the latest checkpoint.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`], network errors.
+    pub async fn refresh(&mut self) -> Result<SignedCheckpoint, Error> {
+        let note = self.client.checkpoint().await?;
+        self.accept_checkpoint(&note).await
+    }
+
+    /// Saves the key and the latest verified checkpoint. Call only when nothing failed
+    /// verification in this session.
+    ///
+    /// # Errors
+    /// [`Error::State`].
+    pub fn commit(&mut self) -> Result<(), Error> {
+        let state = LedgerState {
+            server: self.client.server().to_string(),
+            ledger: self.client.ledger().to_owned(),
+            verifier_key: Some(self.key.to_string()),
+            checkpoint: self.latest.as_ref().map(|c| c.note().to_owned()),
+        };
+        if state != self.state.state {
+            self.state.save(state)?;
+        }
+        Ok(())
+    }
+
+    /// The state file's path.
+    pub fn state_path(&self) -> &std::path::Path {
+        self.state.path()
+    }
+}
