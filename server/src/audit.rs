@@ -58,7 +58,9 @@ pub fn print_text(out: &mut impl Write, audits: &[LedgerAudit]) -> std::io::Resu
             )?;
             continue;
         }
-        let first = r.first_bad_index.map_or(String::new(), |i| format!(", first bad index {i}"));
+        let first = r
+            .first_bad_index
+            .map_or(String::new(), |i| format!(", first bad index {i}"));
         writeln!(
             out,
             "ledger {}: {} finding(s){first} ({} entries checked)",

@@ -66,7 +66,10 @@ impl fmt::Debug for RawConfig {
         f.debug_struct("RawConfig")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("admin_token_file", &self.admin_token_file)
             .finish_non_exhaustive()
     }
@@ -185,7 +188,8 @@ impl RawConfig {
         if text.trim().is_empty() {
             return Ok(RawConfig::default());
         }
-        yaml_serde::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        yaml_serde::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))
     }
 
     /// Overrides settings from `NOTARIUM_<KEY>` variables given by `var`.
@@ -198,7 +202,9 @@ impl RawConfig {
                 .with_context(|| format!("NOTARIUM_{} must be a whole number", key.to_uppercase()))
         }
         for key in KEYS {
-            let Some(v) = var(&format!("NOTARIUM_{}", key.to_uppercase())) else { continue };
+            let Some(v) = var(&format!("NOTARIUM_{}", key.to_uppercase())) else {
+                continue;
+            };
             match *key {
                 "listen" => self.listen = Some(v),
                 "data_dir" => self.data_dir = Some(v.into()),
@@ -230,11 +236,14 @@ impl RawConfig {
     /// Naming the first setting that is wrong.
     pub fn validate(self) -> anyhow::Result<Config> {
         let listen = self.listen.as_deref().unwrap_or("127.0.0.1:7373");
-        let listen: SocketAddr = listen
-            .parse()
-            .with_context(|| format!("listen: {listen:?} is not an address such as 127.0.0.1:7373"))?;
-        let origin_prefix =
-            self.origin_prefix.unwrap_or_else(|| "localhost/notarium".into()).trim_end_matches('/').to_owned();
+        let listen: SocketAddr = listen.parse().with_context(|| {
+            format!("listen: {listen:?} is not an address such as 127.0.0.1:7373")
+        })?;
+        let origin_prefix = self
+            .origin_prefix
+            .unwrap_or_else(|| "localhost/notarium".into())
+            .trim_end_matches('/')
+            .to_owned();
         Origin::new(&format!("{origin_prefix}/{}", "x".repeat(64)))
             .map_err(|e| anyhow::anyhow!("origin_prefix: {e}"))?;
         let admin_token = match (self.admin_token, self.admin_token_file) {
@@ -262,17 +271,23 @@ impl RawConfig {
             "normal" => Durability::Normal,
             other => bail!("durability: {other:?} is not full or normal"),
         };
-        let positive = |name: &str, v: Option<u64>, default: u64, max: u64| -> anyhow::Result<u64> {
-            let v = v.unwrap_or(default);
-            if v == 0 || v > max {
-                bail!("{name}: must be between 1 and {max}, got {v}");
-            }
-            Ok(v)
-        };
+        let positive =
+            |name: &str, v: Option<u64>, default: u64, max: u64| -> anyhow::Result<u64> {
+                let v = v.unwrap_or(default);
+                if v == 0 || v > max {
+                    bail!("{name}: must be between 1 and {max}, got {v}");
+                }
+                Ok(v)
+            };
         let limits = Limits {
-            body_bytes: positive("body_limit_bytes", self.body_limit_bytes, 1 << 20, 1 << 30)? as usize,
-            batch_entries: positive("batch_max_entries", self.batch_max_entries, MAX_BATCH, MAX_BATCH)?
+            body_bytes: positive("body_limit_bytes", self.body_limit_bytes, 1 << 20, 1 << 30)?
                 as usize,
+            batch_entries: positive(
+                "batch_max_entries",
+                self.batch_max_entries,
+                MAX_BATCH,
+                MAX_BATCH,
+            )? as usize,
             authenticate_hashes: positive(
                 "authenticate_max_hashes",
                 self.authenticate_max_hashes,
@@ -297,15 +312,21 @@ impl RawConfig {
         };
         Ok(Config {
             listen,
-            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("notarium-data")),
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from("notarium-data")),
             origin_prefix,
             admin_token: admin_token.map(Secret),
             log_format,
             log_level: self.log_level.unwrap_or_else(|| "info".into()),
             durability,
             limits,
-            commit_max_entries: positive("commit_max_entries", self.commit_max_entries, 4096, 1 << 20)?
-                as usize,
+            commit_max_entries: positive(
+                "commit_max_entries",
+                self.commit_max_entries,
+                4096,
+                1 << 20,
+            )? as usize,
             shutdown_timeout: Duration::from_millis(positive(
                 "shutdown_timeout_ms",
                 self.shutdown_timeout_ms,
@@ -322,9 +343,12 @@ impl Config {
     /// # Panics
     /// Never: the defaults are valid.
     pub fn for_data_dir(dir: impl Into<PathBuf>) -> Config {
-        RawConfig { data_dir: Some(dir.into()), ..RawConfig::default() }
-            .validate()
-            .expect("defaults are valid")
+        RawConfig {
+            data_dir: Some(dir.into()),
+            ..RawConfig::default()
+        }
+        .validate()
+        .expect("defaults are valid")
     }
 
     /// The origin of ledger `name`.
@@ -343,7 +367,8 @@ mod tests {
     #[test]
     fn layering_and_validation() {
         let mut raw: RawConfig =
-            yaml_serde::from_str("listen: 127.0.0.1:0\nbody_limit_bytes: 2048\nlog_format: json\n").unwrap();
+            yaml_serde::from_str("listen: 127.0.0.1:0\nbody_limit_bytes: 2048\nlog_format: json\n")
+                .unwrap();
         raw.apply_env(|k| match k {
             "NOTARIUM_BODY_LIMIT_BYTES" => Some("4096".into()),
             "NOTARIUM_ADMIN_TOKEN" => Some("a-fixed-admin-token-for-tests".into()),
@@ -354,14 +379,27 @@ mod tests {
         assert_eq!(c.limits.body_bytes, 4096);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.listen.port(), 0);
-        assert!(!format!("{c:?}").contains("a-fixed-admin-token"), "secrets never print");
+        assert!(
+            !format!("{c:?}").contains("a-fixed-admin-token"),
+            "secrets never print"
+        );
 
-        assert!(yaml_serde::from_str::<RawConfig>("lisen: x\n").is_err(), "unknown keys are refused");
-        for bad in ["batch_max_entries: 1001", "log_format: xml", "listen: nowhere", "durability: off"] {
+        assert!(
+            yaml_serde::from_str::<RawConfig>("lisen: x\n").is_err(),
+            "unknown keys are refused"
+        );
+        for bad in [
+            "batch_max_entries: 1001",
+            "log_format: xml",
+            "listen: nowhere",
+            "durability: off",
+        ] {
             let raw: RawConfig = yaml_serde::from_str(bad).unwrap();
             assert!(raw.validate().is_err(), "{bad}");
         }
         let mut raw = RawConfig::default();
-        assert!(raw.apply_env(|k| (k == "NOTARIUM_MAX_LEDGERS").then(|| "many".into())).is_err());
+        assert!(raw
+            .apply_env(|k| (k == "NOTARIUM_MAX_LEDGERS").then(|| "many".into()))
+            .is_err());
     }
 }

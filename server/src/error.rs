@@ -80,7 +80,10 @@ pub enum ApiError {
 impl ApiError {
     /// A 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The HTTP status.
@@ -140,7 +143,9 @@ impl From<notarium_ledger::Error> for ApiError {
             L::Invalid(c) => ApiError::bad_request("invalid_request", c.to_string()),
             L::NotFound(what) => ApiError::NotFound(format!("not found: {what}")),
             L::Conflict(what) => ApiError::Conflict(what),
-            e @ (L::Storage(_) | L::Io(_) | L::Unavailable(_) | L::Corrupt(_)) => ApiError::Storage(e.to_string()),
+            e @ (L::Storage(_) | L::Io(_) | L::Unavailable(_) | L::Corrupt(_)) => {
+                ApiError::Storage(e.to_string())
+            }
             e @ L::Config(_) => ApiError::Internal(e.to_string()),
         }
     }
@@ -161,18 +166,24 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code().to_owned(), message: self.public_message() },
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.public_message(),
+            },
         };
         let mut resp = (status, axum::Json(body)).into_response();
         match self {
             ApiError::RateLimited(secs) => {
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }
             ApiError::Unavailable { .. } | ApiError::Storage(_) => {
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
             }
             ApiError::Unauthorized(_) => {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }

@@ -76,7 +76,9 @@ pub fn bad_param(name: &str, why: impl std::fmt::Display) -> ApiError {
 impl Params {
     /// Every value of `name`, removed from the set.
     pub fn all(&mut self, name: &str) -> Vec<String> {
-        let (hits, rest) = std::mem::take(&mut self.0).into_iter().partition(|(k, _)| k == name);
+        let (hits, rest) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(k, _)| k == name);
         self.0 = rest;
         hits.into_iter().map(|(_, v)| v).collect()
     }
@@ -103,7 +105,10 @@ impl Params {
         T::Err: std::fmt::Display,
     {
         self.opt(name)?
-            .map(|v| v.parse::<T>().map_err(|e| bad_param(name, format!("{v:.40}: {e}"))))
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|e| bad_param(name, format!("{v:.40}: {e}")))
+            })
             .transpose()
     }
 
@@ -115,7 +120,8 @@ impl Params {
     where
         T::Err: std::fmt::Display,
     {
-        self.parse(name)?.ok_or_else(|| bad_param(name, "is required"))
+        self.parse(name)?
+            .ok_or_else(|| bad_param(name, "is required"))
     }
 
     /// Signer filters: `signer=a&signer=b` or `signer=a,b`.
@@ -135,7 +141,10 @@ impl Params {
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.first() {
             None => Ok(()),
-            Some((k, _)) => Err(bad_param(&k.chars().take(40).collect::<String>(), "unknown parameter")),
+            Some((k, _)) => Err(bad_param(
+                &k.chars().take(40).collect::<String>(),
+                "unknown parameter",
+            )),
         }
     }
 }
@@ -198,13 +207,18 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let name = path_param(parts, "ledger").await?;
-        let name = LedgerName::new(&name).map_err(|e| ApiError::bad_request("invalid_ledger_name", e.to_string()))?;
+        let name = LedgerName::new(&name)
+            .map_err(|e| ApiError::bad_request("invalid_ledger_name", e.to_string()))?;
         let caller = state.caller(authorization(parts)?).await?;
         let handle = state.ledger(name.as_str());
         let (handle, signer, identity) = match (handle, caller) {
-            (None, Caller::Admin) => return Err(ApiError::NotFound(format!("no ledger named {name}"))),
+            (None, Caller::Admin) => {
+                return Err(ApiError::NotFound(format!("no ledger named {name}")))
+            }
             (None, Caller::Key(_)) => {
-                return Err(ApiError::Forbidden("this API key is not valid for that ledger".into()))
+                return Err(ApiError::Forbidden(
+                    "this API key is not valid for that ledger".into(),
+                ))
             }
             (None, Caller::Anonymous) => return Err(missing_key()),
             (Some(h), Caller::Admin) => (h, "admin".to_owned(), "admin".to_owned()),
@@ -220,17 +234,32 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                 (h, key.id, identity)
             }
             // A key of another ledger may still read a public ledger, as anyone may.
-            (Some(h), Caller::Key(_) | Caller::Anonymous) if N::ROLE == Role::Read && h.meta.public_read => {
-                let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-                (h, "anonymous".to_owned(), AppState::anonymous_identity(addr))
+            (Some(h), Caller::Key(_) | Caller::Anonymous)
+                if N::ROLE == Role::Read && h.meta.public_read =>
+            {
+                let addr = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0);
+                (
+                    h,
+                    "anonymous".to_owned(),
+                    AppState::anonymous_identity(addr),
+                )
             }
             (Some(_), Caller::Key(_)) => {
-                return Err(ApiError::Forbidden("this API key is not valid for that ledger".into()))
+                return Err(ApiError::Forbidden(
+                    "this API key is not valid for that ledger".into(),
+                ))
             }
             (Some(_), Caller::Anonymous) => return Err(missing_key()),
         };
         state.charge(&identity)?;
-        Ok(Access { handle, signer, _need: PhantomData })
+        Ok(Access {
+            handle,
+            signer,
+            _need: PhantomData,
+        })
     }
 }
 
@@ -248,7 +277,9 @@ impl FromRequestParts<AppState> for ServerAdmin {
                 Ok(ServerAdmin)
             }
             Caller::Anonymous => Err(missing_key()),
-            Caller::Key(_) => Err(ApiError::Forbidden("this needs the server admin token".into())),
+            Caller::Key(_) => Err(ApiError::Forbidden(
+                "this needs the server admin token".into(),
+            )),
         }
     }
 }
@@ -261,6 +292,9 @@ fn authorization(parts: &Parts) -> Result<Option<&str>, ApiError> {
     parts
         .headers
         .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into())))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))
+        })
         .transpose()
 }

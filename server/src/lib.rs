@@ -69,8 +69,11 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
         let _ = drain_tx.send(true);
     };
-    let server = axum::serve(listener, app(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal);
+    let server = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
     state.set_ready(true);
     tracing::info!(%addr, "notariumd ready on http://{addr}");
     println!("notariumd ready on http://{addr}");
@@ -85,7 +88,9 @@ pub async fn serve(
         () = deadline => tracing::warn!("requests still in flight after the shutdown timeout; stopping anyway"),
     }
     let closing = state.clone();
-    tokio::task::spawn_blocking(move || closing.close()).await.map_err(std::io::Error::other)?;
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .map_err(std::io::Error::other)?;
     tracing::info!("stopped; every ledger closed");
     Ok(())
 }
@@ -125,8 +130,11 @@ async fn method_not_allowed() -> ApiError {
 /// Concurrency limit (503 `overloaded` when full) and request timeout (503 `timeout`).
 async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Ok(_permit) = state.concurrency().clone().try_acquire_owned() else {
-        return ApiError::Unavailable { code: "overloaded", message: "too many requests in flight; retry" }
-            .into_response();
+        return ApiError::Unavailable {
+            code: "overloaded",
+            message: "too many requests in flight; retry",
+        }
+        .into_response();
     };
     match tokio::time::timeout(state.config().limits.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
@@ -141,7 +149,11 @@ async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// Metrics by route template and a log line per request (never headers, so never secrets).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
     let method = method_label(req.method());
     let resp = next.run(req).await;
     let seconds = started.elapsed().as_secs_f64();

@@ -8,10 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Upper bounds of the latency buckets, in seconds.
-const LATENCY_BUCKETS: &[f64] =
-    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Upper bounds of the batch-size buckets, in entries.
-const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0];
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+];
 
 /// A histogram with fixed buckets; observations are lock-free.
 #[derive(Debug)]
@@ -38,7 +41,8 @@ impl Histogram {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add((v * 1e6) as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((v * 1e6) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
@@ -64,10 +68,15 @@ struct CommitStats {
     batch_seconds: Histogram,
 }
 
+/// Route template, method, status.
+type RequestKey = (String, &'static str, u16);
+/// Picks one histogram of a ledger's commit statistics.
+type Pick = fn(&CommitStats) -> &Histogram;
+
 /// All metrics of one server.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: RwLock<BTreeMap<(String, &'static str, u16), Arc<AtomicU64>>>,
+    requests: RwLock<BTreeMap<RequestKey, Arc<AtomicU64>>>,
     latency: RwLock<BTreeMap<String, Arc<Histogram>>>,
     commits: RwLock<BTreeMap<String, Arc<CommitStats>>>,
 }
@@ -80,16 +89,25 @@ fn get_or_insert<K: Ord + Clone, V>(
     if let Some(v) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
         return v.clone();
     }
-    map.write().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_insert_with(|| Arc::new(make())).clone()
+    map.write()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.clone())
+        .or_insert_with(|| Arc::new(make()))
+        .clone()
 }
 
 impl Metrics {
     /// Records one answered request. `route` is the matched route template, never the raw
     /// path, so that label values stay few.
     pub fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
-        get_or_insert(&self.requests, &(route.to_owned(), method, status), || AtomicU64::new(0))
-            .fetch_add(1, Ordering::Relaxed);
-        get_or_insert(&self.latency, &route.to_owned(), || Histogram::new(LATENCY_BUCKETS)).observe(seconds);
+        get_or_insert(&self.requests, &(route.to_owned(), method, status), || {
+            AtomicU64::new(0)
+        })
+        .fetch_add(1, Ordering::Relaxed);
+        get_or_insert(&self.latency, &route.to_owned(), || {
+            Histogram::new(LATENCY_BUCKETS)
+        })
+        .observe(seconds);
     }
 
     /// Records one committed batch of `ledger`.
@@ -109,7 +127,12 @@ impl Metrics {
         let mut out = String::with_capacity(8192);
         out.push_str("# HELP notarium_http_requests_total HTTP requests answered, by route, method and status.\n");
         out.push_str("# TYPE notarium_http_requests_total counter\n");
-        for ((route, method, status), n) in self.requests.read().unwrap_or_else(|e| e.into_inner()).iter() {
+        for ((route, method, status), n) in self
+            .requests
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = writeln!(
                 out,
                 "notarium_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {}",
@@ -117,10 +140,21 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
-        out.push_str("# HELP notarium_http_request_duration_seconds Time to answer a request, by route.\n");
+        out.push_str(
+            "# HELP notarium_http_request_duration_seconds Time to answer a request, by route.\n",
+        );
         out.push_str("# TYPE notarium_http_request_duration_seconds histogram\n");
-        for (route, h) in self.latency.read().unwrap_or_else(|e| e.into_inner()).iter() {
-            h.render(&mut out, "notarium_http_request_duration_seconds", &format!("route=\"{}\"", escape(route)));
+        for (route, h) in self
+            .latency
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            h.render(
+                &mut out,
+                "notarium_http_request_duration_seconds",
+                &format!("route=\"{}\"", escape(route)),
+            );
         }
         out.push_str("# HELP notarium_ledger_entries Entries in each ledger (its tree size).\n");
         out.push_str("# TYPE notarium_ledger_entries gauge\n");
@@ -128,10 +162,22 @@ impl Metrics {
             let _ = writeln!(out, "notarium_ledger_entries{{ledger=\"{name}\"}} {size}");
         }
         let commits = self.commits.read().unwrap_or_else(|e| e.into_inner());
-        let sections: [(&str, &str, fn(&CommitStats) -> &Histogram); 3] = [
-            ("notarium_commit_batch_entries", "Entries per committed batch (group commit).", |s| &s.batch_entries),
-            ("notarium_commit_fsync_seconds", "Time in COMMIT, i.e. the fsync, per batch.", |s| &s.fsync_seconds),
-            ("notarium_commit_batch_seconds", "Time to write and commit one batch.", |s| &s.batch_seconds),
+        let sections: [(&str, &str, Pick); 3] = [
+            (
+                "notarium_commit_batch_entries",
+                "Entries per committed batch (group commit).",
+                |s| &s.batch_entries,
+            ),
+            (
+                "notarium_commit_fsync_seconds",
+                "Time in COMMIT, i.e. the fsync, per batch.",
+                |s| &s.fsync_seconds,
+            ),
+            (
+                "notarium_commit_batch_seconds",
+                "Time to write and commit one batch.",
+                |s| &s.batch_seconds,
+            ),
         ];
         for (name, help, pick) in sections {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
@@ -144,7 +190,9 @@ impl Metrics {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -158,7 +206,12 @@ mod tests {
         m.request("/api/v1/ledgers/{ledger}", "GET", 200, 0.02);
         m.commit(
             "default",
-            notarium_ledger::CommitInfo { entries: 3, size: 3, commit_seconds: 0.001, batch_seconds: 0.002 },
+            notarium_ledger::CommitInfo {
+                entries: 3,
+                size: 3,
+                commit_seconds: 0.001,
+                batch_seconds: 0.002,
+            },
         );
         let text = m.render(&[("default".into(), 3)]);
         assert!(text.contains(
@@ -168,6 +221,8 @@ mod tests {
             "notarium_http_request_duration_seconds_bucket{route=\"/api/v1/ledgers/{ledger}\",le=\"0.0025\"} 1"
         ));
         assert!(text.contains("notarium_ledger_entries{ledger=\"default\"} 3"));
-        assert!(text.contains("notarium_commit_batch_entries_bucket{ledger=\"default\",le=\"4\"} 1"));
+        assert!(
+            text.contains("notarium_commit_batch_entries_bucket{ledger=\"default\",le=\"4\"} 1")
+        );
     }
 }

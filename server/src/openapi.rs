@@ -128,5 +128,9 @@ pub fn spec() -> OpenApi {
 /// [`spec`] as JSON, built once.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| spec().to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
+    JSON.get_or_init(|| {
+        spec()
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    })
 }

@@ -109,7 +109,9 @@ struct Inner {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,7 +141,10 @@ pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
 /// When the OS has no randomness to give.
 pub fn new_secret(prefix: &str) -> anyhow::Result<String> {
     let bytes = random_bytes::<32>()?;
-    Ok(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 impl AppState {
@@ -177,7 +182,9 @@ impl AppState {
         for dirent in std::fs::read_dir(data.join(LEDGERS_DIR))? {
             let dirent = dirent?;
             let file_name = dirent.file_name();
-            let Some(name) = file_name.to_str() else { continue };
+            let Some(name) = file_name.to_str() else {
+                continue;
+            };
             match LedgerName::new(name) {
                 Ok(n) if dirent.file_type()?.is_dir() => names.push(n),
                 _ => tracing::warn!(entry = ?dirent.path(), "ignoring a file that is not a ledger"),
@@ -186,7 +193,9 @@ impl AppState {
         if names.is_empty() {
             let name = LedgerName::new(DEFAULT_LEDGER).expect("valid");
             let handle = state.open_ledger(&name, Some(LedgerMeta::default()))?;
-            startup.created_ledgers.push((name.to_string(), handle.ledger.verifier_key().to_string()));
+            startup
+                .created_ledgers
+                .push((name.to_string(), handle.ledger.verifier_key().to_string()));
             state.insert(handle);
         } else {
             for name in names {
@@ -224,19 +233,34 @@ impl AppState {
 
     /// The ledger named `name`.
     pub fn ledger(&self, name: &str) -> Option<Arc<LedgerHandle>> {
-        self.inner.ledgers.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.inner
+            .ledgers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Every ledger, by name.
     pub fn ledgers(&self) -> Vec<Arc<LedgerHandle>> {
-        self.inner.ledgers.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.inner
+            .ledgers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Creates a ledger.
     ///
     /// # Errors
     /// 409 when it exists, 422 past `max_ledgers`, 503 when its files cannot be written.
-    pub async fn create_ledger(&self, name: LedgerName, meta: LedgerMeta) -> ApiResult<Arc<LedgerHandle>> {
+    pub async fn create_ledger(
+        &self,
+        name: LedgerName,
+        meta: LedgerMeta,
+    ) -> ApiResult<Arc<LedgerHandle>> {
         let _guard = self.inner.creating.lock().await;
         if self.ledger(name.as_str()).is_some() {
             return Err(ApiError::Conflict(format!("ledger {name} already exists")));
@@ -258,11 +282,19 @@ impl AppState {
 
     fn insert(&self, handle: Arc<LedgerHandle>) {
         let name = handle.ledger.name().to_string();
-        self.inner.ledgers.write().unwrap_or_else(|e| e.into_inner()).insert(name, handle);
+        self.inner
+            .ledgers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, handle);
     }
 
     /// Opens ledger `name`; with `create`, writes its settings first (a new ledger).
-    fn open_ledger(&self, name: &LedgerName, create: Option<LedgerMeta>) -> anyhow::Result<Arc<LedgerHandle>> {
+    fn open_ledger(
+        &self,
+        name: &LedgerName,
+        create: Option<LedgerMeta>,
+    ) -> anyhow::Result<Arc<LedgerHandle>> {
         let config = &self.inner.config;
         let dir = config.data_dir.join(LEDGERS_DIR).join(name.as_str());
         let meta_path = dir.join(LEDGER_META);
@@ -276,7 +308,9 @@ impl AppState {
                 Ok(bytes) => serde_json::from_slice(&bytes)
                     .with_context(|| format!("invalid {}", meta_path.display()))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => LedgerMeta::default(),
-                Err(e) => return Err(e).with_context(|| format!("cannot read {}", meta_path.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot read {}", meta_path.display()))
+                }
             },
         };
         let mut options = LedgerOptions::new(name.clone(), config.origin(name)?);
@@ -288,7 +322,10 @@ impl AppState {
         options.on_commit = Some(Arc::new(move |info| metrics.commit(&ledger_name, info)));
         let ledger = Ledger::open(&dir, options)
             .with_context(|| format!("cannot open ledger {name} in {}", dir.display()))?;
-        Ok(Arc::new(LedgerHandle { ledger: Arc::new(ledger), meta }))
+        Ok(Arc::new(LedgerHandle {
+            ledger: Arc::new(ledger),
+            meta,
+        }))
     }
 
     /// Identifies the caller from an `Authorization` header value.
@@ -296,17 +333,27 @@ impl AppState {
     /// # Errors
     /// 401 for a malformed header or an unknown key; 503 when key storage cannot be read.
     pub async fn caller(&self, authorization: Option<&str>) -> ApiResult<Caller> {
-        let Some(value) = authorization else { return Ok(Caller::Anonymous) };
+        let Some(value) = authorization else {
+            return Ok(Caller::Anonymous);
+        };
         let token = value
             .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 512)
-            .ok_or_else(|| ApiError::Unauthorized("expected Authorization: Bearer <api key>".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("expected Authorization: Bearer <api key>".into())
+            })?;
         let hash = credential_hash(token);
         if ct_eq(&hash, &self.inner.admin_hash) {
             return Ok(Caller::Admin);
         }
-        let cached = self.inner.credentials.read().unwrap_or_else(|e| e.into_inner()).get(&hash).cloned();
+        let cached = self
+            .inner
+            .credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+            .cloned();
         let info = match cached {
             Some(info) => info,
             None => {
@@ -315,7 +362,11 @@ impl AppState {
                     .await
                     .map_err(|e| ApiError::Internal(e.to_string()))??;
                 let info = found.ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
-                self.inner.credentials.write().unwrap_or_else(|e| e.into_inner()).insert(hash, info.clone());
+                self.inner
+                    .credentials
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(hash, info.clone());
                 info
             }
         };
@@ -327,7 +378,9 @@ impl AppState {
                 .unwrap_or_else(|e| e.into_inner())
                 .contains(&(info.ledger.clone(), info.id.clone()));
         if revoked {
-            return Err(ApiError::Unauthorized("this API key has been revoked".into()));
+            return Err(ApiError::Unauthorized(
+                "this API key has been revoked".into(),
+            ));
         }
         Ok(Caller::Key(info))
     }
@@ -348,12 +401,20 @@ impl AppState {
 
     /// Remembers a key created by this process.
     pub fn remember_key(&self, secret: &str, info: KeyInfo) {
-        self.inner.credentials.write().unwrap_or_else(|e| e.into_inner()).insert(credential_hash(secret), info);
+        self.inner
+            .credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(credential_hash(secret), info);
     }
 
     /// Makes a revocation take effect for every later request.
     pub fn forget_key(&self, ledger: &str, id: &str) {
-        self.inner.revoked.write().unwrap_or_else(|e| e.into_inner()).insert((ledger.to_owned(), id.to_owned()));
+        self.inner
+            .revoked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((ledger.to_owned(), id.to_owned()));
     }
 
     /// Charges one request to `who`'s bucket.
@@ -361,7 +422,10 @@ impl AppState {
     /// # Errors
     /// 429 with the seconds until a request would be allowed.
     pub fn charge(&self, who: &str) -> ApiResult<()> {
-        self.inner.limiter.charge(who).map_err(ApiError::RateLimited)
+        self.inner
+            .limiter
+            .charge(who)
+            .map_err(ApiError::RateLimited)
     }
 
     /// The rate-limit identity of an anonymous caller.
@@ -413,7 +477,9 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -431,7 +497,11 @@ const MAX_BUCKETS: usize = 100_000;
 
 impl RateLimiter {
     fn new(rate: u64, burst: u64) -> Self {
-        RateLimiter { rate: rate as f64, burst: burst as f64, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            rate: rate as f64,
+            burst: burst as f64,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token, or says how many seconds until one is there.
@@ -443,7 +513,9 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(who) {
             let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
         }
         let (tokens, at) = buckets.entry(who.to_owned()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);

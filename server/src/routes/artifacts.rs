@@ -23,7 +23,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathSha256 {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let raw = path_param(parts, "sha256").await?;
-        Sha256::parse(&raw).map(PathSha256).map_err(|e| ApiError::bad_request("invalid_sha256", e.to_string()))
+        Sha256::parse(&raw)
+            .map(PathSha256)
+            .map_err(|e| ApiError::bad_request("invalid_sha256", e.to_string()))
     }
 }
 
@@ -95,7 +97,9 @@ pub async fn authenticate(
     let signers = params.signers();
     params.finish()?;
     let ledger = access.handle.ledger.clone();
-    Ok(Json(blocking(move || ledger.authenticate(&sha256, &signers)).await?))
+    Ok(Json(
+        blocking(move || ledger.authenticate(&sha256, &signers)).await?,
+    ))
 }
 
 /// Authenticates many hashes at once, all against one checkpoint.
@@ -111,7 +115,10 @@ pub async fn authenticate_many(
 ) -> ApiResult<Json<BatchAuthentication>> {
     let max = state.config().limits.authenticate_hashes;
     if req.sha256.is_empty() || req.sha256.len() > max {
-        return Err(ApiError::Invalid(format!("sha256: give 1 to {max} hashes, got {}", req.sha256.len())));
+        return Err(ApiError::Invalid(format!(
+            "sha256: give 1 to {max} hashes, got {}",
+            req.sha256.len()
+        )));
     }
     let signers = match req.signer {
         None => Vec::new(),
@@ -128,9 +135,17 @@ pub async fn authenticate_many(
     let results = hashes
         .into_iter()
         .zip(answers)
-        .map(|(sha256, a)| HashResult { sha256, status: a.status, receipt: a.receipt, revocation: a.revocation })
+        .map(|(sha256, a)| HashResult {
+            sha256,
+            status: a.status,
+            receipt: a.receipt,
+            revocation: a.revocation,
+        })
         .collect();
-    Ok(Json(BatchAuthentication { checkpoint: checkpoint.note().to_owned(), results }))
+    Ok(Json(BatchAuthentication {
+        checkpoint: checkpoint.note().to_owned(),
+        results,
+    }))
 }
 
 /// Every entry for a hash, oldest first, each with a receipt in one checkpoint.
@@ -152,5 +167,7 @@ pub async fn history(
     let limit = page_limit(&mut params)?;
     params.finish()?;
     let ledger = access.handle.ledger.clone();
-    Ok(Json(blocking(move || ledger.history(&sha256, after, limit)).await?))
+    Ok(Json(
+        blocking(move || ledger.history(&sha256, after, limit)).await?,
+    ))
 }

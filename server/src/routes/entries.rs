@@ -44,7 +44,10 @@ pub async fn notarize(
     ApiJson(request): ApiJson<ArtifactRequest>,
 ) -> ApiResult<(StatusCode, Json<Receipt>)> {
     request.validate()?;
-    let entry = NewEntry::Artifact { request, signer: access.signer };
+    let entry = NewEntry::Artifact {
+        request,
+        signer: access.signer,
+    };
     let receipt = append(&access.handle.ledger, vec![entry]).await?.remove(0);
     Ok((StatusCode::CREATED, Json(receipt)))
 }
@@ -62,15 +65,23 @@ pub async fn notarize_batch(
 ) -> ApiResult<(StatusCode, Json<BatchReceipts>)> {
     let max = state.config().limits.batch_entries;
     if batch.entries.is_empty() || batch.entries.len() > max {
-        return Err(ApiError::Invalid(format!("entries: a batch holds 1 to {max} entries, got {}", batch.entries.len())));
+        return Err(ApiError::Invalid(format!(
+            "entries: a batch holds 1 to {max} entries, got {}",
+            batch.entries.len()
+        )));
     }
     for (i, request) in batch.entries.iter().enumerate() {
-        request.validate().map_err(|e| ApiError::Invalid(format!("entries[{i}]: {e}")))?;
+        request
+            .validate()
+            .map_err(|e| ApiError::Invalid(format!("entries[{i}]: {e}")))?;
     }
     let entries = batch
         .entries
         .into_iter()
-        .map(|request| NewEntry::Artifact { request, signer: access.signer.clone() })
+        .map(|request| NewEntry::Artifact {
+            request,
+            signer: access.signer.clone(),
+        })
         .collect();
     let receipts = append(&access.handle.ledger, entries).await?;
     Ok((StatusCode::CREATED, Json(BatchReceipts { receipts })))
@@ -123,14 +134,22 @@ pub async fn search(access: Access<Read>, mut params: Params) -> ApiResult<Json<
             .opt("status")?
             .map(|s| ArtifactStatus::parse(&s).map_err(|e| bad_param("status", e)))
             .transpose()?,
-        since: params.opt("since")?.map(|s| Timestamp::parse(&s).map_err(|e| bad_param("since", e))).transpose()?,
-        until: params.opt("until")?.map(|s| Timestamp::parse(&s).map_err(|e| bad_param("until", e))).transpose()?,
+        since: params
+            .opt("since")?
+            .map(|s| Timestamp::parse(&s).map_err(|e| bad_param("since", e)))
+            .transpose()?,
+        until: params
+            .opt("until")?
+            .map(|s| Timestamp::parse(&s).map_err(|e| bad_param("until", e)))
+            .transpose()?,
         after: params.parse("after")?,
         limit: page_limit(&mut params)?,
         ..SearchQuery::default()
     };
     if let Some(attr) = params.opt("attr")? {
-        let (k, v) = attr.split_once(':').ok_or_else(|| bad_param("attr", "expected key:value"))?;
+        let (k, v) = attr
+            .split_once(':')
+            .ok_or_else(|| bad_param("attr", "expected key:value"))?;
         q.attr = Some((k.to_owned(), v.to_owned()));
     }
     params.finish()?;

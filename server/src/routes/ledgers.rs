@@ -13,7 +13,7 @@ use super::{append, blocking};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{path_param, Access, Admin, ApiJson, Read, ServerAdmin};
 use crate::openapi::{KeyDoc, ReceiptDoc};
-use crate::state::{random_bytes, new_secret, AppState, KeyInfo, LedgerHandle, LedgerMeta};
+use crate::state::{new_secret, random_bytes, AppState, KeyInfo, LedgerHandle, LedgerMeta};
 
 /// A ledger as `GET /ledgers/{ledger}` describes it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -112,7 +112,9 @@ pub struct RevokedKey {
     responses((status = 200, body = LedgerList), (status = "4XX", body = ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn list(_admin: ServerAdmin, State(state): State<AppState>) -> Json<LedgerList> {
-    Json(LedgerList { ledgers: state.ledgers().iter().map(|h| LedgerInfo::of(h)).collect() })
+    Json(LedgerList {
+        ledgers: state.ledgers().iter().map(|h| LedgerInfo::of(h)).collect(),
+    })
 }
 
 /// Creates a ledger with its own signing key.
@@ -124,7 +126,14 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateLedger>,
 ) -> ApiResult<(StatusCode, Json<LedgerInfo>)> {
-    let handle = state.create_ledger(req.name, LedgerMeta { public_read: req.public_read }).await?;
+    let handle = state
+        .create_ledger(
+            req.name,
+            LedgerMeta {
+                public_read: req.public_read,
+            },
+        )
+        .await?;
     tracing::info!(ledger = %handle.ledger.name(), public_read = req.public_read, "ledger created");
     Ok((StatusCode::CREATED, Json(LedgerInfo::of(&handle))))
 }
@@ -149,7 +158,10 @@ pub async fn create_key(
     ApiJson(req): ApiJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<NewKey>)> {
     let secret = new_secret("nk_").map_err(|e| ApiError::Internal(e.to_string()))?;
-    let id = format!("k_{}", hex::encode(random_bytes::<6>().map_err(|e| ApiError::Internal(e.to_string()))?));
+    let id = format!(
+        "k_{}",
+        hex::encode(random_bytes::<6>().map_err(|e| ApiError::Internal(e.to_string()))?)
+    );
     let entry = NewEntry::KeyCreated {
         id: id.clone(),
         name: req.name.clone(),
@@ -159,9 +171,26 @@ pub async fn create_key(
     };
     let receipt = append(&access.handle.ledger, vec![entry]).await?.remove(0);
     let ledger = access.handle.ledger.name().to_string();
-    state.remember_key(&secret, KeyInfo { ledger: ledger.clone(), id: id.clone(), role: req.role, revoked: false });
+    state.remember_key(
+        &secret,
+        KeyInfo {
+            ledger: ledger.clone(),
+            id: id.clone(),
+            role: req.role,
+            revoked: false,
+        },
+    );
     tracing::info!(%ledger, key = %id, role = req.role.as_str(), "API key created");
-    Ok((StatusCode::CREATED, Json(NewKey { id, name: req.name, role: req.role, key: secret, receipt })))
+    Ok((
+        StatusCode::CREATED,
+        Json(NewKey {
+            id,
+            name: req.name,
+            role: req.role,
+            key: secret,
+            receipt,
+        }),
+    ))
 }
 
 /// Lists this ledger's API keys (never their secrets).
@@ -171,7 +200,9 @@ pub async fn create_key(
     security(("bearer" = [])))]
 pub async fn list_keys(access: Access<Admin>) -> ApiResult<Json<KeyList>> {
     let ledger = access.handle.ledger.clone();
-    Ok(Json(KeyList { keys: blocking(move || ledger.keys()).await? }))
+    Ok(Json(KeyList {
+        keys: blocking(move || ledger.keys()).await?,
+    }))
 }
 
 /// The key id of a `DELETE /keys/{id}` path.
@@ -182,8 +213,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for KeyId {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let id = path_param(parts, "id").await?;
-        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(ApiError::bad_request("invalid_path", "a key id is 1-64 of A-Z a-z 0-9 _ -"));
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(ApiError::bad_request(
+                "invalid_path",
+                "a key id is 1-64 of A-Z a-z 0-9 _ -",
+            ));
         }
         Ok(KeyId(id))
     }
@@ -200,7 +239,10 @@ pub async fn revoke_key(
     KeyId(id): KeyId,
     State(state): State<AppState>,
 ) -> ApiResult<Json<RevokedKey>> {
-    let entry = NewEntry::KeyRevoked { id: id.clone(), signer: access.signer };
+    let entry = NewEntry::KeyRevoked {
+        id: id.clone(),
+        signer: access.signer,
+    };
     let receipt = append(&access.handle.ledger, vec![entry]).await?.remove(0);
     let ledger = access.handle.ledger.name().to_string();
     state.forget_key(&ledger, &id);

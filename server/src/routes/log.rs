@@ -40,7 +40,10 @@ pub struct ConsistencyProof {
 
 fn text_note(note: &str) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         note.to_owned(),
     )
         .into_response()
@@ -73,7 +76,10 @@ pub async fn log_checkpoint(access: Access<Read>) -> Response {
     ),
     responses((status = 200, body = InclusionProof), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
-pub async fn inclusion(access: Access<Read>, mut params: Params) -> ApiResult<Json<InclusionProof>> {
+pub async fn inclusion(
+    access: Access<Read>,
+    mut params: Params,
+) -> ApiResult<Json<InclusionProof>> {
     let index: u64 = params.required("index")?;
     let size: Option<u64> = params.parse("size")?;
     params.finish()?;
@@ -92,7 +98,10 @@ pub async fn inclusion(access: Access<Read>, mut params: Params) -> ApiResult<Js
     ),
     responses((status = 200, body = ConsistencyProof), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
-pub async fn consistency(access: Access<Read>, mut params: Params) -> ApiResult<Json<ConsistencyProof>> {
+pub async fn consistency(
+    access: Access<Read>,
+    mut params: Params,
+) -> ApiResult<Json<ConsistencyProof>> {
     let from: u64 = params.required("from")?;
     let to: Option<u64> = params.parse("to")?;
     params.finish()?;
@@ -138,7 +147,13 @@ pub async fn tile(access: Access<Read>, Tile(path): Tile) -> ApiResult<Response>
         HeaderValue::from_static("no-cache")
     };
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")), (header::CACHE_CONTROL, cache)],
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::CACHE_CONTROL, cache),
+        ],
         bytes,
     )
         .into_response())

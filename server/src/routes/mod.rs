@@ -45,17 +45,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, notarium_ledger::Error> + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(Into::into)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(Into::into)
 }
 
 /// Queues entries with the ledger's group-commit sequencer (all-or-nothing), waits without
 /// blocking a thread until their batch is durable, then builds their receipts.
-pub(crate) async fn append(ledger: &Arc<Ledger>, entries: Vec<NewEntry>) -> ApiResult<Vec<Receipt>> {
+pub(crate) async fn append(
+    ledger: &Arc<Ledger>,
+    entries: Vec<NewEntry>,
+) -> ApiResult<Vec<Receipt>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     ledger.append_with(entries, move |result| {
         let _ = tx.send(result);
     });
-    let appended = rx.await.map_err(|_| ApiError::Storage("the writer stopped without answering".into()))??;
+    let appended = rx
+        .await
+        .map_err(|_| ApiError::Storage("the writer stopped without answering".into()))??;
     let ledger = ledger.clone();
     blocking(move || ledger.receipts(&appended)).await
 }

@@ -30,7 +30,10 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     if state.is_ready() {
         Ok(Json(Health { status: "ready" }))
     } else {
-        Err(ApiError::Unavailable { code: "not_ready", message: "not ready: starting or shutting down" })
+        Err(ApiError::Unavailable {
+            code: "not_ready",
+            message: "not ready: starting or shutting down",
+        })
     }
 }
 
@@ -38,10 +41,16 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let sizes: Vec<(String, u64)> =
-        state.ledgers().iter().map(|h| (h.ledger.name().to_string(), h.ledger.size())).collect();
+    let sizes: Vec<(String, u64)> = state
+        .ledgers()
+        .iter()
+        .map(|h| (h.ledger.name().to_string(), h.ledger.size()))
+        .collect();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics().render(&sizes),
     )
         .into_response()
