@@ -351,13 +351,53 @@ impl Entry {
         Ok(e)
     }
 
-    /// The canonical bytes of this entry.
+    /// The canonical bytes of this entry, written field by field in sorted key order (the
+    /// same bytes as [`canonical_bytes`] of its JSON value, without building that value).
     ///
     /// # Errors
     /// [`Error::EntryTooLarge`] beyond [`MAX_ENTRY_BYTES`].
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        let v = serde_json::to_value(self).map_err(|e| Error::MalformedEntry(e.to_string()))?;
-        canonical_bytes(&v)
+        let mut w = Obj::new();
+        match self {
+            Entry::Artifact(a) => {
+                w.map("attributes", &a.attributes);
+                w.map("ci", &a.ci);
+                w.str("kind", &a.kind);
+                w.str("ledger", &a.ledger);
+                w.str("name", &a.name);
+                w.str("sha256", &a.sha256.to_hex());
+                w.str("signer", &a.signer);
+                if let Some(size) = a.size {
+                    w.raw("size", &size.to_string());
+                }
+                w.str("status", a.status.as_str());
+                w.str("time", &a.time);
+                w.str("type", "artifact");
+                w.raw("v", &a.v.to_string());
+            }
+            Entry::Key(k) => {
+                w.str(
+                    "action",
+                    match k.action {
+                        KeyAction::Created => "created",
+                        KeyAction::Revoked => "revoked",
+                    },
+                );
+                w.str("id", &k.id);
+                w.str("ledger", &k.ledger);
+                w.str("name", &k.name);
+                w.str("role", k.role.as_str());
+                w.str("signer", &k.signer);
+                w.str("time", &k.time);
+                w.str("type", "key");
+                w.raw("v", &k.v.to_string());
+            }
+        }
+        let out = w.finish();
+        if out.len() > MAX_ENTRY_BYTES {
+            return Err(Error::EntryTooLarge(out.len()));
+        }
+        Ok(out)
     }
 
     /// Who signed it.
@@ -375,6 +415,63 @@ impl Entry {
             Entry::Key(k) => &k.time,
         }
     }
+}
+
+/// Writes one JSON object whose keys the caller gives in sorted order.
+struct Obj {
+    out: Vec<u8>,
+    first: bool,
+}
+
+impl Obj {
+    fn new() -> Self {
+        let mut out = Vec::with_capacity(512);
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_json_str(k, &mut self.out);
+        self.out.push(b':');
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_json_str(v, &mut self.out);
+    }
+
+    fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.extend_from_slice(v.as_bytes());
+    }
+
+    fn map(&mut self, k: &str, m: &BTreeMap<String, String>) {
+        self.key(k);
+        self.out.push(b'{');
+        // BTreeMap<String, _> iterates in byte order: already canonical.
+        for (i, (mk, mv)) in m.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_json_str(mk, &mut self.out);
+            self.out.push(b':');
+            write_json_str(mv, &mut self.out);
+        }
+        self.out.push(b'}');
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
 /// Canonical JSON: object keys sorted by UTF-8 bytes, no insignificant whitespace.
@@ -446,6 +543,57 @@ mod tests {
         );
         assert_eq!(String::from_utf8(bytes.clone()).unwrap(), want);
         assert_eq!(Entry::from_bytes(&bytes).unwrap(), e);
+        assert_eq!(
+            canonical_bytes(&serde_json::to_value(&e).unwrap()).unwrap(),
+            bytes
+        );
+    }
+
+    #[test]
+    fn direct_writer_matches_canonical_value() {
+        let mut attributes = BTreeMap::new();
+        for k in [
+            "z",
+            "a",
+            "A",
+            "a.b",
+            "é-not-allowed-but-sorted",
+            "quote\"d",
+            "nl\n",
+        ] {
+            attributes.insert(k.to_string(), format!("v<{k}>\u{1F600}\t"));
+        }
+        let artifact = Entry::Artifact(ArtifactEntry {
+            v: 1,
+            ledger: "l".into(),
+            sha256: Sha256::of(b"x"),
+            name: "a \"name\" with \\ and \u{7f}".into(),
+            kind: "dir".into(),
+            size: None,
+            status: ArtifactStatus::Unsupported,
+            attributes,
+            ci: [("provider".to_string(), "gitlab".to_string())].into(),
+            signer: "k_1".into(),
+            time: "2026-11-21T10:00:00.000001Z".into(),
+        });
+        let key = Entry::Key(KeyEntry {
+            v: 1,
+            ledger: "l".into(),
+            action: KeyAction::Revoked,
+            id: "k_2".into(),
+            name: "ci \"bot\"".into(),
+            role: Role::Admin,
+            signer: "admin".into(),
+            time: "2026-11-21T10:00:00.000001Z".into(),
+        });
+        for e in [artifact, key] {
+            let direct = e.to_bytes().unwrap();
+            assert_eq!(
+                canonical_bytes(&serde_json::to_value(&e).unwrap()).unwrap(),
+                direct
+            );
+            assert_eq!(Entry::from_bytes(&direct).unwrap(), e);
+        }
     }
 
     #[test]

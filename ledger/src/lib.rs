@@ -220,6 +220,8 @@ pub(crate) struct Shared {
     name: LedgerName,
     origin: Origin,
     verifier: VerifierKey,
+    /// `verifier` as text, once: every receipt carries it.
+    verifier_text: String,
     db_path: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
     cache: Mutex<TileCache>,
@@ -387,6 +389,7 @@ impl Ledger {
             name: options.name.clone(),
             origin: options.origin.clone(),
             verifier: state.verifier(),
+            verifier_text: state.verifier().to_string(),
             db_path,
             snapshot: RwLock::new(snapshot),
             cache: Mutex::new(TileCache::new(options.tile_cache)),
@@ -509,7 +512,7 @@ impl Ledger {
             leaf_hash: notarium_core::leaf_hash(leaf),
             checkpoint: view.snap.checkpoint.note().to_owned(),
             inclusion_proof: proof,
-            verifier_key: self.shared.verifier.to_string(),
+            verifier_key: self.shared.verifier_text.clone(),
         })
     }
 

@@ -27,7 +27,11 @@ pub(crate) struct IndexColumns {
 }
 
 pub(crate) fn index_columns(entry: &Entry) -> IndexColumns {
-    let time_us = Timestamp::parse(entry.time()).ok().map(|t| t.0);
+    index_columns_at(entry, Timestamp::parse(entry.time()).ok().map(|t| t.0))
+}
+
+/// [`index_columns`] when the entry's time is already known (the writer's case).
+pub(crate) fn index_columns_at(entry: &Entry, time_us: Option<i64>) -> IndexColumns {
     match entry {
         Entry::Artifact(a) => IndexColumns {
             kind: Some("artifact"),

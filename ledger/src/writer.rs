@@ -15,7 +15,7 @@ use notarium_core::{
     SignerKey, Timestamp, TreeSize, UnverifiedCheckpoint, VerifierKey,
 };
 
-use crate::read::index_columns;
+use crate::read::index_columns_at;
 use crate::tiles::{locate, TileTree};
 use crate::{
     store, Appended, CommitInfo, CommitObserver, Error, LedgerOptions, NewEntry, Shared, Snapshot,
@@ -447,7 +447,10 @@ impl Writer {
                 for new in &req.entries {
                     let idx = self.state.size;
                     let (bytes, entry) = self.build(new, &time)?;
-                    let cols = entry.as_ref().map(index_columns).unwrap_or_default();
+                    let cols = entry
+                        .as_ref()
+                        .map(|e| index_columns_at(e, Some(time_us)))
+                        .unwrap_or_default();
                     ins_entry.execute(params![
                         idx,
                         bytes,

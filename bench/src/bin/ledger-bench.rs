@@ -13,7 +13,10 @@ use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
 use rusqlite::params;
 
 fn options() -> LedgerOptions {
-    LedgerOptions::new(LedgerName::new("bench").unwrap(), Origin::new("localhost/notarium/bench").unwrap())
+    LedgerOptions::new(
+        LedgerName::new("bench").unwrap(),
+        Origin::new("localhost/notarium/bench").unwrap(),
+    )
 }
 
 fn entry(i: u64) -> NewEntry {
@@ -31,10 +34,29 @@ fn entry(i: u64) -> NewEntry {
     }
 }
 
-/// Durable ledger appends with `threads` appenders; returns (entries/s, mean batch size).
-fn ledger_appends(threads: usize, total: u64) -> Result<(f64, f64)> {
+/// One ledger run with `threads` appenders.
+struct LedgerRun {
+    rate: f64,
+    mean_batch: f64,
+    /// Share of the writer's batch time spent in COMMIT (the fsync).
+    commit_share: f64,
+    /// Mean COMMIT and whole-batch time of the writer, in ms.
+    commit_ms: f64,
+    batch_ms: f64,
+}
+
+/// Durable ledger appends with `threads` appenders, each waiting for its receipt.
+fn ledger_appends(threads: usize, total: u64) -> Result<LedgerRun> {
     let dir = tempfile::tempdir()?;
-    let ledger = Arc::new(Ledger::open(dir.path(), options())?);
+    let times = Arc::new(std::sync::Mutex::new((0f64, 0f64)));
+    let mut opts = options();
+    let t2 = times.clone();
+    opts.on_commit = Some(Arc::new(move |c: notarium_ledger::CommitInfo| {
+        let mut t = t2.lock().unwrap();
+        t.0 += c.commit_seconds;
+        t.1 += c.batch_seconds;
+    }));
+    let ledger = Arc::new(Ledger::open(dir.path(), opts)?);
     let per = total / threads as u64;
     let start = Instant::now();
     let handles: Vec<_> = (0..threads as u64)
@@ -53,7 +75,19 @@ fn ledger_appends(threads: usize, total: u64) -> Result<(f64, f64)> {
     }
     let secs = start.elapsed().as_secs_f64();
     let stats = ledger.stats();
-    Ok(((per * threads as u64) as f64 / secs, stats.entries as f64 / stats.batches as f64))
+    let (commit, batch) = *times.lock().unwrap();
+    Ok(LedgerRun {
+        rate: (per * threads as u64) as f64 / secs,
+        mean_batch: stats.entries as f64 / stats.batches as f64,
+        commit_share: commit / batch.max(f64::EPSILON),
+        commit_ms: 1e3 * commit / stats.batches as f64,
+        batch_ms: 1e3 * batch / stats.batches as f64,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Plain SQLite: the same rows (entry bytes + index columns + attribute row) and the same
@@ -74,7 +108,9 @@ fn sqlite_inserts(total: u64, batch: usize) -> Result<f64> {
     // Precompute the rows so that only SQLite is measured.
     let rows: Vec<(Vec<u8>, [u8; 32], String, String)> = (0..total)
         .map(|i| {
-            let NewEntry::Artifact { request, .. } = entry(i) else { unreachable!() };
+            let NewEntry::Artifact { request, .. } = entry(i) else {
+                unreachable!()
+            };
             let json = serde_json_like(&request, i);
             (json, request.sha256.0, request.name, format!("{:040x}", i))
         })
@@ -87,9 +123,17 @@ fn sqlite_inserts(total: u64, batch: usize) -> Result<f64> {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO entries (idx, data, type, sha256, name, signer, status, time_us) VALUES (?1, ?2, 'artifact', ?3, ?4, 'k_bench', 'trusted', ?5)",
             )?;
-            let mut attr = tx.prepare_cached("INSERT INTO attributes (key, value, idx) VALUES ('commit', ?1, ?2)")?;
+            let mut attr = tx.prepare_cached(
+                "INSERT INTO attributes (key, value, idx) VALUES ('commit', ?1, ?2)",
+            )?;
             for (data, sha, name, commit) in chunk {
-                ins.execute(params![idx, data, &sha[..], name, 1_790_000_000_000_000i64 + idx as i64])?;
+                ins.execute(params![
+                    idx,
+                    data,
+                    &sha[..],
+                    name,
+                    1_790_000_000_000_000i64 + idx as i64
+                ])?;
                 attr.execute(params![commit, idx])?;
                 idx += 1;
             }
@@ -112,16 +156,52 @@ fn main() -> Result<()> {
     let appends: u64 = arg("--appends", 20_000);
     let entries: u64 = arg("--entries", 1_000_000);
     let samples: usize = arg("--samples", 10_000);
-    println!("# ledger-bench on {}, durable (WAL, synchronous=FULL)\n", machine());
+    println!(
+        "# ledger-bench on {}, durable (WAL, synchronous=FULL)\n",
+        machine()
+    );
 
-    println!("## Appends: ledger vs plain SQLite (same rows, same indexes, same commits per row)\n");
-    println!("| appenders | ledger appends/s | mean batch | plain SQLite rows/s (same batch size) | ratio |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "## Appends: ledger vs plain SQLite (same rows, same indexes, same commits per row)\n"
+    );
+    let rounds: usize = arg("--rounds", 3);
+    println!("Each row: the median of {rounds} rounds, ledger and plain SQLite alternating, so that both");
+    println!(
+        "see the same machine load. The baseline commits the same rows in batches of the size the"
+    );
+    println!("ledger's group commit reached in that round.\n");
+    println!("| appenders | ledger appends/s | mean batch | writer time in COMMIT | plain SQLite rows/s | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for threads in [1usize, 16, 64] {
         let total = if threads == 1 { appends / 10 } else { appends };
-        let (rate, batch) = ledger_appends(threads, total)?;
-        let base = sqlite_inserts(total, batch.round() as usize)?;
-        println!("| {threads} | {rate:.0} | {batch:.1} | {base:.0} | {:.0}% |", 100.0 * rate / base);
+        let (mut rates, mut bases, mut ratios, mut batches, mut shares) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..rounds {
+            let run = ledger_appends(threads, total)?;
+            let base = sqlite_inserts(total, run.mean_batch.round() as usize)?;
+            if notarium_bench::flag("--verbose") {
+                eprintln!(
+                    "{threads} appenders: ledger commit {:.2} ms, batch {:.2} ms, cycle {:.2} ms; plain SQLite {:.2} ms per batch",
+                    run.commit_ms,
+                    run.batch_ms,
+                    1e3 * run.mean_batch / run.rate,
+                    1e3 * run.mean_batch / base
+                );
+            }
+            rates.push(run.rate);
+            bases.push(base);
+            ratios.push(run.rate / base);
+            batches.push(run.mean_batch);
+            shares.push(run.commit_share);
+        }
+        println!(
+            "| {threads} | {:.0} | {:.1} | {:.0}% | {:.0} | {:.0}% |",
+            median(rates),
+            median(batches),
+            100.0 * median(shares),
+            median(bases),
+            100.0 * median(ratios)
+        );
     }
 
     println!("\n## Proofs at {entries} entries\n");
@@ -163,8 +243,16 @@ fn main() -> Result<()> {
     }
     incl.sort();
     cons.sort();
-    println!("filled in {fill_secs:.1} s ({:.0} entries/s in batches of 4096); reopened in {} µs", entries as f64 / fill_secs, us(open_time));
-    println!("inclusion proofs have {:.1} hashes on average (log2 n = {:.1})\n", hashes as f64 / samples as f64, (size as f64).log2());
+    println!(
+        "filled in {fill_secs:.1} s ({:.0} entries/s in batches of 4096); reopened in {} µs",
+        entries as f64 / fill_secs,
+        us(open_time)
+    );
+    println!(
+        "inclusion proofs have {:.1} hashes on average (log2 n = {:.1})\n",
+        hashes as f64 / samples as f64,
+        (size as f64).log2()
+    );
     println!("| proof | samples | median µs | p99 µs | max µs |");
     println!("|---|---:|---:|---:|---:|");
     for (name, v) in [("inclusion", &incl), ("consistency", &cons)] {
