@@ -323,7 +323,7 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
         while let Some((s, note)) = checkpoints.next_if(|(s, _)| *s == size) {
             check_checkpoint(&mut rec, s, &note, &right, entry_tampered)?;
         }
-        if size % 65_536 == 0 {
+        if size.is_multiple_of(65_536) {
             progress(size, total);
         }
     }

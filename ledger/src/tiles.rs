@@ -29,7 +29,7 @@ impl TileTree {
 
     /// Rebuilds a tile from its stored bytes (a multiple of 32, at most 8 KiB).
     pub fn from_bytes(level: u8, index: u64, bytes: &[u8]) -> Result<Self, Error> {
-        if bytes.len() % 32 != 0 || bytes.len() > TILE_BYTES {
+        if !bytes.len().is_multiple_of(32) || bytes.len() > TILE_BYTES {
             return Err(Error::Corrupt(format!(
                 "tile {level}/{index} holds {} bytes, not a multiple of 32 up to 8192",
                 bytes.len()
