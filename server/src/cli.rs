@@ -121,7 +121,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     for (ledger, vkey) in &startup.created_ledgers {
         println!("ledger {ledger} created; verifier key: {vkey}");
-        tracing::info!(%ledger, verifier_key = %vkey, "ledger created");
+    }
+    for h in state.ledgers() {
+        let l = &h.ledger;
+        tracing::info!(ledger = %l.name(), size = l.size(), verifier_key = %l.verifier_key(),
+            public_read = h.meta.public_read, "ledger open");
     }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

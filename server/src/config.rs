@@ -57,6 +57,9 @@ pub struct RawConfig {
     pub commit_max_entries: Option<u64>,
     /// Most ledgers on this server (default 1,000).
     pub max_ledgers: Option<u64>,
+    /// Read-only SQLite connections kept per ledger (default 8): enough for concurrent
+    /// readers not to open connections per request, few enough to bound page-cache memory.
+    pub ledger_readers: Option<u64>,
     /// How long shutdown waits for in-flight requests (default 30,000 ms).
     pub shutdown_timeout_ms: Option<u64>,
 }
@@ -148,6 +151,8 @@ pub struct Config {
     pub limits: Limits,
     /// Sequencer batch size.
     pub commit_max_entries: usize,
+    /// Pooled read connections per ledger.
+    pub ledger_readers: usize,
     /// Graceful shutdown limit.
     pub shutdown_timeout: Duration,
 }
@@ -174,6 +179,7 @@ pub const KEYS: &[&str] = &[
     "rate_limit_burst",
     "commit_max_entries",
     "max_ledgers",
+    "ledger_readers",
     "shutdown_timeout_ms",
 ];
 
@@ -223,6 +229,7 @@ impl RawConfig {
                 "rate_limit_burst" => self.rate_limit_burst = Some(num(key, &v)?),
                 "commit_max_entries" => self.commit_max_entries = Some(num(key, &v)?),
                 "max_ledgers" => self.max_ledgers = Some(num(key, &v)?),
+                "ledger_readers" => self.ledger_readers = Some(num(key, &v)?),
                 "shutdown_timeout_ms" => self.shutdown_timeout_ms = Some(num(key, &v)?),
                 other => unreachable!("config key {other} has no environment mapping"),
             }
@@ -327,6 +334,7 @@ impl RawConfig {
                 4096,
                 1 << 20,
             )? as usize,
+            ledger_readers: positive("ledger_readers", self.ledger_readers, 8, 256)? as usize,
             shutdown_timeout: Duration::from_millis(positive(
                 "shutdown_timeout_ms",
                 self.shutdown_timeout_ms,

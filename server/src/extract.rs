@@ -192,7 +192,7 @@ impl Need for Admin {
 /// Order of checks, so that nothing about a ledger leaks to callers who may not see it:
 /// ledger name syntax (400) → credentials (401) → ledger exists (404 for the server admin,
 /// 403 for a key of another ledger, 401 without a key) → role and ledger of the key (403) →
-/// rate limit (429).
+/// rate limit per key (429; the server admin token is exempt).
 #[derive(Debug)]
 pub struct Access<N: Need> {
     /// The ledger.
@@ -221,7 +221,14 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                 ))
             }
             (None, Caller::Anonymous) => return Err(missing_key()),
-            (Some(h), Caller::Admin) => (h, "admin".to_owned(), "admin".to_owned()),
+            // The server admin token is the operator's own credential: not rate limited.
+            (Some(h), Caller::Admin) => {
+                return Ok(Access {
+                    handle: h,
+                    signer: "admin".to_owned(),
+                    _need: PhantomData,
+                })
+            }
             (Some(h), Caller::Key(key)) if key.ledger == name.as_str() => {
                 if key.role < N::ROLE {
                     return Err(ApiError::Forbidden(format!(
@@ -272,10 +279,7 @@ impl FromRequestParts<AppState> for ServerAdmin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match state.caller(authorization(parts)?).await? {
-            Caller::Admin => {
-                state.charge("admin")?;
-                Ok(ServerAdmin)
-            }
+            Caller::Admin => Ok(ServerAdmin),
             Caller::Anonymous => Err(missing_key()),
             Caller::Key(_) => Err(ApiError::Forbidden(
                 "this needs the server admin token".into(),

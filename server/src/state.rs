@@ -98,9 +98,10 @@ struct Inner {
     admin_hash: [u8; 32],
     /// Credential hash → key, filled on first use and on key creation.
     credentials: RwLock<HashMap<[u8; 32], KeyInfo>>,
-    /// `(ledger, key id)` revoked by this process: consulted on every request, so that a
-    /// revocation takes effect at once even for a key cached just before it.
-    revoked: RwLock<HashSet<(String, String)>>,
+    /// `(ledger, key id)` revoked by this process. Revoking marks cached keys and records
+    /// the id here under the `credentials` write lock; a cache miss checks it under the same
+    /// lock before inserting, so a lookup racing a revocation cannot cache a live key.
+    revoked: Mutex<HashSet<(String, String)>>,
     limiter: RateLimiter,
     metrics: Arc<Metrics>,
     concurrency: Arc<Semaphore>,
@@ -170,7 +171,7 @@ impl AppState {
                 creating: tokio::sync::Mutex::new(()),
                 admin_hash,
                 credentials: RwLock::new(HashMap::new()),
-                revoked: RwLock::new(HashSet::new()),
+                revoked: Mutex::new(HashSet::new()),
                 limiter: RateLimiter::new(config.limits.rate_per_second, config.limits.rate_burst),
                 metrics: Arc::new(Metrics::default()),
                 concurrency: Arc::new(Semaphore::new(config.limits.concurrent_requests)),
@@ -316,6 +317,7 @@ impl AppState {
         let mut options = LedgerOptions::new(name.clone(), config.origin(name)?);
         options.durability = config.durability;
         options.max_batch = config.commit_max_entries;
+        options.readers = config.ledger_readers;
         // The observer holds the metrics only, not the state: no reference cycle.
         let metrics = self.inner.metrics.clone();
         let ledger_name = name.to_string();
@@ -361,23 +363,21 @@ impl AppState {
                 let found = tokio::task::spawn_blocking(move || state.find_credential(&hash))
                     .await
                     .map_err(|e| ApiError::Internal(e.to_string()))??;
-                let info = found.ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
-                self.inner
+                let mut info =
+                    found.ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+                let mut credentials = self
+                    .inner
                     .credentials
                     .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(hash, info.clone());
+                    .unwrap_or_else(|e| e.into_inner());
+                // A revocation that committed after the lookup above has been recorded here.
+                let revoked = self.inner.revoked.lock().unwrap_or_else(|e| e.into_inner());
+                info.revoked |= revoked.contains(&(info.ledger.clone(), info.id.clone()));
+                credentials.insert(hash, info.clone());
                 info
             }
         };
-        let revoked = info.revoked
-            || self
-                .inner
-                .revoked
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&(info.ledger.clone(), info.id.clone()));
-        if revoked {
+        if info.revoked {
             return Err(ApiError::Unauthorized(
                 "this API key has been revoked".into(),
             ));
@@ -410,11 +410,21 @@ impl AppState {
 
     /// Makes a revocation take effect for every later request.
     pub fn forget_key(&self, ledger: &str, id: &str) {
+        let mut credentials = self
+            .inner
+            .credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         self.inner
             .revoked
-            .write()
+            .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert((ledger.to_owned(), id.to_owned()));
+        for info in credentials.values_mut() {
+            if info.ledger == ledger && info.id == id {
+                info.revoked = true;
+            }
+        }
     }
 
     /// Charges one request to `who`'s bucket.
@@ -517,7 +527,10 @@ impl RateLimiter {
                 *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
             });
         }
-        let (tokens, at) = buckets.entry(who.to_owned()).or_insert((self.burst, now));
+        if !buckets.contains_key(who) {
+            buckets.insert(who.to_owned(), (self.burst, now));
+        }
+        let (tokens, at) = buckets.get_mut(who).expect("inserted above");
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {

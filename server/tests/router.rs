@@ -842,6 +842,14 @@ async fn rate_limit_per_key() {
         StatusCode::OK,
         "per key"
     );
+    for _ in 0..10 {
+        let r = call(&s, "GET", "/api/v1/ledgers/default", Some(ADMIN), None).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "the server admin token is not rate limited"
+        );
+    }
 }
 
 #[tokio::test]
