@@ -46,6 +46,8 @@ pub struct Verifier {
     state: StateFile,
     /// The latest checkpoint verified in this session (not yet saved).
     latest: Option<SignedCheckpoint>,
+    /// Checkpoints accepted in this session, by note text: a batch of receipts shares one.
+    accepted: std::collections::HashMap<String, SignedCheckpoint>,
 }
 
 fn tamper(what: impl Into<String>) -> Error {
@@ -110,6 +112,7 @@ impl Verifier {
             key_source,
             state,
             latest,
+            accepted: Default::default(),
         })
     }
 
@@ -140,6 +143,9 @@ impl Verifier {
     /// # Errors
     /// [`Error::Tampering`]; network errors while fetching a consistency proof.
     pub async fn accept_checkpoint(&mut self, note: &str) -> Result<SignedCheckpoint, Error> {
+        if let Some(cp) = self.accepted.get(note) {
+            return Ok(cp.clone());
+        }
         let cp = UnverifiedCheckpoint::parse(note)
             .map_err(|e| tamper(format!("malformed checkpoint: {e}")))?
             .verify(&self.key)
@@ -173,6 +179,7 @@ impl Verifier {
         if self.latest.as_ref().is_none_or(|p| cp.size() > p.size()) {
             self.latest = Some(cp.clone());
         }
+        self.accepted.insert(note.to_owned(), cp.clone());
         Ok(cp)
     }
 

@@ -56,6 +56,21 @@ impl Receipt {
     /// [`Error::InvalidProof`], [`Error::BadSignature`], [`Error::WrongOrigin`],
     /// [`Error::MalformedEntry`] or [`Error::ReceiptMismatch`] naming what disagrees.
     pub fn verify(&self, key: &VerifierKey) -> Result<VerifiedReceipt, Error> {
+        let checkpoint = UnverifiedCheckpoint::parse(&self.checkpoint)?.verify(key)?;
+        self.verify_in(checkpoint)
+    }
+
+    /// Like [`Receipt::verify`], for a caller that already verified the receipt's checkpoint
+    /// (e.g. once for a whole batch of receipts): the receipt must carry exactly that note.
+    ///
+    /// # Errors
+    /// As [`Receipt::verify`].
+    pub fn verify_in(&self, checkpoint: SignedCheckpoint) -> Result<VerifiedReceipt, Error> {
+        if self.checkpoint != checkpoint.note() {
+            return Err(Error::ReceiptMismatch(
+                "the receipt carries another checkpoint",
+            ));
+        }
         let leaf = B64
             .decode(&self.leaf)
             .map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
@@ -77,7 +92,6 @@ impl Receipt {
         if ledger != &self.ledger {
             return Err(Error::ReceiptMismatch("entry belongs to another ledger"));
         }
-        let checkpoint = UnverifiedCheckpoint::parse(&self.checkpoint)?.verify(key)?;
         verify_inclusion(
             &self.leaf_hash,
             LeafIndex(self.index),
