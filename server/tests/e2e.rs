@@ -596,3 +596,57 @@ fn audit_subcommand_names_the_tampered_index() {
     assert_eq!(code, Some(2));
     assert!(err.contains("not a notariumd data directory"), "{err}");
 }
+
+#[test]
+fn logs_are_structured_and_never_hold_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("notariumd.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let env = [
+        ("NOTARIUM_LOG_FORMAT", "json"),
+        ("NOTARIUM_LOG_LEVEL", "debug"),
+    ];
+    let d = Daemon::spawn(&dir.path().join("data"), &env, &[], log.into());
+    let admin = d
+        .stdout
+        .iter()
+        .find(|l| l.starts_with("admin token"))
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = d.post(
+        &format!("{L}/keys"),
+        Some(&admin),
+        &json!({"name": "ci", "role": "write"}),
+    );
+    let key = r.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        d.post(&format!("{L}/entries"), Some(&key), &artifact("logged"))
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        d.get(L, Some("nk_wrong-secret-value")).status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(d.terminate().code(), Some(0));
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.contains("notariumd ready on http://"),
+        "the ready line is logged too"
+    );
+    assert!(text.contains("API key created"));
+    for secret in [admin.as_str(), key.as_str(), "nk_wrong-secret-value"] {
+        assert!(!text.contains(secret), "a secret reached the log");
+    }
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+}

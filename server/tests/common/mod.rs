@@ -176,6 +176,11 @@ impl Daemon {
     }
 
     pub fn start_with_args(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Daemon {
+        Self::spawn(data_dir, env, args, Stdio::inherit())
+    }
+
+    /// Like [`Daemon::start_with_args`], with stderr (the log) sent to `stderr`.
+    pub fn spawn(data_dir: &Path, env: &[(&str, &str)], args: &[&str], stderr: Stdio) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_notariumd"));
         cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -184,7 +189,7 @@ impl Daemon {
             .env("NOTARIUM_LOG_LEVEL", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
