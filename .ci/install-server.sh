@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# What server/tests/e2e.rs needs: the README's curl walkthrough runs as a test and uses curl,
+# jq and sha256sum (coreutils). curl comes from .ci/run. Idempotent: installs only what is
+# missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}"
+fi
+echo "$(jq --version), $(sha256sum --version | head -n1)"
