@@ -131,6 +131,54 @@ fn start_server(bin: &std::path::Path, data: &std::path::Path) -> Result<Server>
     })
 }
 
+/// Summarises a route's latency histogram in Prometheus text: the bucket holding the p99 and
+/// the share of requests within 1 ms and 2 ms.
+fn server_side_latency(metrics: &str, route_part: &str) -> Option<String> {
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in metrics.lines() {
+        if !line.starts_with("notarium_http_request_duration_seconds_bucket")
+            || !line.contains(route_part)
+            || line.contains("history")
+        {
+            continue;
+        }
+        let le = line.split("le=\"").nth(1)?.split('"').next()?;
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().ok()?
+        };
+        let count: f64 = line.rsplit(' ').next()?.parse().ok()?;
+        match buckets.iter_mut().find(|(b, _)| *b == le) {
+            Some(slot) => slot.1 += count,
+            None => buckets.push((le, count)),
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
+    let within = |ms: f64| {
+        buckets
+            .iter()
+            .filter(|(b, _)| *b <= ms / 1e3 + 1e-12)
+            .map(|(_, c)| *c)
+            .fold(0.0, f64::max)
+            / total
+    };
+    let p99 = buckets
+        .iter()
+        .find(|(_, c)| *c >= 0.99 * total)
+        .map(|(b, _)| *b)?;
+    Some(format!(
+        "{total:.0} requests, p99 ≤ {:.1} ms; {:.1}% within 1 ms, {:.1}% within 2 ms",
+        p99 * 1e3,
+        100.0 * within(1.0),
+        100.0 * within(2.0)
+    ))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let secs: f64 = arg("--seconds", 10.0);
@@ -313,6 +361,14 @@ async fn main() -> Result<()> {
         })
         .await?
     };
+    // Server-side latency of authenticate, from the server's own histogram.
+    let metrics = http
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let server_side = server_side_latency(&metrics, "/artifacts/{");
     let pid = server.child.id();
     let peak = rss_field(pid, "VmHWM:").unwrap_or(f64::NAN);
     let rss = rss_field(pid, "VmRSS:").unwrap_or(f64::NAN);
@@ -347,6 +403,9 @@ async fn main() -> Result<()> {
             Some(base_rps)
         )
     );
+    if let Some(l) = server_side {
+        println!("\nauthenticate, server-side (notariumd's latency histogram): {l}");
+    }
     println!();
     println!("fill: {} entries through the batch endpoint in {fill_secs:.1} s ({fill_rate:.0} entries/s, 1,000 per request, 4 conns)", size - filled_from);
     println!("server RSS: peak {peak:.0} MiB, {rss:.0} MiB at the end of the load; {idle_rss:.0} MiB after restart");
