@@ -216,6 +216,13 @@ pub struct LedgerStats {
     pub entries: u64,
 }
 
+/// Read-only connections: the idle ones, and how many exist in all.
+#[derive(Default)]
+pub(crate) struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
 pub(crate) struct Shared {
     name: LedgerName,
     origin: Origin,
@@ -225,7 +232,9 @@ pub(crate) struct Shared {
     db_path: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
     cache: Mutex<TileCache>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    /// Signalled when a reader connection is returned to the pool.
+    reader_free: std::sync::Condvar,
     max_readers: usize,
     batches: AtomicU64,
     entries: AtomicU64,
@@ -239,18 +248,41 @@ impl Shared {
             .clone()
     }
 
-    /// Runs `f` with a pooled read-only connection.
+    /// Runs `f` with a pooled read-only connection. At most `max_readers` connections exist;
+    /// when all are busy the caller waits for one, rather than opening a cold connection whose
+    /// page cache would be thrown away after one query.
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
-        let conn = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => store::open_reader(&self.db_path)?,
+        let conn = {
+            let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(c) = pool.idle.pop() {
+                    break c;
+                }
+                if pool.open < self.max_readers {
+                    pool.open += 1;
+                    drop(pool);
+                    match store::open_reader(&self.db_path) {
+                        Ok(c) => break c,
+                        Err(e) => {
+                            self.readers.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
+                            self.reader_free.notify_one();
+                            return Err(e);
+                        }
+                    }
+                }
+                pool = self
+                    .reader_free
+                    .wait(pool)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
         };
         let out = f(&conn);
-        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < self.max_readers {
-            pool.push(conn);
-        }
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle
+            .push(conn);
+        self.reader_free.notify_one();
         out
     }
 
@@ -393,7 +425,8 @@ impl Ledger {
             db_path,
             snapshot: RwLock::new(snapshot),
             cache: Mutex::new(TileCache::new(options.tile_cache)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            reader_free: std::sync::Condvar::new(),
             max_readers: options.readers.max(1),
             batches: AtomicU64::new(0),
             entries: AtomicU64::new(0),
@@ -502,15 +535,26 @@ impl Ledger {
     }
 
     fn build_receipt(&self, view: &View<'_>, index: u64, leaf: &[u8]) -> Result<Receipt, Error> {
+        self.build_receipt_in(view, index, leaf, &view.snap.checkpoint)
+    }
+
+    /// A receipt proven against `checkpoint`, which must not be larger than the view's.
+    fn build_receipt_in(
+        &self,
+        view: &View<'_>,
+        index: u64,
+        leaf: &[u8],
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Receipt, Error> {
         use base64::Engine;
-        let proof = merkle::inclusion_proof(view, LeafIndex(index), view.snap.checkpoint.size())?;
+        let proof = merkle::inclusion_proof(view, LeafIndex(index), checkpoint.size())?;
         Ok(Receipt {
             ledger: self.shared.name.to_string(),
             index,
             entry: serde_json::from_slice(leaf).unwrap_or(serde_json::Value::Null),
             leaf: base64::engine::general_purpose::STANDARD.encode(leaf),
             leaf_hash: notarium_core::leaf_hash(leaf),
-            checkpoint: view.snap.checkpoint.note().to_owned(),
+            checkpoint: checkpoint.note().to_owned(),
             inclusion_proof: proof,
             verifier_key: self.shared.verifier_text.clone(),
         })
@@ -590,6 +634,47 @@ impl Ledger {
         }
         self.shared
             .with_reader(|conn| read::checkpoint_at(conn, &self.shared.verifier, size))
+    }
+
+    /// The receipts of entries `start..end`, proven against `checkpoint` (an older signed
+    /// checkpoint of this ledger, e.g. from [`Ledger::checkpoint_at`]) instead of the latest.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `checkpoint` is larger than the tree; [`Error::Invalid`] unless
+    /// `start <= end <= checkpoint size`.
+    pub fn receipts_in(
+        &self,
+        start: u64,
+        end: u64,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Vec<Receipt>, Error> {
+        self.read(|view| {
+            let size = checkpoint.size().0;
+            check_size(view.snap, size)?;
+            if start > end || end > size {
+                return Err(notarium_core::Error::IndexOutOfRange { index: end, size }.into());
+            }
+            read::entry_range(view.conn, start, end)?
+                .iter()
+                .enumerate()
+                .map(|(i, leaf)| self.build_receipt_in(view, start + i as u64, leaf, checkpoint))
+                .collect()
+        })
+    }
+
+    /// The index of the first entry sequenced at or after `time`, or the tree size when there
+    /// is none. Entry times never decrease with the index (the sequencer's clock is monotone
+    /// and a batch shares one time), so the entries sequenced in `[t1, t2)` are exactly the
+    /// indexes `index_at(t1)..index_at(t2)`, and both ends are sizes with a signed checkpoint.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn index_at(&self, time: notarium_core::Timestamp) -> Result<u64, Error> {
+        self.read(|view| {
+            let size = view.snap.size();
+            let found = read::first_index_at(view.conn, time.0)?;
+            Ok(found.map_or(size, |i| i.min(size)))
+        })
     }
 
     /// A C2SP hash tile (`width` 1–256), byte-exact. Partial widths are served for any

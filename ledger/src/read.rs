@@ -95,6 +95,16 @@ pub(crate) fn entry_range(conn: &Connection, start: u64, end: u64) -> Result<Vec
     Ok(out)
 }
 
+/// The first index whose time is at or after `time_us` (by the `(time_us, idx)` index).
+pub(crate) fn first_index_at(conn: &Connection, time_us: i64) -> Result<Option<u64>, Error> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT idx FROM entries WHERE time_us >= ?1 ORDER BY time_us, idx LIMIT 1",
+        )?
+        .query_row([time_us], |r| r.get(0))
+        .optional()?)
+}
+
 pub(crate) fn checkpoint_at(
     conn: &Connection,
     key: &VerifierKey,

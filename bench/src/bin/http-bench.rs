@@ -238,8 +238,10 @@ async fn main() -> Result<()> {
     };
     let base_rps = base.requests as f64 / base.secs;
 
-    let data = tempfile::tempdir()?;
-    let server = start_server(&bin, data.path())?;
+    // `--data-dir D` keeps the ledger between runs, so a filled ledger can be measured again.
+    let tmp = tempfile::tempdir()?;
+    let data_dir: std::path::PathBuf = arg("--data-dir", tmp.path().to_owned());
+    let server = start_server(&bin, &data_dir)?;
     let key: serde_json::Value = http
         .post(format!("{}/api/v1/ledgers/default/keys", server.url))
         .bearer_auth(ADMIN)
@@ -374,7 +376,7 @@ async fn main() -> Result<()> {
     let rss = rss_field(pid, "VmRSS:").unwrap_or(f64::NAN);
     let first_start = server.started;
     drop(server);
-    let restarted = start_server(&bin, data.path())?;
+    let restarted = start_server(&bin, &data_dir)?;
     let restart = restarted.started;
     let idle_rss = rss_field(restarted.child.id(), "VmRSS:").unwrap_or(f64::NAN);
     drop(restarted);
