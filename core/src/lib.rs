@@ -3,7 +3,8 @@
 //! In scope: RFC 6962 hashing and Merkle proofs ([`merkle`], RFC 6962 §2.1, RFC 9162 §2.1.3–4);
 //! C2SP signed notes with Ed25519 ([`note`]); C2SP tlog-checkpoint ([`checkpoint`]); C2SP
 //! tlog-tiles paths and entry bundles ([`tiles`]); C2SP tlog-proof ([`tlog_proof`]); the entry
-//! types of DESIGN.md §2 with canonical JSON ([`entry`]); receipts ([`receipt`]).
+//! types of DESIGN.md §2 with canonical JSON ([`entry`]); receipts ([`receipt`]); audit reports
+//! ([`report`]).
 //!
 //! Out of scope, on purpose: any I/O (files, network, clocks, randomness), storage and HTTP.
 //! Both `notariumd` and `notarium` verify with this crate, and `../shared/vectors` pins it.
@@ -17,6 +18,7 @@ pub mod merkle;
 pub mod name;
 pub mod note;
 pub mod receipt;
+pub mod report;
 pub mod tiles;
 pub mod time;
 pub mod tlog_proof;
@@ -27,6 +29,7 @@ pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};
 pub use name::LedgerName;
 pub use note::{SignerKey, VerifierKey};
 pub use receipt::{Receipt, VerifiedReceipt};
+pub use report::{AuditReport, ReportRange, ReportSummary, VerifiedReport};
 pub use time::Timestamp;
 
 /// Everything that can go wrong in `core`. No variant carries I/O: callers add their own.
@@ -113,4 +116,7 @@ pub enum Error {
     /// Parts of a receipt that do not agree with each other.
     #[error("receipt does not verify: {0}")]
     ReceiptMismatch(&'static str),
+    /// An audit report whose parts do not agree with each other.
+    #[error("audit report does not verify: {0}")]
+    InvalidReport(String),
 }

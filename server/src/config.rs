@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub batch_max_entries: Option<u64>,
     /// Most hashes in one authenticate request (default and maximum 1,000).
     pub authenticate_max_hashes: Option<u64>,
+    /// Most entries in one audit report (default and maximum 10,000).
+    pub report_max_entries: Option<u64>,
     /// A request that takes longer gets 503 `timeout` (default 30,000 ms).
     pub request_timeout_ms: Option<u64>,
     /// Requests served at once; more get 503 `overloaded` (default 1,024).
@@ -118,6 +120,8 @@ pub struct Limits {
     pub batch_entries: usize,
     /// Most hashes in one authenticate request.
     pub authenticate_hashes: usize,
+    /// Most entries in one audit report.
+    pub report_entries: u64,
     /// Per-request time limit.
     pub request_timeout: Duration,
     /// Requests served at once.
@@ -160,6 +164,9 @@ pub struct Config {
 /// The most entries a batch and hashes an authenticate request may hold (DESIGN.md §3).
 pub const MAX_BATCH: u64 = 1000;
 
+/// The most entries an audit report may hold: a report is one JSON document, built in memory.
+pub const MAX_REPORT_ENTRIES: u64 = 10_000;
+
 /// Names of every [`RawConfig`] key, which are also the environment variable suffixes.
 pub const KEYS: &[&str] = &[
     "listen",
@@ -173,6 +180,7 @@ pub const KEYS: &[&str] = &[
     "body_limit_bytes",
     "batch_max_entries",
     "authenticate_max_hashes",
+    "report_max_entries",
     "request_timeout_ms",
     "max_concurrent_requests",
     "rate_limit_per_second",
@@ -223,6 +231,7 @@ impl RawConfig {
                 "body_limit_bytes" => self.body_limit_bytes = Some(num(key, &v)?),
                 "batch_max_entries" => self.batch_max_entries = Some(num(key, &v)?),
                 "authenticate_max_hashes" => self.authenticate_max_hashes = Some(num(key, &v)?),
+                "report_max_entries" => self.report_max_entries = Some(num(key, &v)?),
                 "request_timeout_ms" => self.request_timeout_ms = Some(num(key, &v)?),
                 "max_concurrent_requests" => self.max_concurrent_requests = Some(num(key, &v)?),
                 "rate_limit_per_second" => self.rate_limit_per_second = Some(num(key, &v)?),
@@ -301,6 +310,12 @@ impl RawConfig {
                 MAX_BATCH,
                 MAX_BATCH,
             )? as usize,
+            report_entries: positive(
+                "report_max_entries",
+                self.report_max_entries,
+                MAX_REPORT_ENTRIES,
+                MAX_REPORT_ENTRIES,
+            )?,
             request_timeout: Duration::from_millis(positive(
                 "request_timeout_ms",
                 self.request_timeout_ms,

@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 422: well-formed JSON whose values break a rule.
     #[error("{0}")]
     Invalid(String),
+    /// 422: a report over a range holding more entries than a report may.
+    #[error("{0}")]
+    RangeTooLarge(String),
     /// 429: over the key's rate; retry after this many seconds.
     #[error("rate limit exceeded")]
     RateLimited(u64),
@@ -97,7 +100,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::RangeTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } | ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,6 +118,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid_field",
+            ApiError::RangeTooLarge(_) => "range_too_large",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Storage(_) => "storage_unavailable",
             ApiError::Internal(_) => "internal",

@@ -288,6 +288,26 @@ impl FromRequestParts<AppState> for ServerAdmin {
     }
 }
 
+/// Any caller with a credential: the server admin token or a live API key (rate limited as
+/// in [`Access`]). For reads about the caller itself, which name no ledger.
+#[derive(Debug)]
+pub struct Identity(pub Caller);
+
+impl FromRequestParts<AppState> for Identity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match state.caller(authorization(parts)?).await? {
+            Caller::Anonymous => Err(missing_key()),
+            Caller::Admin => Ok(Identity(Caller::Admin)),
+            Caller::Key(key) => {
+                state.charge(&format!("{}/{}", key.ledger, key.id))?;
+                Ok(Identity(Caller::Key(key)))
+            }
+        }
+    }
+}
+
 fn missing_key() -> ApiError {
     ApiError::Unauthorized("an API key is required: Authorization: Bearer <api key>".into())
 }

@@ -3,8 +3,9 @@
 //! In scope: the `/api/v1` routes, authentication of callers (API keys scoped to one ledger and
 //! role, the server admin token), limits (body size, timeouts, rate and concurrency), metrics,
 //! the OpenAPI description, start-up and graceful shutdown. Out of scope: anything about
-//! Merkle trees or storage (that is `notarium-ledger`), and the dashboard at `/` (another
-//! crate; `/` answers 404 until it exists).
+//! Merkle trees or storage (that is `notarium-ledger`). The dashboard at `/` ([`dashboard`]) is
+//! static files embedded in the binary that call the same `/api/v1`; audit reports
+//! ([`report`]) are built here from ledger reads and verified by `notarium-core`.
 //!
 //! Handlers are thin (parse, call the ledger, serialize); errors map to HTTP in one place
 //! ([`error::ApiError`]); the caller and its role are an extractor ([`extract::Access`]).
@@ -14,10 +15,12 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod report;
 pub mod routes;
 pub mod state;
 

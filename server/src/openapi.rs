@@ -99,6 +99,73 @@ pub struct KeyDoc {
     pub revoked_index: Option<u64>,
 }
 
+/// An audit report (`notarium-audit-report/v1`): verify it offline with
+/// `notarium verify-report`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AuditReport)]
+pub struct AuditReportDoc {
+    /// `notarium-audit-report/v1`.
+    pub format: String,
+    /// The ledger's name.
+    pub ledger: String,
+    /// The ledger's checkpoint origin.
+    pub origin: String,
+    /// The ledger's verifier key (a hint: verify against a pinned key).
+    pub verifier_key: String,
+    /// When the report was built.
+    pub generated_at: String,
+    /// The time range and the index range `[first_index, end_index)` it covers.
+    pub range: ReportRangeDoc,
+    /// The most entries a report may hold on this server.
+    pub max_entries: u64,
+    /// The signed checkpoint of size `first_index`.
+    pub from: String,
+    /// The signed checkpoint of size `end_index`.
+    pub to: String,
+    /// Consistency proof from `from` to `to`, hex.
+    pub consistency_proof: Vec<String>,
+    /// Every entry of the range, in order, each proven against `to`.
+    pub entries: Vec<ReceiptDoc>,
+    /// The entry before the range (sequenced before `since`), proven against `to`.
+    pub before: Option<ReceiptDoc>,
+    /// The entry after the range (sequenced at or after `until`), proven in a later checkpoint.
+    pub after: Option<ReceiptDoc>,
+    /// Consistency proof from `to` to the checkpoint of `after`, hex.
+    pub after_consistency_proof: Option<Vec<String>>,
+    /// Counts by kind.
+    pub summary: ReportSummaryDoc,
+}
+
+/// The range of an audit report.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportRange)]
+pub struct ReportRangeDoc {
+    /// At or after this time (absent: from the first entry).
+    pub since: Option<String>,
+    /// Before this time (absent: up to the end checkpoint).
+    pub until: Option<String>,
+    /// First index in the range.
+    pub first_index: u64,
+    /// One past the last index in the range.
+    pub end_index: u64,
+}
+
+/// What a report's entries record.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportSummary)]
+pub struct ReportSummaryDoc {
+    /// All entries.
+    pub entries: u64,
+    /// Artifact entries recorded as trusted.
+    pub notarizations: u64,
+    /// Artifact entries recorded as untrusted or unsupported.
+    pub status_changes: u64,
+    /// API keys created.
+    pub keys_created: u64,
+    /// API keys revoked.
+    pub revocations: u64,
+}
+
 /// The OpenAPI description of every route.
 pub fn spec() -> OpenApi {
     let (_, mut api) = crate::routes::router().split_for_parts();

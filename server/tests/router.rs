@@ -119,11 +119,9 @@ async fn operations_endpoints() {
     assert!(!text.contains(ADMIN));
 
     let r = call(&state, "GET", "/", None, None).await;
-    assert_eq!(
-        r.status,
-        StatusCode::NOT_FOUND,
-        "the dashboard is another crate's"
-    );
+    assert_eq!(r.status, StatusCode::OK, "the dashboard");
+    let r = call(&state, "GET", "/nowhere", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error_code(), "not_found");
     let r = call(&state, "PUT", "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
@@ -1021,6 +1019,12 @@ async fn openapi_matches_the_router() {
         ("POST", "/api/v1/ledgers/{ledger}/keys"),
         ("GET", "/api/v1/ledgers/{ledger}/keys"),
         ("DELETE", "/api/v1/ledgers/{ledger}/keys/{id}"),
+        // Additive, for the dashboard and auditors.
+        ("GET", "/api/v1/whoami"),
+        ("GET", "/api/v1/ledgers/{ledger}/stats"),
+        ("GET", "/api/v1/ledgers/{ledger}/report"),
+        ("GET", "/"),
+        ("GET", "/assets/{file}"),
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
@@ -1038,7 +1042,8 @@ async fn openapi_matches_the_router() {
             .replace("{sha256}", &sha(b"x"))
             .replace("{index}", "0")
             .replace("{id}", "k_x")
-            .replace("{tile}", "0/000");
+            .replace("{tile}", "0/000")
+            .replace("{file}", "app.js");
         let r = call(&s, method, &concrete, Some(ADMIN), None).await;
         let unrouted = r.status == StatusCode::NOT_FOUND && r.text().contains("no such route");
         assert!(

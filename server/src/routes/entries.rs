@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
-use notarium_core::{ArtifactRequest, ArtifactStatus, Receipt, Timestamp};
+use notarium_core::{ArtifactRequest, ArtifactStatus, Receipt, Sha256, Timestamp};
 use notarium_ledger::{NewEntry, Page, SearchQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -116,6 +116,7 @@ pub async fn get(access: Access<Read>, EntryIndex(index): EntryIndex) -> ApiResu
     params(
         ("ledger" = String, Path, description = "Ledger name"),
         ("name" = Option<String>, Query, description = "Exact artifact name"),
+        ("sha256" = Option<String>, Query, description = "Artifact SHA-256, 64 hex characters"),
         ("signer" = Option<String>, Query, description = "Key id of the signer"),
         ("status" = Option<String>, Query, description = "trusted, untrusted or unsupported"),
         ("attr" = Option<String>, Query, description = "Attribute filter key:value"),
@@ -128,6 +129,10 @@ pub async fn get(access: Access<Read>, EntryIndex(index): EntryIndex) -> ApiResu
     security((), ("bearer" = [])))]
 pub async fn search(access: Access<Read>, mut params: Params) -> ApiResult<Json<Page>> {
     let mut q = SearchQuery {
+        sha256: params
+            .opt("sha256")?
+            .map(|s| Sha256::parse(&s).map_err(|e| bad_param("sha256", e)))
+            .transpose()?,
         name: params.opt("name")?,
         signer: params.opt("signer")?,
         status: params

@@ -16,6 +16,8 @@ pub mod entries;
 pub mod ledgers;
 pub mod log;
 pub mod ops;
+pub mod overview;
+pub mod reports;
 
 /// Every route of the service, with its OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,6 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ledgers::describe))
         .routes(routes!(ledgers::create_key, ledgers::list_keys))
         .routes(routes!(ledgers::revoke_key))
+        .routes(routes!(overview::whoami))
+        .routes(routes!(overview::stats))
+        .routes(routes!(reports::report))
         .routes(routes!(entries::notarize, entries::search))
         .routes(routes!(entries::notarize_batch))
         .routes(routes!(entries::get))
@@ -39,6 +44,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
+        .routes(routes!(crate::dashboard::index))
+        .routes(routes!(crate::dashboard::asset))
 }
 
 /// Runs blocking ledger work off the async executor.
@@ -49,6 +56,15 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(Into::into)
+}
+
+/// Runs blocking work that fails with an [`ApiError`] off the async executor.
+pub(crate) async fn blocking_api<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// Queues entries with the ledger's group-commit sequencer (all-or-nothing), waits without

@@ -6,6 +6,7 @@
 mod ci;
 mod commands;
 mod output;
+mod report;
 mod subjects;
 
 use std::path::PathBuf;
@@ -112,6 +113,8 @@ enum Command {
     Checkpoint,
     /// Verify a saved receipt (JSON or .tlog-proof) offline, optionally against a file.
     VerifyReceipt(commands::VerifyReceiptArgs),
+    /// Verify a downloaded audit report offline: exit 0 valid, 5 invalid.
+    VerifyReport(report::VerifyReportArgs),
     /// Download the whole ledger through its tiles, recompute it and check it.
     Audit,
     /// Manage ledgers (admin token).
@@ -192,6 +195,7 @@ fn main() -> ExitCode {
             Command::Search(a) => search(g, a).await,
             Command::Checkpoint => checkpoint(g).await,
             Command::VerifyReceipt(a) => verify_receipt(g, a),
+            Command::VerifyReport(a) => report::verify_report(g, a),
             Command::Audit => audit(g).await,
             Command::Ledger(c) => ledger_cmd(g, c).await,
             Command::Key(c) => key_cmd(g, c).await,

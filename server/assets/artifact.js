@@ -1,0 +1,90 @@
+// An artifact: its current status (authenticate), and its full history as a status timeline,
+// each entry's proof verified in this browser; a revoked signer ends the timeline.
+
+import { api, L, pinnedKey } from './api.js';
+import { badge, checkList, copyButton, fmtTime, h, heading, info, replace } from './ui.js';
+import { verifyReceipt } from './verify.js';
+
+export const title = 'Artifact';
+
+/** Every page of the history, oldest first (bounded: 20 pages of 1,000). */
+async function history(ledger, sha) {
+  const out = [];
+  let after;
+  for (let i = 0; i < 20; i++) {
+    const q = new URLSearchParams({ limit: '1000' });
+    if (after !== undefined) q.set('after', String(after));
+    const page = await api(`${L(ledger)}/artifacts/${sha}/history?${q}`);
+    out.push(...page.entries);
+    if (page.next === undefined || page.next === null || !page.entries.length) break;
+    after = page.next;
+  }
+  return out;
+}
+
+function details(e) {
+  const rows = [];
+  const add = (k, v) => v && rows.push(h('dt', {}, k), h('dd', {}, v));
+  add('Signer', h('code', {}, e.signer));
+  add('Kind', e.kind);
+  if (e.size !== undefined) add('Size', `${Number(e.size).toLocaleString('en')} bytes`);
+  for (const [k, v] of Object.entries(e.attributes || {})) add(`Attribute ${k}`, v);
+  for (const [k, v] of Object.entries(e.ci || {})) add(`CI ${k}`, v);
+  return h('dl', { class: 'facts compact' }, rows);
+}
+
+export async function render(el, ctx) {
+  const sha = (ctx.args[0] || '').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(sha)) {
+    replace(el, heading('Artifact'), info('An artifact is named by its SHA-256: 64 hex characters.', 'error'));
+    return;
+  }
+  const [auth, entries] = await Promise.all([
+    api(`${L(ctx.ledger)}/artifacts/${sha}`),
+    history(ctx.ledger, sha),
+  ]);
+  if (ctx.stale()) return;
+  const pinned = pinnedKey(ctx.ledger);
+  const checks = await Promise.all(entries.map((r) => verifyReceipt(r, pinned, { fileSha256: sha })));
+  const name = entries.length ? entries[entries.length - 1].entry.name : 'Unknown artifact';
+  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Status timeline, oldest first' },
+    entries.map((r, i) => {
+      const e = r.entry;
+      const v = checks[i];
+      const what = i === 0 ? `Notarized as ${e.status}`
+        : e.status === entries[i - 1].entry.status ? `Notarized again as ${e.status}` : `Status changed to ${e.status}`;
+      return h('li', { class: `event ${e.status}` },
+        h('div', { class: 'event-head' },
+          badge(e.status), ' ',
+          h('strong', {}, what), ' ',
+          h('span', { class: 'muted' }, `${fmtTime(e.time)} · entry ${r.index} · name ${e.name}`)),
+        details(e),
+        h('details', {},
+          h('summary', {}, v.ok ? 'Proof verified in this browser' : 'Proof did NOT verify'),
+          checkList(v.checks, `Checks of entry ${r.index}`)));
+    }),
+    auth.status === 'revoked' && auth.revocation
+      ? h('li', { class: 'event revoked' },
+        h('div', { class: 'event-head' }, badge('revoked'), ' ',
+          h('strong', {}, `Signer ${auth.revocation.entry.id} revoked`), ' ',
+          h('span', { class: 'muted' }, `${fmtTime(auth.revocation.entry.time)} · entry ${auth.revocation.index}`)),
+        h('p', {}, 'The key that signed the deciding entry was revoked, so this artifact now authenticates as revoked.'))
+      : null);
+  const allOk = checks.every((c) => c.ok);
+  replace(el,
+    heading(name, 'Full history of this artifact, oldest first.'),
+    h('section', { class: 'card status-card', 'aria-label': 'Current status' },
+      h('p', { class: 'big' }, 'Current status: ', badge(auth.status)),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'SHA-256'), h('dd', {}, h('code', {}, sha), ' ', copyButton(sha, 'SHA-256')),
+        h('dt', {}, 'Ledger'), h('dd', {}, ctx.ledger),
+        h('dt', {}, 'Entries'), h('dd', {}, String(entries.length))),
+      entries.length
+        ? info(allOk
+          ? `Every entry's proof verified in this browser against the pinned key.`
+          : 'Some proofs did not verify: open the entries below to see which checks failed.', allOk ? 'success' : 'error')
+        : null),
+    h('h2', {}, 'Status timeline'),
+    entries.length ? timeline : info('This hash is not in the ledger: unknown.'));
+}
+
