@@ -521,6 +521,9 @@ async fn manifest_diff(
         path.display(),
         verdict.status
     )];
+    if verdict.status != Status::Trusted {
+        return Ok(out);
+    }
     for (p, what) in now.diff(&old) {
         out.push(format!("{what}: {p}"));
     }

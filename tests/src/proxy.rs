@@ -1,0 +1,228 @@
+//! A small HTTP proxy between the CLI and a real `notariumd`, listening on 127.0.0.1 port 0.
+//! It forwards every request unchanged and, per [`Route`], may rewrite the server's answer:
+//! that is how the tamper tests play a malicious or compromised server (DESIGN.md §5).
+//!
+//! It runs on its own Tokio runtime, so tests stay synchronous and run the CLI as a process;
+//! dropping the proxy shuts the runtime down.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+/// The answers a rule can apply to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET …/checkpoint` and `GET …/log/checkpoint`: the signed note, as text.
+    Checkpoint,
+    /// `GET …/proof/consistency?from=&to=`.
+    Consistency,
+    /// `GET …/artifacts/{sha256}`: one authenticate answer.
+    Artifact,
+    /// `POST …/authenticate`: a batch authenticate answer.
+    BatchAuthenticate,
+}
+
+impl Route {
+    fn matches(self, method: &Method, path: &str) -> bool {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // api / v1 / ledgers / {ledger} / …
+        let rest = match segments.as_slice() {
+            ["api", "v1", "ledgers", _, rest @ ..] => rest,
+            _ => return false,
+        };
+        match self {
+            Route::Checkpoint => {
+                method == Method::GET && matches!(rest, ["checkpoint"] | ["log", "checkpoint"])
+            }
+            Route::Consistency => method == Method::GET && rest == ["proof", "consistency"],
+            Route::Artifact => method == Method::GET && matches!(rest, ["artifacts", _]),
+            Route::BatchAuthenticate => method == Method::POST && rest == ["authenticate"],
+        }
+    }
+}
+
+/// Rewrites an answer body (status and content type are kept).
+pub type Rewrite = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
+struct Shared {
+    upstream: String,
+    http: reqwest::Client,
+    rules: Mutex<Vec<(Route, Rewrite)>>,
+    forwarded: AtomicUsize,
+    tampered: AtomicUsize,
+}
+
+/// The running proxy.
+pub struct Proxy {
+    url: String,
+    shared: Arc<Shared>,
+    // Dropping the runtime stops the proxy.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Proxy {
+    /// Starts a pass-through proxy to `upstream` (e.g. `http://127.0.0.1:41234`).
+    ///
+    /// # Panics
+    /// When no runtime or port can be had.
+    pub fn start(upstream: &str) -> Proxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client"),
+            rules: Mutex::new(Vec::new()),
+            forwarded: AtomicUsize::new(0),
+            tampered: AtomicUsize::new(0),
+        });
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let app = Router::new().fallback(forward).with_state(shared.clone());
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Proxy {
+            url: format!("http://{addr}"),
+            shared,
+            _runtime: runtime,
+        }
+    }
+
+    /// The proxy's URL, to give the CLI as its server.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Forwards everything unchanged from now on.
+    pub fn pass_through(&self) {
+        self.shared.rules.lock().expect("no poisoning").clear();
+    }
+
+    /// From now on, rewrites the answers of `route` with `f` (in addition to earlier rules).
+    pub fn rewrite(&self, route: Route, f: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static) {
+        self.shared
+            .rules
+            .lock()
+            .expect("no poisoning")
+            .push((route, Arc::new(f)));
+    }
+
+    /// From now on, rewrites the JSON answers of `route` with `f`.
+    pub fn rewrite_json(
+        &self,
+        route: Route,
+        f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static,
+    ) {
+        self.rewrite(route, move |body| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(body).expect("the server answered JSON");
+            f(&mut v);
+            serde_json::to_vec(&v).expect("JSON serializes")
+        });
+    }
+
+    /// From now on, answers `route` with `body` whatever the server says.
+    pub fn replace(&self, route: Route, body: impl Into<Vec<u8>>) {
+        let body = body.into();
+        self.rewrite(route, move |_| body.clone());
+    }
+
+    /// Requests forwarded so far.
+    pub fn forwarded(&self) -> usize {
+        self.shared.forwarded.load(Ordering::SeqCst)
+    }
+
+    /// Answers rewritten so far.
+    pub fn tampered(&self) -> usize {
+        self.shared.tampered.load(Ordering::SeqCst)
+    }
+}
+
+async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut upstream = shared
+        .http
+        .request(
+            parts.method.clone(),
+            format!("{}{path_and_query}", shared.upstream),
+        )
+        .body(body);
+    for (name, value) in &parts.headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH && name != header::CONNECTION {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let answer = match upstream.send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    shared.forwarded.fetch_add(1, Ordering::SeqCst);
+    let status = answer.status();
+    let content_type: Option<HeaderValue> = answer.headers().get(header::CONTENT_TYPE).cloned();
+    let mut bytes = match answer.bytes().await {
+        Ok(b) => b.to_vec(),
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    if status.is_success() {
+        let rules: Vec<Rewrite> = shared
+            .rules
+            .lock()
+            .expect("no poisoning")
+            .iter()
+            .filter(|(r, _)| r.matches(&parts.method, parts.uri.path()))
+            .map(|(_, f)| f.clone())
+            .collect();
+        for f in &rules {
+            bytes = f(&bytes);
+        }
+        if !rules.is_empty() {
+            shared.tampered.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    if let Some(ct) = content_type {
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_their_paths_only() {
+        let get = Method::GET;
+        let post = Method::POST;
+        let l = "/api/v1/ledgers/default";
+        assert!(Route::Checkpoint.matches(&get, &format!("{l}/checkpoint")));
+        assert!(Route::Checkpoint.matches(&get, &format!("{l}/log/checkpoint")));
+        assert!(!Route::Checkpoint.matches(&get, &format!("{l}/log/tile/0/000")));
+        assert!(Route::Consistency.matches(&get, &format!("{l}/proof/consistency")));
+        assert!(!Route::Consistency.matches(&get, &format!("{l}/proof/inclusion")));
+        assert!(Route::Artifact.matches(&get, &format!("{l}/artifacts/ab")));
+        assert!(!Route::Artifact.matches(&get, &format!("{l}/artifacts/ab/history")));
+        assert!(Route::BatchAuthenticate.matches(&post, &format!("{l}/authenticate")));
+        assert!(!Route::BatchAuthenticate.matches(&get, &format!("{l}/authenticate")));
+        assert!(!Route::Checkpoint.matches(&get, "/checkpoint"));
+    }
+}
