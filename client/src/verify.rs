@@ -222,6 +222,9 @@ impl Verifier {
             || a.name != asked.name
             || a.status != status
             || a.attributes != asked.attributes
+            || a.ci != asked.ci
+            || a.size != asked.size
+            || a.kind != asked.kind.as_deref().unwrap_or("file")
         {
             return Err(tamper(format!(
                 "entry {} does not record what was notarized",
