@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ci_plugins;
+pub mod github;
 pub mod proxy;
 
 use std::collections::BTreeMap;

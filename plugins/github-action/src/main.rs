@@ -1,0 +1,359 @@
+//! `notarium-github`: the GitHub-only features of Notarium's GitHub plugin (DESIGN.md §7).
+//! `status` sets a commit status with a verdict; `release notarize|authenticate --tag T` does
+//! to every asset of a GitHub release what `notarium notarize|authenticate` does to files.
+//! It talks to `GITHUB_API_URL` (github.com or GitHub Enterprise Server) with `GITHUB_TOKEN`,
+//! and to the ledger through `notarium_client`, which verifies every answer.
+//!
+//! Out of scope: ledger logic (all in `notarium_client`), and what the composite action does
+//! with the `notarium` CLI (summary, annotations, receipts, state cache). Every outcome becomes
+//! an exit code in one place, [`exit_code`], with the CLI's codes (§6).
+
+#![forbid(unsafe_code)]
+
+mod ci;
+mod github;
+mod release;
+mod report;
+mod status;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use notarium_client::{ApiKey, Client};
+use notarium_core::VerifierKey;
+
+use crate::github::{GitHub, NewStatus};
+
+/// Exit codes of DESIGN.md §6.
+pub mod code {
+    /// All trusted / success.
+    pub const OK: u8 = 0;
+    /// Untrusted.
+    pub const UNTRUSTED: u8 = 1;
+    /// Unknown.
+    pub const UNKNOWN: u8 = 2;
+    /// Unsupported.
+    pub const UNSUPPORTED: u8 = 3;
+    /// Revoked signer.
+    pub const REVOKED: u8 = 4;
+    /// Verification failed.
+    pub const TAMPERING: u8 = 5;
+    /// A server (the ledger's or GitHub's) unreachable or failing.
+    pub const UNREACHABLE: u8 = 6;
+    /// Usage error.
+    pub const USAGE: u8 = 64;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "notarium-github",
+    version,
+    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment)."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A readable table.
+    Text,
+    /// One JSON document, as `notarium --output json`.
+    Json,
+}
+
+/// Flags every command takes: the ledger's (as `notarium`'s, with the same variables) and
+/// GitHub's.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Notarium server URL.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_SERVER",
+        default_value = "http://127.0.0.1:7373"
+    )]
+    pub server: String,
+    /// Ledger name.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_LEDGER",
+        default_value = "default"
+    )]
+    pub ledger: String,
+    /// Output format.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_OUTPUT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub output: Output,
+    /// File holding the Notarium API key (else NOTARIUM_API_KEY).
+    #[arg(long, global = true, env = "NOTARIUM_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// The ledger's verifier key to pin (else the stored one, else trust on first use).
+    #[arg(long, global = true, env = "NOTARIUM_VERIFIER_KEY")]
+    pub verifier_key: Option<String>,
+    /// Where verified checkpoints are kept (default: $XDG_STATE_HOME/notarium).
+    #[arg(long, global = true, env = "NOTARIUM_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The GitHub repository, OWNER/NAME.
+    #[arg(long, global = true, env = "GITHUB_REPOSITORY")]
+    pub repo: Option<String>,
+    /// The GitHub REST API (GitHub Enterprise Server: https://HOST/api/v3).
+    #[arg(long, global = true, env = "GITHUB_API_URL", default_value = github::DEFAULT_API_URL)]
+    pub api_url: String,
+}
+
+impl Global {
+    fn api_key(&self) -> Result<Option<ApiKey>> {
+        if let Some(f) = &self.api_key_file {
+            let s = std::fs::read_to_string(f)
+                .map_err(|e| usage(format!("reading the API key file {}: {e}", f.display())))?;
+            return Ok(Some(ApiKey::new(&s)));
+        }
+        Ok(std::env::var("NOTARIUM_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| ApiKey::new(&k)))
+    }
+
+    /// The ledger's API client.
+    ///
+    /// # Errors
+    /// A bad server URL or ledger name, an unreadable key file.
+    pub fn client(&self) -> Result<Client> {
+        Ok(Client::new(&self.server, &self.ledger, self.api_key()?)?)
+    }
+
+    /// The pinned verifier key, if any.
+    ///
+    /// # Errors
+    /// A malformed key (usage).
+    pub fn pinned_key(&self) -> Result<Option<VerifierKey>> {
+        self.verifier_key
+            .as_deref()
+            .map(|k| VerifierKey::parse(k).map_err(|e| usage(format!("--verifier-key: {e}"))))
+            .transpose()
+    }
+
+    /// The trust state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(notarium_client::trust::default_state_dir)
+    }
+
+    /// Whether to print JSON.
+    pub fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+
+    /// The GitHub client, with `GITHUB_TOKEN` (never taken from the command line).
+    fn github(&self) -> Result<GitHub> {
+        let repo = self.repo.as_deref().ok_or_else(|| {
+            usage("no repository: set GITHUB_REPOSITORY (Actions does) or pass --repo OWNER/NAME")
+        })?;
+        let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
+        Ok(GitHub::new(&self.api_url, repo, &token)?)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Set a commit status with a verdict (from `--output json`, or given).
+    Status(StatusArgs),
+    /// Notarize or authenticate every asset of a release.
+    #[command(subcommand)]
+    Release(ReleaseCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ReleaseCmd {
+    /// Record every asset of the release as trusted.
+    Notarize(release::NotarizeArgs),
+    /// Check every asset of the release: exit 0 all trusted, else the worst code.
+    Authenticate(release::AuthenticateArgs),
+}
+
+/// `status`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("verdict").required(true).args(["from_json", "state"])))]
+struct StatusArgs {
+    /// The commit (in Actions: $GITHUB_SHA).
+    #[arg(long)]
+    sha: String,
+    /// The status's name on the commit.
+    #[arg(long, default_value = "notarium")]
+    context: String,
+    /// Where the details are (default: this workflow run).
+    #[arg(long)]
+    target_url: Option<String>,
+    /// A `--output json` document of notarium or notarium-github (`-`: stdin).
+    #[arg(long)]
+    from_json: Option<PathBuf>,
+    /// The state, instead of --from-json.
+    #[arg(long, value_enum, requires = "description")]
+    state: Option<status::State>,
+    /// The description, with --state (at most 140 characters are kept).
+    #[arg(long)]
+    description: Option<String>,
+}
+
+/// A usage error (exit 64).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A usage error as an `anyhow::Error`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+async fn set_status(g: &Global, a: StatusArgs) -> Result<u8> {
+    let (state, description) = match (&a.from_json, a.state) {
+        (Some(path), _) => {
+            let text = if path.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("reading stdin")?;
+                s
+            } else {
+                std::fs::read_to_string(path)
+                    .map_err(|e| usage(format!("reading {}: {e}", path.display())))?
+            };
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| usage(format!("{} is not JSON: {e}", path.display())))?;
+            status::from_cli_json(&doc).map_err(usage)?
+        }
+        (None, Some(state)) => (
+            state,
+            status::clip(a.description.as_deref().unwrap_or_default()),
+        ),
+        (None, None) => unreachable!("clap requires --from-json or --state"),
+    };
+    let gh = g.github()?;
+    let new = NewStatus {
+        state: state.as_str().to_owned(),
+        description,
+        context: a.context,
+        target_url: a.target_url.or_else(ci::run_url),
+    };
+    gh.create_status(&a.sha, &new).await?;
+    if g.json() {
+        println!(
+            "{}",
+            serde_json::json!({ "exit_code": 0, "repository": gh.repository(), "sha": a.sha,
+                "state": new.state, "description": new.description, "context": new.context,
+                "target_url": new.target_url })
+        );
+    } else {
+        println!(
+            "{} {}@{}: {} — {}",
+            new.context,
+            gh.repository(),
+            a.sha,
+            new.state,
+            new.description
+        );
+    }
+    Ok(code::OK)
+}
+
+/// Maps a failure to its exit code.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(ce) = cause.downcast_ref::<notarium_client::Error>() {
+            return match ce {
+                notarium_client::Error::Tampering(_) => code::TAMPERING,
+                notarium_client::Error::Unreachable { .. } => code::UNREACHABLE,
+                notarium_client::Error::Api { status, .. }
+                    if notarium_client::api::is_server_error(*status) || *status == 429 =>
+                {
+                    code::UNREACHABLE
+                }
+                notarium_client::Error::Api { .. }
+                | notarium_client::Error::State(_)
+                | notarium_client::Error::Usage(_) => code::USAGE,
+            };
+        }
+        if let Some(ge) = cause.downcast_ref::<github::Error>() {
+            return if ge.is_server_side() {
+                code::UNREACHABLE
+            } else {
+                code::USAGE
+            };
+        }
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return code::USAGE;
+        }
+    }
+    code::USAGE
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                code::USAGE
+            } else {
+                code::OK
+            });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("notarium-github: cannot start: {e}");
+            return ExitCode::from(code::UNREACHABLE);
+        }
+    };
+    let g = &cli.global;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Status(a) => set_status(g, a).await,
+            Command::Release(ReleaseCmd::Notarize(a)) => {
+                release::notarize(g, &g.github()?, a).await
+            }
+            Command::Release(ReleaseCmd::Authenticate(a)) => {
+                release::authenticate(g, &g.github()?, a).await
+            }
+        }
+    });
+    match result {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            let c = exit_code(&e);
+            let what = match c {
+                code::TAMPERING => "VERIFICATION FAILED",
+                code::UNREACHABLE => "server error",
+                _ => "error",
+            };
+            eprintln!("notarium-github: {what}: {e:#}");
+            if g.json() {
+                println!(
+                    "{}",
+                    serde_json::json!({ "exit_code": c, "error": format!("{e:#}"), "reason": report::reason_for_code(c) })
+                );
+            }
+            ExitCode::from(c)
+        }
+    }
+}
