@@ -9,6 +9,27 @@ use sha2::{Digest, Sha256 as Sha256Hasher};
 
 use crate::Error;
 
+/// Lowercase hex of 32 bytes through a lookup table: receipts carry dozens of hashes, and
+/// `hex::encode`'s char-by-char iteration showed up in the server's profile.
+fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[(b >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(b & 0x0f) as usize];
+    }
+    out
+}
+
+fn hex32_string(bytes: &[u8; 32]) -> String {
+    String::from_utf8(hex32(bytes).to_vec()).expect("hex digits are ASCII")
+}
+
+fn serialize_hex32<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    let buf = hex32(bytes);
+    s.serialize_str(std::str::from_utf8(&buf).expect("hex digits are ASCII"))
+}
+
 /// Standard base64 (RFC 4648 §4), the encoding of every C2SP text format.
 pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -53,7 +74,7 @@ impl Hash {
 
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex32_string(&self.0)
     }
 
     /// Standard base64.
@@ -80,13 +101,13 @@ impl fmt::Debug for Hash {
 
 impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        f.write_str(std::str::from_utf8(&hex32(&self.0)).expect("hex digits are ASCII"))
     }
 }
 
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        serialize_hex32(&self.0, s)
     }
 }
 
@@ -124,7 +145,7 @@ impl Sha256 {
 
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex32_string(&self.0)
     }
 }
 
@@ -149,7 +170,7 @@ impl fmt::Display for Sha256 {
 
 impl Serialize for Sha256 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        serialize_hex32(&self.0, s)
     }
 }
 
@@ -205,5 +226,29 @@ impl fmt::Display for TreeSize {
 impl fmt::Display for LeafIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_hex_matches_hex_crate() {
+        for seed in 0u8..=255 {
+            let h = Hash::digest(&[seed]);
+            assert_eq!(h.to_hex(), hex::encode(h.0));
+            assert_eq!(h.to_string(), hex::encode(h.0));
+            assert_eq!(
+                serde_json::to_string(&h).unwrap(),
+                format!("\"{}\"", hex::encode(h.0))
+            );
+            let s = Sha256(h.0);
+            assert_eq!(s.to_hex(), hex::encode(h.0));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", hex::encode(h.0))
+            );
+        }
     }
 }
