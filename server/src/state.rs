@@ -49,6 +49,30 @@ pub struct LedgerHandle {
     pub ledger: Arc<Ledger>,
     /// Its settings.
     pub meta: LedgerMeta,
+    /// One permit per reader connection of the ledger (`ledger_readers`).
+    reads: Semaphore,
+}
+
+impl LedgerHandle {
+    /// Runs a blocking read of the ledger off the executor, at most one per reader connection
+    /// at a time. Requests beyond that wait here, as cheap tasks, instead of as blocking threads
+    /// parked on the ledger's reader pool: with 64 parked threads `http-bench` served fewer
+    /// authentications per second than with 4 connections.
+    ///
+    /// # Errors
+    /// The ledger's error, mapped once by [`ApiError`].
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Ledger) -> Result<T, notarium_ledger::Error> + Send + 'static,
+    ) -> ApiResult<T> {
+        let _permit = self
+            .reads
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let ledger = self.ledger.clone();
+        crate::routes::blocking(move || f(&ledger)).await
+    }
 }
 
 /// An API key the server has seen, by the hash of its secret.
@@ -327,6 +351,7 @@ impl AppState {
         Ok(Arc::new(LedgerHandle {
             ledger: Arc::new(ledger),
             meta,
+            reads: Semaphore::new(self.inner.config.ledger_readers),
         }))
     }
 

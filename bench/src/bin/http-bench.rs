@@ -133,7 +133,26 @@ fn start_server(bin: &std::path::Path, data: &std::path::Path) -> Result<Server>
 
 /// Summarises a route's latency histogram in Prometheus text: the bucket holding the p99 and
 /// the share of requests within 1 ms and 2 ms.
-fn server_side_latency(metrics: &str, route_part: &str) -> Option<String> {
+fn server_side_latency(metrics: &str, before: &str, route_part: &str) -> Option<String> {
+    let now = route_buckets(metrics, route_part)?;
+    let then = route_buckets(before, route_part).unwrap_or_default();
+    let buckets: Vec<(f64, f64)> = now
+        .iter()
+        .map(|(b, c)| {
+            (
+                *b,
+                c - then
+                    .iter()
+                    .find(|(tb, _)| tb == b)
+                    .map_or(0.0, |(_, tc)| *tc),
+            )
+        })
+        .collect();
+    summarize(&buckets)
+}
+
+/// Cumulative bucket counts of one route's latency histogram, summed over methods/statuses.
+fn route_buckets(metrics: &str, route_part: &str) -> Option<Vec<(f64, f64)>> {
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     for line in metrics.lines() {
         if !line.starts_with("notarium_http_request_duration_seconds_bucket")
@@ -155,6 +174,10 @@ fn server_side_latency(metrics: &str, route_part: &str) -> Option<String> {
         }
     }
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some(buckets)
+}
+
+fn summarize(buckets: &[(f64, f64)]) -> Option<String> {
     let total = buckets.last()?.1;
     if total == 0.0 {
         return None;
@@ -339,6 +362,8 @@ async fn main() -> Result<()> {
     let size = size_now(http.clone(), api.clone(), key.clone()).await?;
     let fill_rate = (size - filled_from) as f64 / fill_secs;
 
+    let metrics_url = format!("{}/metrics", server.url);
+    let before_auth = http.get(&metrics_url).send().await?.text().await?;
     let auth = {
         let (http, api, key) = (http.clone(), api.clone(), key.clone());
         let known = fill.saturating_sub(filled_from).div_ceil(1000).max(1);
@@ -363,14 +388,37 @@ async fn main() -> Result<()> {
         })
         .await?
     };
-    // Server-side latency of authenticate, from the server's own histogram.
-    let metrics = http
-        .get(format!("{}/metrics", server.url))
-        .send()
+    // Server-side latency of authenticate, from the server's own histogram, per phase.
+    let after_auth = http.get(&metrics_url).send().await?.text().await?;
+    let server_side = server_side_latency(&after_auth, &before_auth, "/artifacts/{");
+    // The same requests from 4 connections: latency without 64-deep queueing on 2 cores.
+    let light_conns = 4;
+    let auth_light = {
+        let (http, api, key) = (http.clone(), api.clone(), key.clone());
+        let known = fill.saturating_sub(filled_from).div_ceil(1000).max(1);
+        load(light_conns, secs, move |t, n| {
+            let (http, api, key) = (http.clone(), api.clone(), key.clone());
+            async move {
+                let r = (t * 7919 + n * 104_729 + 13) % known;
+                let h = sha(r, (n * 37 + t * 11) % 1000, 3);
+                let v: serde_json::Value = http
+                    .get(format!("{api}/artifacts/{h}"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                if v["status"] != "trusted" && v["status"] != "unknown" {
+                    bail!("unexpected status {}", v["status"]);
+                }
+                Ok(1)
+            }
+        })
         .await?
-        .text()
-        .await?;
-    let server_side = server_side_latency(&metrics, "/artifacts/{");
+    };
+    let after_light = http.get(&metrics_url).send().await?.text().await?;
+    let server_side_light = server_side_latency(&after_light, &after_auth, "/artifacts/{");
     let pid = server.child.id();
     let peak = rss_field(pid, "VmHWM:").unwrap_or(f64::NAN);
     let rss = rss_field(pid, "VmRSS:").unwrap_or(f64::NAN);
@@ -405,8 +453,20 @@ async fn main() -> Result<()> {
             Some(base_rps)
         )
     );
+    println!(
+        "{}",
+        auth_light.row(
+            &format!("authenticate with proof at {size} entries, {light_conns} conns"),
+            Some(base_rps)
+        )
+    );
     if let Some(l) = server_side {
-        println!("\nauthenticate, server-side (notariumd's latency histogram): {l}");
+        println!("\nauthenticate, server-side (notariumd's latency histogram), {conns} conns: {l}");
+    }
+    if let Some(l) = server_side_light {
+        println!(
+            "authenticate, server-side (notariumd's latency histogram), {light_conns} conns: {l}"
+        );
     }
     println!();
     println!("fill: {} entries through the batch endpoint in {fill_secs:.1} s ({fill_rate:.0} entries/s, 1,000 per request, 4 conns)", size - filled_from);

@@ -96,9 +96,11 @@ pub async fn authenticate(
 ) -> ApiResult<Json<Authentication>> {
     let signers = params.signers();
     params.finish()?;
-    let ledger = access.handle.ledger.clone();
     Ok(Json(
-        blocking(move || ledger.authenticate(&sha256, &signers)).await?,
+        access
+            .handle
+            .read(move |ledger| ledger.authenticate(&sha256, &signers))
+            .await?,
     ))
 }
 
@@ -125,13 +127,14 @@ pub async fn authenticate_many(
         Some(Signers::One(s)) => vec![s],
         Some(Signers::Many(v)) => v,
     };
-    let ledger = access.handle.ledger.clone();
     let hashes = req.sha256;
-    let (checkpoint, answers, hashes) = blocking(move || {
-        let (cp, answers) = ledger.authenticate_many(&hashes, &signers)?;
-        Ok((cp, answers, hashes))
-    })
-    .await?;
+    let (checkpoint, answers, hashes) = access
+        .handle
+        .read(move |ledger| {
+            let (cp, answers) = ledger.authenticate_many(&hashes, &signers)?;
+            Ok((cp, answers, hashes))
+        })
+        .await?;
     let results = hashes
         .into_iter()
         .zip(answers)

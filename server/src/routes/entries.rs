@@ -48,7 +48,7 @@ pub async fn notarize(
         request,
         signer: access.signer,
     };
-    let receipt = append(&access.handle.ledger, vec![entry]).await?.remove(0);
+    let receipt = append(&access.handle, vec![entry]).await?.remove(0);
     Ok((StatusCode::CREATED, Json(receipt)))
 }
 
@@ -83,7 +83,7 @@ pub async fn notarize_batch(
             signer: access.signer.clone(),
         })
         .collect();
-    let receipts = append(&access.handle.ledger, entries).await?;
+    let receipts = append(&access.handle, entries).await?;
     Ok((StatusCode::CREATED, Json(BatchReceipts { receipts })))
 }
 

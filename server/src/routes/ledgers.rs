@@ -169,7 +169,7 @@ pub async fn create_key(
         signer: access.signer,
         credential: crate::state::credential_hash(&secret),
     };
-    let receipt = append(&access.handle.ledger, vec![entry]).await?.remove(0);
+    let receipt = append(&access.handle, vec![entry]).await?.remove(0);
     let ledger = access.handle.ledger.name().to_string();
     state.remember_key(
         &secret,
@@ -243,7 +243,7 @@ pub async fn revoke_key(
         id: id.clone(),
         signer: access.signer,
     };
-    let receipt = append(&access.handle.ledger, vec![entry]).await?.remove(0);
+    let receipt = append(&access.handle, vec![entry]).await?.remove(0);
     let ledger = access.handle.ledger.name().to_string();
     state.forget_key(&ledger, &id);
     tracing::info!(%ledger, key = %id, "API key revoked");

@@ -1,15 +1,13 @@
 //! Thin handlers: parse, call the ledger, serialize. Each is documented for OpenAPI where it
 //! is registered, so the router and `/openapi.json` come from the same list.
 
-use std::sync::Arc;
-
 use notarium_core::Receipt;
-use notarium_ledger::{Ledger, NewEntry};
+use notarium_ledger::NewEntry;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, LedgerHandle};
 
 pub mod artifacts;
 pub mod entries;
@@ -70,16 +68,15 @@ pub(crate) async fn blocking_api<T: Send + 'static>(
 /// Queues entries with the ledger's group-commit sequencer (all-or-nothing), waits without
 /// blocking a thread until their batch is durable, then builds their receipts.
 pub(crate) async fn append(
-    ledger: &Arc<Ledger>,
+    handle: &LedgerHandle,
     entries: Vec<NewEntry>,
 ) -> ApiResult<Vec<Receipt>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    ledger.append_with(entries, move |result| {
+    handle.ledger.append_with(entries, move |result| {
         let _ = tx.send(result);
     });
     let appended = rx
         .await
         .map_err(|_| ApiError::Storage("the writer stopped without answering".into()))??;
-    let ledger = ledger.clone();
-    blocking(move || ledger.receipts(&appended)).await
+    handle.read(move |ledger| ledger.receipts(&appended)).await
 }
