@@ -9,6 +9,10 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod ci;
+pub mod exit;
+pub mod receipts;
+pub mod report;
 pub mod trust;
 pub mod verify;
 

@@ -131,6 +131,40 @@ fn start_server(bin: &std::path::Path, data: &std::path::Path) -> Result<Server>
     })
 }
 
+/// Authenticates random hashes of the fill (`sha(r, i, 3)` for `r < known`) from `conns`
+/// connections for `secs`; `salt` varies the sequence between runs.
+async fn authenticate_load(
+    http: &reqwest::Client,
+    api: &str,
+    key: &str,
+    known: u64,
+    conns: usize,
+    secs: f64,
+    salt: u64,
+) -> Result<Measured> {
+    let (http, api, key) = (http.clone(), api.to_owned(), key.to_owned());
+    load(conns, secs, move |t, n| {
+        let (http, api, key) = (http.clone(), api.clone(), key.clone());
+        async move {
+            let r = (t * 7919 + n * 104_729 + salt) % known;
+            let h = sha(r, (n * 31 + t * 17 + salt) % 1000, 3);
+            let v: serde_json::Value = http
+                .get(format!("{api}/artifacts/{h}"))
+                .bearer_auth(&key)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            if v["status"] != "trusted" && v["status"] != "unknown" {
+                bail!("unexpected status {}", v["status"]);
+            }
+            Ok(1)
+        }
+    })
+    .await
+}
+
 /// Summarises a route's latency histogram in Prometheus text: the bucket holding the p99 and
 /// the share of requests within 1 ms and 2 ms.
 fn server_side_latency(metrics: &str, before: &str, route_part: &str) -> Option<String> {
@@ -364,59 +398,14 @@ async fn main() -> Result<()> {
 
     let metrics_url = format!("{}/metrics", server.url);
     let before_auth = http.get(&metrics_url).send().await?.text().await?;
-    let auth = {
-        let (http, api, key) = (http.clone(), api.clone(), key.clone());
-        let known = fill.saturating_sub(filled_from).div_ceil(1000).max(1);
-        load(conns, secs, move |t, n| {
-            let (http, api, key) = (http.clone(), api.clone(), key.clone());
-            async move {
-                let r = (t * 7919 + n * 104_729) % known;
-                let h = sha(r, (n * 31 + t * 17) % 1000, 3);
-                let v: serde_json::Value = http
-                    .get(format!("{api}/artifacts/{h}"))
-                    .bearer_auth(&key)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                if v["status"] != "trusted" && v["status"] != "unknown" {
-                    bail!("unexpected status {}", v["status"]);
-                }
-                Ok(1)
-            }
-        })
-        .await?
-    };
+    let known = fill.saturating_sub(filled_from).div_ceil(1000).max(1);
+    let auth = authenticate_load(&http, &api, &key, known, conns, secs, 0).await?;
     // Server-side latency of authenticate, from the server's own histogram, per phase.
     let after_auth = http.get(&metrics_url).send().await?.text().await?;
     let server_side = server_side_latency(&after_auth, &before_auth, "/artifacts/{");
     // The same requests from 4 connections: latency without 64-deep queueing on 2 cores.
     let light_conns = 4;
-    let auth_light = {
-        let (http, api, key) = (http.clone(), api.clone(), key.clone());
-        let known = fill.saturating_sub(filled_from).div_ceil(1000).max(1);
-        load(light_conns, secs, move |t, n| {
-            let (http, api, key) = (http.clone(), api.clone(), key.clone());
-            async move {
-                let r = (t * 7919 + n * 104_729 + 13) % known;
-                let h = sha(r, (n * 37 + t * 11) % 1000, 3);
-                let v: serde_json::Value = http
-                    .get(format!("{api}/artifacts/{h}"))
-                    .bearer_auth(&key)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                if v["status"] != "trusted" && v["status"] != "unknown" {
-                    bail!("unexpected status {}", v["status"]);
-                }
-                Ok(1)
-            }
-        })
-        .await?
-    };
+    let auth_light = authenticate_load(&http, &api, &key, known, light_conns, secs, 13).await?;
     let after_light = http.get(&metrics_url).send().await?.text().await?;
     let server_side_light = server_side_latency(&after_light, &after_auth, "/artifacts/{");
     let pid = server.child.id();

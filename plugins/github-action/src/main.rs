@@ -10,10 +10,8 @@
 
 #![forbid(unsafe_code)]
 
-mod ci;
 mod github;
 mod release;
-mod report;
 mod status;
 
 use std::io::Read;
@@ -28,25 +26,8 @@ use notarium_core::VerifierKey;
 
 use crate::github::{GitHub, NewStatus};
 
-/// Exit codes of DESIGN.md §6.
-pub mod code {
-    /// All trusted / success.
-    pub const OK: u8 = 0;
-    /// Untrusted.
-    pub const UNTRUSTED: u8 = 1;
-    /// Unknown.
-    pub const UNKNOWN: u8 = 2;
-    /// Unsupported.
-    pub const UNSUPPORTED: u8 = 3;
-    /// Revoked signer.
-    pub const REVOKED: u8 = 4;
-    /// Verification failed.
-    pub const TAMPERING: u8 = 5;
-    /// A server (the ledger's or GitHub's) unreachable or failing.
-    pub const UNREACHABLE: u8 = 6;
-    /// Usage error.
-    pub const USAGE: u8 = 64;
-}
+/// Exit codes of DESIGN.md §6, the same as `notarium`'s.
+pub use notarium_client::exit as code;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -249,7 +230,7 @@ async fn set_status(g: &Global, a: StatusArgs) -> Result<u8> {
         state: state.as_str().to_owned(),
         description,
         context: a.context,
-        target_url: a.target_url.or_else(ci::run_url),
+        target_url: a.target_url.or_else(notarium_client::ci::github_run_url),
     };
     gh.create_status(&a.sha, &new).await?;
     if g.json() {
@@ -276,18 +257,7 @@ async fn set_status(g: &Global, a: StatusArgs) -> Result<u8> {
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if let Some(ce) = cause.downcast_ref::<notarium_client::Error>() {
-            return match ce {
-                notarium_client::Error::Tampering(_) => code::TAMPERING,
-                notarium_client::Error::Unreachable { .. } => code::UNREACHABLE,
-                notarium_client::Error::Api { status, .. }
-                    if notarium_client::api::is_server_error(*status) || *status == 429 =>
-                {
-                    code::UNREACHABLE
-                }
-                notarium_client::Error::Api { .. }
-                | notarium_client::Error::State(_)
-                | notarium_client::Error::Usage(_) => code::USAGE,
-            };
+            return code::for_error(ce);
         }
         if let Some(ge) = cause.downcast_ref::<github::Error>() {
             return if ge.is_server_side() {
@@ -350,7 +320,7 @@ fn main() -> ExitCode {
             if g.json() {
                 println!(
                     "{}",
-                    serde_json::json!({ "exit_code": c, "error": format!("{e:#}"), "reason": report::reason_for_code(c) })
+                    serde_json::json!({ "exit_code": c, "error": format!("{e:#}"), "reason": code::reason(c) })
                 );
             }
             ExitCode::from(c)

@@ -3,18 +3,18 @@
 //! [`Verifier`] checks every answer (DESIGN.md §5). Exit codes are the CLI's (§6).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 
 use notarium_client::api::{parse_attrs, MAX_BATCH};
 use notarium_client::{KeySource, Verifier};
-use notarium_core::{ArtifactRequest, ArtifactStatus, Receipt, Sha256, Status};
+use notarium_core::{ArtifactRequest, ArtifactStatus, Sha256, Status};
 
 use crate::github::{Asset, GitHub, Release};
-use crate::report::{self, Row};
 use crate::{code, usage, Global};
+use notarium_client::report::{self, Row};
 
 /// `release notarize`.
 #[derive(Args, Debug)]
@@ -111,7 +111,7 @@ pub async fn notarize(g: &Global, gh: &GitHub, a: NotarizeArgs) -> Result<u8> {
     let mut attributes = parse_attrs(&a.attrs).map_err(|e| usage(e.to_string()))?;
     attributes.insert("release_tag".into(), a.tag.clone());
     let ci = if a.ci {
-        crate::ci::context()
+        notarium_client::ci::context()
     } else {
         BTreeMap::new()
     };
@@ -146,7 +146,7 @@ pub async fn notarize(g: &Global, gh: &GitHub, a: NotarizeArgs) -> Result<u8> {
         for (req, r) in chunk.iter().zip(&receipts) {
             let verified = v.verify_notarization(req, r).await?;
             if let Some(dir) = &a.receipts {
-                write_receipt(dir, &req.name, r)?;
+                notarium_client::receipts::write(dir, &req.name, r, None)?;
             }
             rows.push(Row {
                 subject: req.name.clone(),
@@ -157,6 +157,7 @@ pub async fn notarize(g: &Global, gh: &GitHub, a: NotarizeArgs) -> Result<u8> {
                 index: Some(verified.index.0),
                 signer: Some(verified.entry.signer().to_owned()),
                 time: Some(verified.entry.time().to_owned()),
+                details: vec![],
             });
         }
     }
@@ -207,7 +208,7 @@ pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Resul
             };
             let verdict = v.verify_answer(&h.sha256, &a.signers, &single).await?;
             any_unknown |= verdict.status == Status::Unknown;
-            let c = status_code(verdict.status);
+            let c = code::for_status(verdict.status);
             let (index, signer, time) = match &verdict.receipt {
                 Some(r) => (
                     Some(r.index.0),
@@ -221,10 +222,11 @@ pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Resul
                 sha256: h.sha256.to_hex(),
                 status: verdict.status.as_str().to_owned(),
                 code: c,
-                reason: report::reason_for_code(c),
+                reason: code::reason(c),
                 index,
                 signer,
                 time,
+                details: vec![],
             });
         }
     }
@@ -234,40 +236,4 @@ pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Resul
     }
     v.commit()?;
     Ok(report::print(&rows, g.json(), release_json(&release, &v)))
-}
-
-fn status_code(s: Status) -> u8 {
-    match s {
-        Status::Trusted => code::OK,
-        Status::Untrusted => code::UNTRUSTED,
-        Status::Unknown => code::UNKNOWN,
-        Status::Unsupported => code::UNSUPPORTED,
-        Status::Revoked => code::REVOKED,
-    }
-}
-
-/// Saves a receipt as `notarium notarize --receipts` does: `NAME.receipt.json` and the C2SP
-/// `NAME.tlog-proof`.
-fn write_receipt(dir: &Path, name: &str, r: &Receipt) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let base: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let json = dir.join(format!("{base}.receipt.json"));
-    std::fs::write(&json, serde_json::to_string_pretty(r)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
-    let proof = r
-        .to_tlog_proof()
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
-        .render();
-    let path = dir.join(format!("{base}.tlog-proof"));
-    std::fs::write(&path, proof).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -64,7 +64,7 @@ pub fn from_cli_json(doc: &Value) -> Result<(State, String), String> {
     if results.is_empty() {
         let reason = doc["reason"]
             .as_str()
-            .unwrap_or_else(|| crate::report::reason_for_code(exit.min(255) as u8));
+            .unwrap_or_else(|| crate::code::reason(exit.min(255) as u8));
         let what = doc["error"].as_str().unwrap_or("no artifacts");
         return Ok((state, clip(&format!("notarium: {reason}: {what}"))));
     }

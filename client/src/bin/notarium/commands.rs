@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,9 +16,9 @@ use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
 };
 
-use crate::output::{self, Row};
 use crate::subjects::{self, Manifest, Subject};
 use crate::{code, Global, Output};
+use notarium_client::report::{self as output, Row};
 
 /// A usage error (exit 64).
 #[derive(Debug, thiserror::Error)]
@@ -222,18 +222,6 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn json_out(g: &Global) -> bool {
     g.output == Output::Json
 }
@@ -242,7 +230,7 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
     let mut attributes = parse_attrs(&a.attrs).map_err(|e| usage(e.to_string()))?;
     attributes.retain(|_, _| true);
     let ci = if a.ci {
-        crate::ci::context()
+        notarium_client::ci::context()
     } else {
         BTreeMap::new()
     };
@@ -352,27 +340,9 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
 }
 
 fn write_receipt(dir: &Path, name: &str, r: &Receipt, manifest: Option<&Manifest>) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let base = sanitize(name);
-    let path = dir.join(format!("{base}.receipt.json"));
-    std::fs::write(&path, serde_json::to_string_pretty(r)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))?;
-    let proof = r.to_tlog_proof().map_err(|e| anyhow!("{e}"))?.render();
-    std::fs::write(dir.join(format!("{base}.tlog-proof")), proof)?;
-    if let Some(m) = manifest {
-        std::fs::write(dir.join(format!("{base}.manifest")), m.text())?;
-    }
+    let text = manifest.map(Manifest::text);
+    notarium_client::receipts::write(dir, name, r, text.as_deref())?;
     Ok(())
-}
-
-fn status_code(s: Status) -> u8 {
-    match s {
-        Status::Trusted => code::OK,
-        Status::Untrusted => code::UNTRUSTED,
-        Status::Unknown => code::UNKNOWN,
-        Status::Unsupported => code::UNSUPPORTED,
-        Status::Revoked => code::REVOKED,
-    }
 }
 
 fn verdict_row(display: &str, v: &Verdict) -> Row {
@@ -388,8 +358,8 @@ fn verdict_row(display: &str, v: &Verdict) -> Row {
         subject: display.to_owned(),
         sha256: v.sha256.to_hex(),
         status: v.status.as_str().to_owned(),
-        code: status_code(v.status),
-        reason: output::reason_for_code(status_code(v.status)),
+        code: code::for_status(v.status),
+        reason: code::reason(code::for_status(v.status)),
         index,
         signer,
         time,
@@ -608,7 +578,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     for (display, sha) in subjects {
         let (status, c) = if sha == art.sha256 {
             let s = Status::from(art.status);
-            (s.as_str().to_owned(), status_code(s))
+            (s.as_str().to_owned(), code::for_status(s))
         } else {
             ("verification failed".to_owned(), code::TAMPERING)
         };
@@ -617,7 +587,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
             sha256: sha.to_hex(),
             status,
             code: c,
-            reason: output::reason_for_code(c),
+            reason: code::reason(c),
             index: Some(v.index.0),
             signer: Some(art.signer.clone()),
             time: Some(art.time.clone()),

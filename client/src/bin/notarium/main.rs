@@ -3,9 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-mod ci;
 mod commands;
-mod output;
 mod report;
 mod subjects;
 
@@ -14,25 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit codes of DESIGN.md §6.
-pub mod code {
-    /// All trusted / success.
-    pub const OK: u8 = 0;
-    /// Untrusted.
-    pub const UNTRUSTED: u8 = 1;
-    /// Unknown.
-    pub const UNKNOWN: u8 = 2;
-    /// Unsupported.
-    pub const UNSUPPORTED: u8 = 3;
-    /// Revoked signer.
-    pub const REVOKED: u8 = 4;
-    /// Verification failed: tampering, bad proof or signature, rollback.
-    pub const TAMPERING: u8 = 5;
-    /// Server unreachable or server error.
-    pub const UNREACHABLE: u8 = 6;
-    /// Usage error.
-    pub const USAGE: u8 = 64;
-}
+/// Exit codes of DESIGN.md §6 (shared with the plugins).
+pub use notarium_client::exit as code;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -129,20 +110,7 @@ enum Command {
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if let Some(ce) = cause.downcast_ref::<notarium_client::Error>() {
-            return match ce {
-                notarium_client::Error::Tampering(_) => code::TAMPERING,
-                notarium_client::Error::Unreachable { .. } => code::UNREACHABLE,
-                // The server failed or refused for now (5xx, 429): exit 6. Other 4xx answers
-                // mean the request or its key is wrong: a usage error.
-                notarium_client::Error::Api { status, .. }
-                    if notarium_client::api::is_server_error(*status) || *status == 429 =>
-                {
-                    code::UNREACHABLE
-                }
-                notarium_client::Error::Api { .. } => code::USAGE,
-                notarium_client::Error::State(_) => code::USAGE,
-                notarium_client::Error::Usage(_) => code::USAGE,
-            };
+            return code::for_error(ce);
         }
         if cause.downcast_ref::<commands::UsageError>().is_some() {
             return code::USAGE;
@@ -217,7 +185,7 @@ fn main() -> ExitCode {
             if cli.global.output == Output::Json {
                 println!(
                     "{}",
-                    serde_json::json!({ "exit_code": code, "error": format!("{e:#}"), "reason": output::reason_for_code(code) })
+                    serde_json::json!({ "exit_code": code, "error": format!("{e:#}"), "reason": code::reason(code) })
                 );
             }
             ExitCode::from(code)

@@ -1,8 +1,10 @@
-//! Text tables and JSON documents for results.
+//! Results as `notarium` prints them (DESIGN.md §6): a table, or with `--output json` one
+//! document `{exit_code, results: [{subject, sha256, status, code, reason, …}], …}` that the
+//! plugins read.
 
 use serde::Serialize;
 
-use crate::code;
+use crate::exit;
 
 /// One artifact's outcome, as printed.
 #[derive(Clone, Debug, Serialize)]
@@ -31,23 +33,9 @@ pub struct Row {
     pub details: Vec<String>,
 }
 
-/// The reason code for an exit code.
-pub fn reason_for_code(c: u8) -> &'static str {
-    match c {
-        code::OK => "trusted",
-        code::UNTRUSTED => "untrusted",
-        code::UNKNOWN => "unknown",
-        code::UNSUPPORTED => "unsupported",
-        code::REVOKED => "revoked",
-        code::TAMPERING => "verification_failed",
-        code::UNREACHABLE => "server_unreachable",
-        _ => "usage",
-    }
-}
-
 /// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.
 pub fn print(rows: &[Row], json: bool, extra: serde_json::Value) -> u8 {
-    let worst = rows.iter().map(|r| r.code).max().unwrap_or(code::OK);
+    let worst = rows.iter().map(|r| r.code).max().unwrap_or(exit::OK);
     if json {
         let mut doc = serde_json::json!({ "exit_code": worst, "results": rows });
         if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {

@@ -25,6 +25,18 @@ pub fn strip_credentials(url: &str) -> String {
     }
 }
 
+/// The GitHub Actions run's URL, when the runner's variables give it.
+pub fn github_run_url() -> Option<String> {
+    match (
+        env("GITHUB_SERVER_URL"),
+        env("GITHUB_REPOSITORY"),
+        env("GITHUB_RUN_ID"),
+    ) {
+        (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+        _ => None,
+    }
+}
+
 /// The CI context of the current environment, or an empty map outside CI.
 pub fn context() -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
@@ -38,10 +50,7 @@ pub fn context() -> BTreeMap<String, String> {
     };
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
         let server = env("GITHUB_SERVER_URL");
-        let run_url = match (&server, env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {
-            (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
-            _ => None,
-        };
+        let run_url = github_run_url();
         put("provider", Some("github".into()));
         put("repository", env("GITHUB_REPOSITORY"));
         put("commit", env("GITHUB_SHA"));
