@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod ci;
+pub mod cli;
 pub mod exit;
 pub mod receipts;
 pub mod report;

@@ -19,9 +19,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use notarium_client::{ApiKey, Client};
+use notarium_client::cli::LedgerArgs;
+use notarium_client::Client;
 use notarium_core::VerifierKey;
 
 use crate::github::{GitHub, NewStatus};
@@ -42,53 +43,13 @@ struct Cli {
     command: Command,
 }
 
-/// Output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// A readable table.
-    Text,
-    /// One JSON document, as `notarium --output json`.
-    Json,
-}
-
 /// Flags every command takes: the ledger's (as `notarium`'s, with the same variables) and
 /// GitHub's.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Notarium server URL.
-    #[arg(
-        long,
-        global = true,
-        env = "NOTARIUM_SERVER",
-        default_value = "http://127.0.0.1:7373"
-    )]
-    pub server: String,
-    /// Ledger name.
-    #[arg(
-        long,
-        global = true,
-        env = "NOTARIUM_LEDGER",
-        default_value = "default"
-    )]
-    pub ledger: String,
-    /// Output format.
-    #[arg(
-        long,
-        global = true,
-        env = "NOTARIUM_OUTPUT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub output: Output,
-    /// File holding the Notarium API key (else NOTARIUM_API_KEY).
-    #[arg(long, global = true, env = "NOTARIUM_API_KEY_FILE")]
-    pub api_key_file: Option<PathBuf>,
-    /// The ledger's verifier key to pin (else the stored one, else trust on first use).
-    #[arg(long, global = true, env = "NOTARIUM_VERIFIER_KEY")]
-    pub verifier_key: Option<String>,
-    /// Where verified checkpoints are kept (default: $XDG_STATE_HOME/notarium).
-    #[arg(long, global = true, env = "NOTARIUM_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// The ledger's flags, as `notarium`'s.
+    #[command(flatten)]
+    pub notarium: LedgerArgs,
     /// The GitHub repository, OWNER/NAME.
     #[arg(long, global = true, env = "GITHUB_REPOSITORY")]
     pub repo: Option<String>,
@@ -98,24 +59,12 @@ pub struct Global {
 }
 
 impl Global {
-    fn api_key(&self) -> Result<Option<ApiKey>> {
-        if let Some(f) = &self.api_key_file {
-            let s = std::fs::read_to_string(f)
-                .map_err(|e| usage(format!("reading the API key file {}: {e}", f.display())))?;
-            return Ok(Some(ApiKey::new(&s)));
-        }
-        Ok(std::env::var("NOTARIUM_API_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| ApiKey::new(&k)))
-    }
-
     /// The ledger's API client.
     ///
     /// # Errors
     /// A bad server URL or ledger name, an unreadable key file.
     pub fn client(&self) -> Result<Client> {
-        Ok(Client::new(&self.server, &self.ledger, self.api_key()?)?)
+        Ok(self.notarium.client()?)
     }
 
     /// The pinned verifier key, if any.
@@ -123,22 +72,17 @@ impl Global {
     /// # Errors
     /// A malformed key (usage).
     pub fn pinned_key(&self) -> Result<Option<VerifierKey>> {
-        self.verifier_key
-            .as_deref()
-            .map(|k| VerifierKey::parse(k).map_err(|e| usage(format!("--verifier-key: {e}"))))
-            .transpose()
+        Ok(self.notarium.pinned_key()?)
     }
 
     /// The trust state directory.
     pub fn state_dir(&self) -> PathBuf {
-        self.state_dir
-            .clone()
-            .unwrap_or_else(notarium_client::trust::default_state_dir)
+        self.notarium.state_dir()
     }
 
     /// Whether to print JSON.
     pub fn json(&self) -> bool {
-        self.output == Output::Json
+        self.notarium.json()
     }
 
     /// The GitHub client, with `GITHUB_TOKEN` (never taken from the command line).

@@ -79,7 +79,7 @@ async fn verifier(g: &Global) -> Result<Verifier> {
     if *v.key_source() == KeySource::FirstUse {
         eprintln!(
             "notarium-github: NOTICE: no verifier key was pinned for ledger {:?} on {}.",
-            g.ledger, g.server
+            g.notarium.ledger, g.notarium.server
         );
         eprintln!(
             "notarium-github: NOTICE: trusting this key on first use: {}",

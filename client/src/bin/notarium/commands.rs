@@ -11,13 +11,13 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use notarium_client::api::{parse_attrs, SearchParams, MAX_BATCH};
-use notarium_client::{ApiKey, Client, KeySource, Verdict, Verifier};
+use notarium_client::{Client, KeySource, Verdict, Verifier};
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
 };
 
 use crate::subjects::{self, Manifest, Subject};
-use crate::{code, Global, Output};
+use crate::{code, Global};
 use notarium_client::report::{self as output, Row};
 
 /// A usage error (exit 64).
@@ -162,38 +162,8 @@ pub enum KeyCmd {
     },
 }
 
-fn api_key(g: &Global) -> Result<Option<ApiKey>> {
-    if let Some(f) = &g.api_key_file {
-        let s = std::fs::read_to_string(f)
-            .with_context(|| format!("reading the API key file {}", f.display()))
-            .map_err(|e| usage(format!("{e:#}")))?;
-        return Ok(Some(ApiKey::new(&s)));
-    }
-    Ok(std::env::var("NOTARIUM_API_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-        .map(|k| ApiKey::new(&k)))
-}
-
-fn client(g: &Global) -> Result<Client> {
-    Ok(Client::new(&g.server, &g.ledger, api_key(g)?)?)
-}
-
-fn pinned_key(g: &Global) -> Result<Option<VerifierKey>> {
-    g.verifier_key
-        .as_deref()
-        .map(|k| VerifierKey::parse(k).map_err(|e| usage(format!("--verifier-key: {e}"))))
-        .transpose()
-}
-
-fn state_dir(g: &Global) -> PathBuf {
-    g.state_dir
-        .clone()
-        .unwrap_or_else(notarium_client::trust::default_state_dir)
-}
-
 async fn verifier(g: &Global) -> Result<Verifier> {
-    let v = Verifier::open(client(g)?, &state_dir(g), pinned_key(g)?).await?;
+    let v = Verifier::open(g.client()?, &g.state_dir(), g.pinned_key()?).await?;
     if *v.key_source() == KeySource::FirstUse {
         eprintln!(
             "notarium: NOTICE: no verifier key was pinned for ledger {:?} on {}.",
@@ -220,10 +190,6 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     );
     pb.set_prefix(what.to_owned());
     pb
-}
-
-fn json_out(g: &Global) -> bool {
-    g.output == Output::Json
 }
 
 pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Result<u8> {
@@ -335,7 +301,7 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
     let cp = v
         .latest()
         .map(|c| serde_json::json!({ "size": c.size().0, "root": c.root().to_base64() }));
-    output::print(&rows, json_out(g), serde_json::json!({ "checkpoint": cp }));
+    output::print(&rows, g.json(), serde_json::json!({ "checkpoint": cp }));
     Ok(code::OK)
 }
 
@@ -466,7 +432,7 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
         .map(|c| serde_json::json!({ "size": c.size().0, "root": c.root().to_base64() }));
     Ok(output::print(
         &rows,
-        json_out(g),
+        g.json(),
         serde_json::json!({ "checkpoint": cp }),
     ))
 }
@@ -530,11 +496,11 @@ fn read_receipt(path: &Path) -> Result<Receipt> {
 
 /// The key for offline checks: pinned, else the one this machine stored for the ledger.
 fn offline_key(g: &Global) -> Result<VerifierKey> {
-    if let Some(k) = pinned_key(g)? {
+    if let Some(k) = g.pinned_key()? {
         return Ok(k);
     }
     let sf = notarium_client::trust::StateFile::open(
-        &state_dir(g),
+        &g.state_dir(),
         Client::new(&g.server, &g.ledger, None)?.server().as_str(),
         &g.ledger,
     )?;
@@ -599,7 +565,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     }
     Ok(output::print(
         &rows,
-        json_out(g),
+        g.json(),
         serde_json::json!({ "offline": true }),
     ))
 }
@@ -697,7 +663,7 @@ pub async fn inspect(g: &Global, a: InspectArgs) -> Result<u8> {
     v.commit()?;
     output::print(
         &receipt_rows(&out),
-        json_out(g),
+        g.json(),
         serde_json::json!({ "sha256": sha }),
     );
     Ok(code::OK)
@@ -725,10 +691,10 @@ pub async fn search(g: &Global, a: SearchArgs) -> Result<u8> {
     v.commit()?;
     output::print(
         &receipt_rows(&out),
-        json_out(g),
+        g.json(),
         serde_json::json!({ "next": page.next }),
     );
-    if let (Some(n), false) = (page.next, json_out(g)) {
+    if let (Some(n), false) = (page.next, g.json()) {
         eprintln!("more: --after {n}");
     }
     Ok(code::OK)
@@ -739,7 +705,7 @@ pub async fn checkpoint(g: &Global) -> Result<u8> {
     let before = v.latest().map(|c| c.size().0);
     let cp = v.refresh().await?;
     v.commit()?;
-    if json_out(g) {
+    if g.json() {
         println!(
             "{}",
             serde_json::json!({ "exit_code": 0, "origin": cp.checkpoint().origin.as_str(), "size": cp.size().0,
@@ -816,7 +782,7 @@ pub async fn audit(g: &Global) -> Result<u8> {
         )));
     }
     v.commit()?;
-    if json_out(g) {
+    if g.json() {
         println!(
             "{}",
             serde_json::json!({ "exit_code": 0, "entries": size, "root": cp.root().to_base64(), "verified": true })
@@ -835,11 +801,11 @@ pub async fn audit(g: &Global) -> Result<u8> {
 }
 
 pub async fn ledger_cmd(g: &Global, c: LedgerCmd) -> Result<u8> {
-    let client = client(g)?;
+    let client = g.client()?;
     let value = match c {
         LedgerCmd::List => client.list_ledgers().await?,
         LedgerCmd::Create { name, public_read } => {
-            let c2 = Client::new(&g.server, &name, api_key(g)?)?;
+            let c2 = Client::new(&g.server, &name, g.api_key()?)?;
             serde_json::to_value(c2.create_ledger(&name, public_read).await?)?
         }
         LedgerCmd::Show => serde_json::to_value(client.ledger_info().await?)?,
@@ -849,7 +815,7 @@ pub async fn ledger_cmd(g: &Global, c: LedgerCmd) -> Result<u8> {
 }
 
 pub async fn key_cmd(g: &Global, c: KeyCmd) -> Result<u8> {
-    let client = client(g)?;
+    let client = g.client()?;
     match c {
         KeyCmd::List => println!(
             "{}",
@@ -865,7 +831,7 @@ pub async fn key_cmd(g: &Global, c: KeyCmd) -> Result<u8> {
                 ))),
             };
             let k = client.create_key(&name, role).await?;
-            if json_out(g) {
+            if g.json() {
                 println!("{}", serde_json::to_string_pretty(&k)?);
             } else {
                 println!(

@@ -7,10 +7,9 @@ mod commands;
 mod report;
 mod subjects;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Exit codes of DESIGN.md §6 (shared with the plugins).
 pub use notarium_client::exit as code;
@@ -28,53 +27,7 @@ struct Cli {
     command: Command,
 }
 
-/// Output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// A readable table.
-    Text,
-    /// One JSON document.
-    Json,
-}
-
-/// Flags every command takes.
-#[derive(Args, Debug, Clone)]
-pub struct Global {
-    /// Server URL.
-    #[arg(
-        long,
-        global = true,
-        env = "NOTARIUM_SERVER",
-        default_value = "http://127.0.0.1:7373"
-    )]
-    pub server: String,
-    /// Ledger name.
-    #[arg(
-        long,
-        global = true,
-        env = "NOTARIUM_LEDGER",
-        default_value = "default"
-    )]
-    pub ledger: String,
-    /// Output format.
-    #[arg(
-        long,
-        global = true,
-        env = "NOTARIUM_OUTPUT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub output: Output,
-    /// File holding the API key (else NOTARIUM_API_KEY).
-    #[arg(long, global = true, env = "NOTARIUM_API_KEY_FILE")]
-    pub api_key_file: Option<PathBuf>,
-    /// The ledger's verifier key to pin (else the stored one, else trust on first use).
-    #[arg(long, global = true, env = "NOTARIUM_VERIFIER_KEY")]
-    pub verifier_key: Option<String>,
-    /// Where verified checkpoints are kept (default: $XDG_STATE_HOME/notarium).
-    #[arg(long, global = true, env = "NOTARIUM_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
-}
+pub use notarium_client::cli::{LedgerArgs as Global, Output};
 
 #[derive(Subcommand, Debug)]
 enum Command {
