@@ -59,19 +59,14 @@ pub struct AuthAnswer {
     pub revocation: Option<Receipt>,
 }
 
-/// One result of `POST /ledgers/{l}/authenticate`.
+/// One result of `POST /ledgers/{l}/authenticate`: the hash and the same answer as for one.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct BatchAuthResult {
     /// The hash asked about.
     pub sha256: Sha256,
-    /// The claimed status.
-    pub status: Status,
-    /// The deciding entry.
-    #[serde(default)]
-    pub receipt: Option<Receipt>,
-    /// The revocation, for `revoked`.
-    #[serde(default)]
-    pub revocation: Option<Receipt>,
+    /// Status, receipt and revocation, as [`Client::authenticate`] answers them.
+    #[serde(flatten)]
+    pub answer: AuthAnswer,
 }
 
 /// `POST /ledgers/{l}/authenticate`.

@@ -193,6 +193,7 @@ pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Resul
                 )));
             }
             if res
+                .answer
                 .receipt
                 .as_ref()
                 .is_some_and(|r| r.checkpoint != cp.note())
@@ -201,12 +202,7 @@ pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Resul
                     "a result is proven against another checkpoint than the batch's".into()
                 ));
             }
-            let single = notarium_client::api::AuthAnswer {
-                status: res.status,
-                receipt: res.receipt.clone(),
-                revocation: res.revocation.clone(),
-            };
-            let verdict = v.verify_answer(&h.sha256, &a.signers, &single).await?;
+            let verdict = v.verify_answer(&h.sha256, &a.signers, &res.answer).await?;
             any_unknown |= verdict.status == Status::Unknown;
             let c = code::for_status(verdict.status);
             let (index, signer, time) = match &verdict.receipt {

@@ -394,19 +394,14 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
                         res.sha256
                     )));
                 }
-                if let Some(r) = &res.receipt {
+                if let Some(r) = &res.answer.receipt {
                     if r.checkpoint != cp.note() {
                         bail!(notarium_client::Error::Tampering(
                             "a result is proven against another checkpoint than the batch's".into()
                         ));
                     }
                 }
-                let single = notarium_client::api::AuthAnswer {
-                    status: res.status,
-                    receipt: res.receipt.clone(),
-                    revocation: res.revocation.clone(),
-                };
-                verdicts.push(v.verify_answer(h, &a.signers, &single).await?);
+                verdicts.push(v.verify_answer(h, &a.signers, &res.answer).await?);
             }
             pb.inc(chunk.len() as u64);
         }
