@@ -55,6 +55,7 @@ pub const ENTRY_VERSION: u32 = 1;
 /// The status a notarization assigns to an artifact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ArtifactStatus {
     /// Built and vouched for.
     #[default]
@@ -95,6 +96,7 @@ impl ArtifactStatus {
 /// What authenticating a hash answers: an artifact status, or `revoked` / `unknown`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     /// The deciding entry says trusted and its signer is not revoked.
     Trusted,
@@ -140,6 +142,7 @@ impl fmt::Display for Status {
 /// An API key's role. Roles are cumulative: `admin` ⊇ `write` ⊇ `read`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Authenticate, history, search, proofs, tiles.
     Read,
@@ -174,21 +177,29 @@ pub enum KeyAction {
 /// Unknown fields (and `signer`, `time`, `ledger`, `type`, `v`) are rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactRequest {
     /// SHA-256 of the artifact.
     pub sha256: Sha256,
-    /// The artifact's name, e.g. a file name.
+    /// The artifact's name, e.g. a file name (1–1,024 bytes, no control characters).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1024, example = "app.tar.gz")
+    )]
     pub name: String,
     /// Size in bytes, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    /// What the artifact is (`file` by default, `dir`, `container`, …).
+    /// What the artifact is (`file` by default, `dir`, `container`, …): 1–32 of
+    /// `a-z 0-9 - _ .`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9._-]{1,32}$"))]
     pub kind: Option<String>,
     /// The status to record (`trusted` by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ArtifactStatus>,
-    /// Free-form string attributes.
+    /// Free-form string attributes: at most 64; keys 1–128 of `A-Z a-z 0-9 - _ . /`, values
+    /// at most 1,024 bytes without control characters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     /// Normalised CI context (keys from [`CI_KEYS`]).
@@ -357,6 +368,18 @@ impl Entry {
     /// # Errors
     /// [`Error::EntryTooLarge`] beyond [`MAX_ENTRY_BYTES`].
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let out = self.template().with_time(self.time());
+        if out.len() > MAX_ENTRY_BYTES {
+            return Err(Error::EntryTooLarge(out.len()));
+        }
+        Ok(out)
+    }
+
+    /// The canonical bytes of this entry with a hole where its `time` goes. A sequencer builds
+    /// the template where the work can run in parallel, checks its size with
+    /// [`EntryTemplate::len_with_time`], and fills in the time (fixed width, see
+    /// [`crate::time::TIMESTAMP_LEN`]) when it assigns the index. `self.time` is ignored.
+    pub fn template(&self) -> EntryTemplate {
         let mut w = Obj::new();
         match self {
             Entry::Artifact(a) => {
@@ -371,9 +394,14 @@ impl Entry {
                     w.raw("size", &size.to_string());
                 }
                 w.str("status", a.status.as_str());
-                w.str("time", &a.time);
-                w.str("type", "artifact");
+                w.key("time");
+                let head = std::mem::take(&mut w.out);
+                w.raw("type", "\"artifact\"");
                 w.raw("v", &a.v.to_string());
+                EntryTemplate {
+                    head,
+                    tail: w.finish(),
+                }
             }
             Entry::Key(k) => {
                 w.str(
@@ -388,16 +416,16 @@ impl Entry {
                 w.str("name", &k.name);
                 w.str("role", k.role.as_str());
                 w.str("signer", &k.signer);
-                w.str("time", &k.time);
-                w.str("type", "key");
+                w.key("time");
+                let head = std::mem::take(&mut w.out);
+                w.raw("type", "\"key\"");
                 w.raw("v", &k.v.to_string());
+                EntryTemplate {
+                    head,
+                    tail: w.finish(),
+                }
             }
         }
-        let out = w.finish();
-        if out.len() > MAX_ENTRY_BYTES {
-            return Err(Error::EntryTooLarge(out.len()));
-        }
-        Ok(out)
     }
 
     /// Who signed it.
@@ -414,6 +442,32 @@ impl Entry {
             Entry::Artifact(a) => &a.time,
             Entry::Key(k) => &k.time,
         }
+    }
+}
+
+/// An entry's canonical bytes without its `time` value: see [`Entry::template`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryTemplate {
+    /// Everything up to and including `"time":`.
+    head: Vec<u8>,
+    /// Everything after the time value: `,"type":…,"v":…}`.
+    tail: Vec<u8>,
+}
+
+impl EntryTemplate {
+    /// The length of the entry once a time of `time_len` bytes is filled in.
+    pub fn len_with_time(&self, time_len: usize) -> usize {
+        // The time is a JSON string: two quotes around characters that need no escaping.
+        self.head.len() + time_len + 2 + self.tail.len()
+    }
+
+    /// The entry's canonical bytes with `time` (an RFC 3339 timestamp) filled in.
+    pub fn with_time(&self, time: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len_with_time(time.len()));
+        out.extend_from_slice(&self.head);
+        write_json_str(time, &mut out);
+        out.extend_from_slice(&self.tail);
+        out
     }
 }
 

@@ -252,3 +252,34 @@ mod tests {
         }
     }
 }
+
+/// OpenAPI schemas of the hex-encoded digests, for the wire types of [`crate::api`].
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    fn hex64(description: &str) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[0-9a-fA-F]{64}$"))
+            .min_length(Some(64))
+            .max_length(Some(64))
+            .description(Some(description))
+            .into()
+    }
+
+    impl utoipa::PartialSchema for super::Hash {
+        fn schema() -> RefOr<Schema> {
+            hex64("A SHA-256 tree hash, 64 lowercase hex characters.")
+        }
+    }
+    impl utoipa::ToSchema for super::Hash {}
+
+    impl utoipa::PartialSchema for super::Sha256 {
+        fn schema() -> RefOr<Schema> {
+            hex64("An artifact's SHA-256, 64 hex characters (either case).")
+        }
+    }
+    impl utoipa::ToSchema for super::Sha256 {}
+}

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod checkpoint;
 pub mod entry;
 pub mod hash;
@@ -24,7 +25,7 @@ pub mod time;
 pub mod tlog_proof;
 
 pub use checkpoint::{Checkpoint, Origin, SignedCheckpoint, UnverifiedCheckpoint};
-pub use entry::{ArtifactRequest, ArtifactStatus, Entry, KeyAction, Role, Status};
+pub use entry::{ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Status};
 pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};
 pub use name::LedgerName;
 pub use note::{SignerKey, VerifierKey};

@@ -16,12 +16,14 @@ use crate::Error;
 /// A receipt as the server returns it and `notarium` saves it. Nothing in it is trusted until
 /// [`Receipt::verify`] succeeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     /// The ledger's name.
     pub ledger: String,
     /// The entry's index.
     pub index: u64,
     /// The entry as JSON, for reading; must equal the parsed `leaf`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub entry: Value,
     /// Base64 of the exact entry bytes.
     pub leaf: String,
@@ -105,6 +107,18 @@ impl Receipt {
             index: LeafIndex(self.index),
             checkpoint,
         })
+    }
+
+    /// The entry parsed from the leaf bytes, unverified: for a server reading its own
+    /// receipts. Clients call [`Receipt::verify`].
+    ///
+    /// # Errors
+    /// [`Error::ReceiptMismatch`] for a leaf that is not base64, [`Error::MalformedEntry`].
+    pub fn parse_entry(&self) -> Result<Entry, Error> {
+        let leaf = B64
+            .decode(&self.leaf)
+            .map_err(|_| Error::ReceiptMismatch("leaf is not base64"))?;
+        Entry::from_bytes(&leaf)
     }
 
     /// The receipt as a C2SP tlog-proof, with the entry bytes as its extra data so that the

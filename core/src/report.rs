@@ -29,6 +29,7 @@ pub const REPORT_FORMAT: &str = "notarium-audit-report/v1";
 /// [`AuditReport::verify`] succeeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditReport {
     /// Always [`REPORT_FORMAT`].
     pub format: String,
@@ -69,6 +70,7 @@ pub struct AuditReport {
 /// The range a report covers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRange {
     /// Entries sequenced at or after this time (absent: from the first entry).
     pub since: Option<String>,
@@ -83,6 +85,7 @@ pub struct ReportRange {
 /// What a report's entries record, counted by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportSummary {
     /// All entries.
     pub entries: u64,

@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::Error;
 
+/// The length of every [`Timestamp`] as text (years 0000–9999).
+pub const TIMESTAMP_LEN: usize = 27;
+
 /// Microseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);

@@ -3,18 +3,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use notarium_core::merkle::{self, NodeSource};
-use notarium_core::{leaf_hash, Entry, Hash, KeyAction, SignerKey, TreeSize, UnverifiedCheckpoint};
+use notarium_core::{leaf_hash, Entry, Hash, KeyAction, TreeSize, UnverifiedCheckpoint};
 
-use crate::read::{index_columns, tile_bytes, IndexColumns};
-use crate::store;
-use crate::tiles::{locate, TileTree};
-use crate::Error;
+use crate::entries::Columns;
+use crate::store::{sqlite::Sqlite, Reader};
+use crate::tiles::{locate, EdgeChanges, TileEdge, TileTree};
+use crate::{keyfile, Error};
 
 /// What part of the ledger a finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -46,9 +44,9 @@ pub struct AuditFinding {
     pub message: String,
 }
 
-/// The result of [`audit`].
+/// The result of [`audit`]: what one ledger's recomputation found.
 #[derive(Clone, Debug, Serialize)]
-pub struct AuditReport {
+pub struct LedgerAudit {
     /// The ledger directory audited.
     pub dir: PathBuf,
     /// Entries read.
@@ -65,7 +63,7 @@ pub struct AuditReport {
     pub more_findings: u64,
 }
 
-impl AuditReport {
+impl LedgerAudit {
     /// True when nothing disagrees.
     pub fn is_clean(&self) -> bool {
         self.findings.is_empty()
@@ -95,13 +93,13 @@ impl Recorder {
 }
 
 /// Stored tiles as a node source, to tell a changed entry from a changed tile.
-struct StoredTiles<'a>(&'a Connection);
+struct StoredTiles<'a>(&'a dyn Reader);
 
 impl NodeSource for StoredTiles<'_> {
     type Error = Error;
     fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
         let (tl, t, r, pos) = locate(level, index);
-        let bytes = tile_bytes(self.0, tl, t)?.unwrap_or_default();
+        let bytes = self.0.tile(tl, t)?.unwrap_or_default();
         TileTree::from_bytes(tl, t, &bytes)?
             .node(r, pos)
             .ok_or_else(|| {
@@ -115,32 +113,22 @@ impl NodeSource for StoredTiles<'_> {
 ///
 /// # Errors
 /// Only when the database cannot be read at all; everything else is a finding.
-pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditReport, Error> {
-    let db = dir.join(store::DB_FILE);
-    if !db.exists() {
-        return Err(Error::NotFound(format!(
-            "no ledger database in {}",
-            dir.display()
-        )));
-    }
-    let conn = store::open_reader(&db)?;
+pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAudit, Error> {
+    let store = Sqlite::existing_reader(dir)?;
+    let store = store.as_ref();
     let mut rec = Recorder {
         findings: Vec::new(),
         more: 0,
     };
 
-    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-    if check != "ok" {
+    if let Some(problem) = store.integrity_problem()? {
         rec.add(
             FindingKind::Storage,
             None,
-            format!("SQLite integrity check: {check}"),
+            format!("SQLite integrity check: {problem}"),
         );
     }
-    let verifier = match std::fs::read_to_string(dir.join(store::KEY_FILE))
-        .map_err(|e| e.to_string())
-        .and_then(|t| SignerKey::parse(&t).map_err(|e| e.to_string()))
-    {
+    let verifier = match keyfile::read(dir) {
         Ok(k) => Some(k.verifier()),
         Err(e) => {
             rec.add(
@@ -151,43 +139,27 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
             None
         }
     };
-    let total: u64 = conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0))?;
+    let total = store.count_entries()?;
 
     // Attribute rows by entry, to compare against each entry's attributes.
     let mut attrs: HashMap<u64, BTreeMap<String, String>> = HashMap::new();
-    {
-        let mut stmt = conn.prepare("SELECT key, value, idx FROM attributes")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u64>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (k, v, idx) = row?;
-            attrs.entry(idx).or_default().insert(k, v);
-        }
+    for (k, v, idx) in store.attribute_rows()? {
+        attrs.entry(idx).or_default().insert(k, v);
     }
 
-    let mut checkpoints = {
-        let mut stmt = conn.prepare("SELECT size, note FROM checkpoints ORDER BY size")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)))?;
-        rows.collect::<Result<Vec<_>, _>>()?.into_iter().peekable()
-    };
+    let mut checkpoints = store.checkpoints()?.into_iter().peekable();
     let mut checked_checkpoints = 0u64;
     let mut last_good: Option<u64> = None;
     let mut entry_tampered = false;
     let mut tiles_checked = 0u64;
-    let mut right: Vec<TileTree> = Vec::new();
+    let mut edge = TileEdge::default();
     let mut created: HashMap<String, u64> = HashMap::new();
     let mut revoked: HashMap<String, u64> = HashMap::new();
-    let mut size = 0u64;
 
     let mut check_checkpoint = |rec: &mut Recorder,
                                 size: u64,
                                 note: &str,
-                                right: &[TileTree],
+                                edge: &TileEdge,
                                 entry_tampered: bool|
      -> Result<(), Error> {
         checked_checkpoints += 1;
@@ -214,13 +186,12 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
             );
             return Ok(());
         }
-        let edge: Vec<Arc<TileTree>> = right.iter().cloned().map(Arc::new).collect();
-        let root = merkle::root(&Edge(&edge), TreeSize(size))?;
+        let root = edge.root()?;
         if root == cp.root() {
             last_good = Some(size);
             return Ok(());
         }
-        let tiles_root = merkle::root(&StoredTiles(&conn), TreeSize(size)).ok();
+        let tiles_root = merkle::root(&StoredTiles(store), TreeSize(size)).ok();
         if entry_tampered && tiles_root == Some(cp.root()) {
             // The entries changed after they were logged; the entry findings name them.
             return Ok(());
@@ -240,98 +211,77 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
     };
 
     while let Some((s, note)) = checkpoints.next_if(|(s, _)| *s == 0) {
-        check_checkpoint(&mut rec, s, &note, &right, false)?;
+        check_checkpoint(&mut rec, s, &note, &edge, false)?;
     }
 
-    let mut stmt = conn.prepare(
-        "SELECT idx, data, type, sha256, name, signer, status, time_us FROM entries ORDER BY idx",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let idx: u64 = row.get(0)?;
-        if idx != size {
+    let mut gap = false;
+    store.scan_entries(&mut |row| {
+        let size = edge.size();
+        if gap {
+            return Ok(());
+        }
+        if row.index != size {
             rec.add(
                 FindingKind::Entry,
                 Some(size),
-                format!("entries {size}..{idx} are missing"),
+                format!("entries {size}..{} are missing", row.index),
             );
-            break;
+            gap = true;
+            return Ok(());
         }
-        let data: Vec<u8> = row.get(1)?;
-        let stored = IndexColumns {
-            kind: match row.get::<_, Option<String>>(2)?.as_deref() {
-                Some("artifact") => Some("artifact"),
-                Some("key") => Some("key"),
-                None => None,
-                Some(_) => Some("?"),
-            },
-            sha256: row
-                .get::<_, Option<Vec<u8>>>(3)?
-                .map(|v| v.try_into().unwrap_or([0xff; 32])),
-            name: row.get(4)?,
-            signer: row.get(5)?,
-            status: match row.get::<_, Option<String>>(6)?.as_deref() {
-                Some("trusted") => Some("trusted"),
-                Some("untrusted") => Some("untrusted"),
-                Some("unsupported") => Some("unsupported"),
-                None => None,
-                Some(_) => Some("?"),
-            },
-            time_us: row.get(7)?,
-            attributes: attrs.remove(&idx).unwrap_or_default(),
+        let stored = Columns {
+            kind: known(row.kind.as_deref(), &["artifact", "key"]),
+            sha256: row.sha256.map(|v| v.try_into().unwrap_or([0xff; 32])),
+            name: row.name,
+            signer: row.signer,
+            status: known(
+                row.status.as_deref(),
+                &["trusted", "untrusted", "unsupported"],
+            ),
+            time_us: row.time_us,
+            attributes: attrs.remove(&row.index).unwrap_or_default(),
         };
-        let expected = match Entry::from_bytes(&data) {
+        let expected = match Entry::from_bytes(&row.data) {
             Ok(entry) => {
                 if let Entry::Key(k) = &entry {
                     match k.action {
-                        KeyAction::Created => created.insert(k.id.clone(), idx),
-                        KeyAction::Revoked => revoked.insert(k.id.clone(), idx),
+                        KeyAction::Created => created.insert(k.id.clone(), row.index),
+                        KeyAction::Revoked => revoked.insert(k.id.clone(), row.index),
                     };
                 }
-                index_columns(&entry)
+                Columns::of(&entry)
             }
-            Err(_) => IndexColumns::default(),
+            Err(_) => Columns::default(),
         };
         if stored != expected {
             rec.add(
                 FindingKind::Index,
-                Some(idx),
-                describe_index_mismatch(idx, &stored, &expected),
+                Some(row.index),
+                describe_index_mismatch(row.index, &stored, &expected),
             );
         }
-        // Rebuild tiles and compare each as it completes.
-        let mut h = leaf_hash(&data);
-        let mut level = 0u8;
-        loop {
-            if right.len() <= level as usize {
-                right.push(TileTree::empty(level, 0));
-            }
-            let tile = &mut right[level as usize];
-            tile.push(h);
-            if !tile.is_full() {
-                break;
-            }
+        // Rebuild the tiles and compare each as it completes.
+        let mut changes = EdgeChanges::default();
+        edge.push(leaf_hash(&row.data), &mut changes);
+        for tile in &changes.completed {
             tiles_checked += 1;
-            if compare_tile(&conn, &mut rec, tile, &mut entry_tampered)? {
-                // keep going: later tiles are compared against the recomputation
-            }
-            h = tile.root().expect("full");
-            *tile = TileTree::empty(level, tile.index + 1);
-            level += 1;
+            compare_tile(store, &mut rec, tile, &mut entry_tampered)?;
         }
-        size += 1;
+        let size = edge.size();
         while let Some((s, note)) = checkpoints.next_if(|(s, _)| *s == size) {
-            check_checkpoint(&mut rec, s, &note, &right, entry_tampered)?;
+            check_checkpoint(&mut rec, s, &note, &edge, entry_tampered)?;
         }
         if size.is_multiple_of(65_536) {
             progress(size, total);
         }
-    }
-    drop(rows);
-    for tile in &right {
+        Ok(())
+    })?;
+    let size = edge.size();
+    for level in 0u8.. {
+        let Some(tile) = edge.tile(level) else { break };
         if tile.width() > 0 {
             tiles_checked += 1;
-            compare_tile(&conn, &mut rec, tile, &mut entry_tampered)?;
+            compare_tile(store, &mut rec, tile, &mut entry_tampered)?;
         }
     }
     for (s, _) in checkpoints {
@@ -341,11 +291,11 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
             format!("checkpoint at size {s} is beyond the {size} stored entries"),
         );
     }
-    let expected_tiles: u64 = right
-        .iter()
+    let expected_tiles: u64 = (0u8..)
+        .map_while(|level| edge.tile(level))
         .map(|t| t.index + u64::from(t.width() > 0))
         .sum();
-    let stored_tiles: u64 = conn.query_row("SELECT COUNT(*) FROM tiles", [], |r| r.get(0))?;
+    let stored_tiles = store.count_tiles()?;
     if stored_tiles != expected_tiles {
         rec.add(
             FindingKind::Tile,
@@ -362,11 +312,11 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
             format!("attribute rows for entry {idx}, which has no such attributes"),
         );
     }
-    check_keys(&conn, &mut rec, &created, &revoked)?;
+    check_keys(store, &mut rec, &created, &revoked)?;
     progress(size, total);
 
     let first_bad_index = rec.findings.iter().filter_map(|f| f.index).min();
-    Ok(AuditReport {
+    Ok(LedgerAudit {
         dir: dir.to_owned(),
         entries: size,
         checkpoints: checked_checkpoints,
@@ -377,30 +327,21 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditRepo
     })
 }
 
-struct Edge<'a>(&'a [Arc<TileTree>]);
-
-impl NodeSource for Edge<'_> {
-    type Error = Error;
-    fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
-        let (tl, t, r, pos) = locate(level, index);
-        self.0
-            .get(tl as usize)
-            .filter(|tile| tile.index == t)
-            .and_then(|tile| tile.node(r, pos))
-            .ok_or_else(|| Error::Corrupt(format!("node {level}/{index} is not on the right edge")))
-    }
+/// A stored column value as one of `known` values, `?` for anything else.
+fn known(stored: Option<&str>, known: &[&'static str]) -> Option<&'static str> {
+    stored.map(|s| known.iter().copied().find(|k| *k == s).unwrap_or("?"))
 }
 
 /// Compares a recomputed tile with the stored one, hash by hash. Returns true if they differ.
 fn compare_tile(
-    conn: &Connection,
+    store: &dyn Reader,
     rec: &mut Recorder,
     tile: &TileTree,
     entry_tampered: &mut bool,
 ) -> Result<bool, Error> {
     let (level, index) = (tile.level, tile.index);
     let first_leaf = |pos: u64| ((index << 8) + pos).checked_shl(8 * u32::from(level));
-    let Some(stored) = tile_bytes(conn, level, index)? else {
+    let Some(stored) = store.tile(level, index)? else {
         rec.add(
             FindingKind::Tile,
             first_leaf(0),
@@ -425,14 +366,14 @@ fn compare_tile(
         if chunk != want.0 {
             differs = true;
             let idx = first_leaf(pos as u64);
-            if level > 0 && stored_hash_matches_stored_tile_below(conn, level, index, pos)? {
+            if level > 0 && stored_hash_matches_stored_tile_below(store, level, index, pos)? {
                 // The stored tiles agree with each other: the difference comes from a changed
                 // entry below, which its own finding names.
                 continue;
             }
             if level == 0 {
                 // Tell a changed entry (tiles still match the signed tree) from a changed tile.
-                let still_signed = stored_chain_is_signed(conn, index)?;
+                let still_signed = stored_chain_is_signed(store, index)?;
                 if still_signed {
                     *entry_tampered = true;
                     rec.add(
@@ -462,14 +403,14 @@ fn compare_tile(
 
 /// Whether hash `pos` of stored tile `level/index` is the root of the stored tile below it.
 fn stored_hash_matches_stored_tile_below(
-    conn: &Connection,
+    store: &dyn Reader,
     level: u8,
     index: u64,
     pos: usize,
 ) -> Result<bool, Error> {
     let (Some(upper), Some(lower)) = (
-        tile_bytes(conn, level, index)?,
-        tile_bytes(conn, level - 1, index * 256 + pos as u64)?,
+        store.tile(level, index)?,
+        store.tile(level - 1, index * 256 + pos as u64)?,
     ) else {
         return Ok(false);
     };
@@ -482,47 +423,43 @@ fn stored_hash_matches_stored_tile_below(
 
 /// Whether stored level-0 tile `index` hashes, through the stored tiles above it, into the
 /// root of the latest signed checkpoint: then it is what was logged.
-fn stored_chain_is_signed(conn: &Connection, index: u64) -> Result<bool, Error> {
+fn stored_chain_is_signed(store: &dyn Reader, index: u64) -> Result<bool, Error> {
     let (mut level, mut t) = (0u8, index);
     loop {
-        let Some(bytes) = tile_bytes(conn, level, t)? else {
+        let Some(bytes) = store.tile(level, t)? else {
             return Ok(false);
         };
         if bytes.len() < notarium_core::tiles::TILE_BYTES {
             // The right-most tile: the signed root covers all of it.
-            return signed_root_matches_tiles(conn);
+            return signed_root_matches_tiles(store);
         }
-        if !stored_hash_matches_stored_tile_below(conn, level + 1, t / 256, (t % 256) as usize)? {
+        if !stored_hash_matches_stored_tile_below(store, level + 1, t / 256, (t % 256) as usize)? {
             return Ok(false);
         }
         level += 1;
         t /= 256;
-        let upper_full = tile_bytes(conn, level, t)?
+        let upper_full = store
+            .tile(level, t)?
             .is_some_and(|b| b.len() == notarium_core::tiles::TILE_BYTES);
         if !upper_full {
-            return signed_root_matches_tiles(conn);
+            return signed_root_matches_tiles(store);
         }
     }
 }
 
 /// Whether the stored tiles reproduce the root of the latest stored checkpoint.
-fn signed_root_matches_tiles(conn: &Connection) -> Result<bool, Error> {
-    let latest: Option<String> = conn
-        .query_row(
-            "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(note) = latest else { return Ok(false) };
+fn signed_root_matches_tiles(store: &dyn Reader) -> Result<bool, Error> {
+    let Some((_, note)) = store.latest_checkpoint()? else {
+        return Ok(false);
+    };
     let Ok(cp) = UnverifiedCheckpoint::parse(&note) else {
         return Ok(false);
     };
     let claimed = cp.claimed();
-    Ok(merkle::root(&StoredTiles(conn), claimed.size).ok() == Some(claimed.root))
+    Ok(merkle::root(&StoredTiles(store), claimed.size).ok() == Some(claimed.root))
 }
 
-fn describe_index_mismatch(idx: u64, stored: &IndexColumns, want: &IndexColumns) -> String {
+fn describe_index_mismatch(idx: u64, stored: &Columns, want: &Columns) -> String {
     let mut cols = Vec::new();
     if stored.kind != want.kind {
         cols.push("type");
@@ -552,33 +489,25 @@ fn describe_index_mismatch(idx: u64, stored: &IndexColumns, want: &IndexColumns)
 }
 
 fn check_keys(
-    conn: &Connection,
+    store: &dyn Reader,
     rec: &mut Recorder,
     created: &HashMap<String, u64>,
     revoked: &HashMap<String, u64>,
 ) -> Result<(), Error> {
-    let mut stmt = conn.prepare("SELECT id, created_idx, revoked_idx FROM api_keys")?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u64>(1)?,
-                r.get::<_, Option<u64>>(2)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    for (id, c, r) in &rows {
-        if created.get(id) != Some(c) {
+    let rows = store.keys()?;
+    for key in &rows {
+        let (id, c, r) = (&key.id, key.created_index, key.revoked_index);
+        if created.get(id) != Some(&c) {
             rec.add(
                 FindingKind::Key,
-                Some(*c),
+                Some(c),
                 format!("api key {id} has no matching created entry at {c}"),
             );
         }
         if revoked.get(id) != r.as_ref() {
             rec.add(
                 FindingKind::Key,
-                r.or(Some(*c)),
+                r.or(Some(c)),
                 format!("api key {id}: revocation row disagrees with the entries"),
             );
         }
@@ -590,10 +519,7 @@ fn check_keys(
             format!("{} api key rows, {} key entries", rows.len(), created.len()),
         );
     }
-    let mut stmt = conn.prepare("SELECT key_id, idx FROM revocations")?;
-    let revs = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let revs = store.revocation_rows()?;
     for (id, idx) in &revs {
         if revoked.get(id) != Some(idx) {
             rec.add(

@@ -1,224 +1,31 @@
-//! Reads: entries, tiles, checkpoints, authentication, history and search. All run on reader
-//! connections against one snapshot, so every answer is covered by one signed checkpoint.
+//! Reads: entries, receipts, proofs, tiles, checkpoints, authentication, history, search and
+//! keys. Each runs on a pooled read connection against one published snapshot, so that every
+//! answer is covered by exactly one signed checkpoint.
 
-use std::collections::BTreeMap;
+use base64::Engine;
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
-use serde::Serialize;
-
+use notarium_core::api::{limits, Authentication, Key, Page};
+use notarium_core::merkle::{self, NodeSource};
 use notarium_core::{
-    Entry, Receipt, SignedCheckpoint, Status, Timestamp, UnverifiedCheckpoint, VerifierKey,
+    ArtifactStatus, Entry, Hash, LeafIndex, Receipt, Sha256, SignedCheckpoint, Status, Timestamp,
+    TreeSize, UnverifiedCheckpoint,
 };
 
-use crate::writer::parse_role;
-use crate::{Error, KeyRecord, Ledger, View};
-
-/// The secondary-index columns of an entry, derived from its bytes alone (the audit
-/// recomputes them the same way).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct IndexColumns {
-    pub kind: Option<&'static str>,
-    pub sha256: Option<[u8; 32]>,
-    pub name: Option<String>,
-    pub signer: Option<String>,
-    pub status: Option<&'static str>,
-    pub time_us: Option<i64>,
-    pub attributes: BTreeMap<String, String>,
-}
-
-pub(crate) fn index_columns(entry: &Entry) -> IndexColumns {
-    index_columns_at(entry, Timestamp::parse(entry.time()).ok().map(|t| t.0))
-}
-
-/// [`index_columns`] when the entry's time is already known (the writer's case).
-pub(crate) fn index_columns_at(entry: &Entry, time_us: Option<i64>) -> IndexColumns {
-    match entry {
-        Entry::Artifact(a) => IndexColumns {
-            kind: Some("artifact"),
-            sha256: Some(a.sha256.0),
-            name: Some(a.name.clone()),
-            signer: Some(a.signer.clone()),
-            status: Some(a.status.as_str()),
-            time_us,
-            attributes: a.attributes.clone(),
-        },
-        Entry::Key(k) => IndexColumns {
-            kind: Some("key"),
-            signer: Some(k.signer.clone()),
-            time_us,
-            ..IndexColumns::default()
-        },
-    }
-}
-
-pub(crate) fn tile_bytes(
-    conn: &Connection,
-    level: u8,
-    index: u64,
-) -> Result<Option<Vec<u8>>, Error> {
-    Ok(conn
-        .prepare_cached("SELECT hashes FROM tiles WHERE level = ?1 AND idx = ?2")?
-        .query_row(params![level, index], |r| r.get(0))
-        .optional()?)
-}
-
-pub(crate) fn entry_bytes(conn: &Connection, index: u64) -> Result<Vec<u8>, Error> {
-    conn.prepare_cached("SELECT data FROM entries WHERE idx = ?1")?
-        .query_row([index], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| Error::Corrupt(format!("entry {index} is missing")))
-}
-
-pub(crate) fn entry_range(conn: &Connection, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT idx, data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-    )?;
-    let rows = stmt.query_map([start, end], |r| {
-        Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut out = Vec::with_capacity((end - start) as usize);
-    for (i, row) in rows.enumerate() {
-        let (idx, data) = row?;
-        if idx != start + i as u64 {
-            return Err(Error::Corrupt(format!(
-                "entry {} is missing",
-                start + i as u64
-            )));
-        }
-        out.push(data);
-    }
-    if out.len() as u64 != end - start {
-        return Err(Error::Corrupt(format!(
-            "entries {start}..{end} are incomplete"
-        )));
-    }
-    Ok(out)
-}
-
-/// The first index whose time is at or after `time_us` (by the `(time_us, idx)` index).
-pub(crate) fn first_index_at(conn: &Connection, time_us: i64) -> Result<Option<u64>, Error> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT idx FROM entries WHERE time_us >= ?1 ORDER BY time_us, idx LIMIT 1",
-        )?
-        .query_row([time_us], |r| r.get(0))
-        .optional()?)
-}
-
-pub(crate) fn checkpoint_at(
-    conn: &Connection,
-    key: &VerifierKey,
-    size: u64,
-) -> Result<Option<SignedCheckpoint>, Error> {
-    let note: Option<String> = conn
-        .prepare_cached("SELECT note FROM checkpoints WHERE size = ?1")?
-        .query_row([size], |r| r.get(0))
-        .optional()?;
-    note.map(|n| {
-        UnverifiedCheckpoint::parse(&n)
-            .and_then(|c| c.verify(key))
-            .map_err(|e| Error::Corrupt(format!("stored checkpoint {size}: {e}")))
-    })
-    .transpose()
-}
-
-/// The answer to "what is the status of this hash?".
-#[derive(Clone, Debug, Serialize)]
-pub struct Authentication {
-    /// The decided status.
-    pub status: Status,
-    /// The entry that decided it (absent for `unknown`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
-    /// For `revoked`: the entry that revoked the deciding entry's signer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation: Option<Receipt>,
-}
-
-/// Most signers accepted in one filter.
-pub const MAX_SIGNERS: usize = 32;
-
-pub(crate) fn authenticate(
-    ledger: &Ledger,
-    view: &View<'_>,
-    sha256: &notarium_core::Sha256,
-    signers: &[String],
-) -> Result<Authentication, Error> {
-    if signers.len() > MAX_SIGNERS {
-        return Err(
-            notarium_core::Error::InvalidField("signer", format!("at most {MAX_SIGNERS}")).into(),
-        );
-    }
-    let size = view.snap.size();
-    let mut sql = String::from(
-        "SELECT idx, data, signer FROM entries WHERE sha256 = ?1 AND idx < ?2 AND type = 'artifact'",
-    );
-    if !signers.is_empty() {
-        sql.push_str(" AND signer IN (");
-        sql.push_str(&vec!["?"; signers.len()].join(","));
-        sql.push(')');
-    }
-    sql.push_str(" ORDER BY idx DESC LIMIT 1");
-    let mut args: Vec<rusqlite::types::Value> =
-        vec![sha256.0.to_vec().into(), (size as i64).into()];
-    args.extend(
-        signers
-            .iter()
-            .map(|s| rusqlite::types::Value::from(s.clone())),
-    );
-    let found: Option<(u64, Vec<u8>, String)> = view
-        .conn
-        .prepare_cached(&sql)?
-        .query_row(params_from_iter(args), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    let Some((idx, data, signer)) = found else {
-        return Ok(Authentication {
-            status: Status::Unknown,
-            receipt: None,
-            revocation: None,
-        });
-    };
-    let entry =
-        Entry::from_bytes(&data).map_err(|e| Error::Corrupt(format!("entry {idx}: {e}")))?;
-    let Entry::Artifact(artifact) = entry else {
-        return Err(Error::Corrupt(format!(
-            "entry {idx} is indexed as an artifact but is not one"
-        )));
-    };
-    let receipt = ledger.build_receipt(view, idx, &data)?;
-    let revoked: Option<u64> = view
-        .conn
-        .prepare_cached("SELECT idx FROM revocations WHERE key_id = ?1 AND idx < ?2")?
-        .query_row(params![signer, size], |r| r.get(0))
-        .optional()?;
-    if let Some(ridx) = revoked {
-        let rdata = entry_bytes(view.conn, ridx)?;
-        return Ok(Authentication {
-            status: Status::Revoked,
-            receipt: Some(receipt),
-            revocation: Some(ledger.build_receipt(view, ridx, &rdata)?),
-        });
-    }
-    Ok(Authentication {
-        status: artifact.status.into(),
-        receipt: Some(receipt),
-        revocation: None,
-    })
-}
+use crate::store::{Filter, Reader};
+use crate::tiles::{locate, TileTree};
+use crate::{Appended, Error, Ledger, Shared, Snapshot};
 
 /// Filters for [`Ledger::search`]; all given filters must match.
 #[derive(Clone, Debug, Default)]
 pub struct SearchQuery {
     /// Exact artifact hash.
-    pub sha256: Option<notarium_core::Sha256>,
+    pub sha256: Option<Sha256>,
     /// Exact artifact name.
     pub name: Option<String>,
     /// Exact signer key id.
     pub signer: Option<String>,
     /// Recorded status (`trusted`, `untrusted`, `unsupported`).
-    pub status: Option<notarium_core::ArtifactStatus>,
+    pub status: Option<ArtifactStatus>,
     /// Attribute `key` equal to `value`.
     pub attr: Option<(String, String)>,
     /// Entries sequenced at or after this time.
@@ -227,127 +34,482 @@ pub struct SearchQuery {
     pub until: Option<Timestamp>,
     /// Only entries with an index greater than this (the cursor).
     pub after: Option<u64>,
-    /// Page size (1–1,000; 0 means 100).
+    /// Page size (1 to [`limits::PAGE_MAX`]; 0 means [`limits::PAGE_DEFAULT`]).
     pub limit: usize,
 }
 
-/// Largest page.
-pub const MAX_PAGE: usize = 1000;
-
-/// One page of entries, each with a receipt in the page's checkpoint.
-#[derive(Clone, Debug, Serialize)]
-pub struct Page {
-    /// The checkpoint every receipt is proven against.
-    pub checkpoint: String,
-    /// The entries, oldest first.
-    pub entries: Vec<Receipt>,
-    /// The cursor for the next page (`after=`), if there may be more.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<u64>,
+/// Node lookups for one snapshot: right-edge tiles from the snapshot, full tiles from the
+/// cache or storage.
+pub(crate) struct View<'a> {
+    shared: &'a Shared,
+    snap: &'a Snapshot,
+    reader: &'a dyn Reader,
 }
 
-pub(crate) fn search(ledger: &Ledger, view: &View<'_>, q: &SearchQuery) -> Result<Page, Error> {
-    let limit = match q.limit {
-        0 => 100,
-        n => n.min(MAX_PAGE),
-    };
-    let size = view.snap.size();
-    let mut sql = String::from("SELECT e.idx, e.data FROM entries e");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    if let Some((k, v)) = &q.attr {
-        sql.push_str(" JOIN attributes a ON a.idx = e.idx AND a.key = ? AND a.value = ?");
-        args.push(k.clone().into());
-        args.push(v.clone().into());
+impl View<'_> {
+    /// A full tile, from the cache or storage.
+    fn full_tile(&self, level: u8, index: u64) -> Result<std::sync::Arc<TileTree>, Error> {
+        let cached = self
+            .shared
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(level, index);
+        if let Some(t) = cached {
+            return Ok(t);
+        }
+        let bytes = self
+            .reader
+            .tile(level, index)?
+            .ok_or_else(|| Error::Corrupt(format!("tile {level}/{index} is missing")))?;
+        let tile = TileTree::from_bytes(level, index, &bytes)?;
+        if !tile.is_full() {
+            return Err(Error::Corrupt(format!(
+                "tile {level}/{index} should be full but holds {} hashes",
+                tile.width()
+            )));
+        }
+        let tile = std::sync::Arc::new(tile);
+        self.shared
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tile.clone());
+        Ok(tile)
     }
-    sql.push_str(" WHERE e.idx < ? AND e.idx >= ?");
-    args.push((size as i64).into());
-    let start = match q.after {
-        Some(a) => a.saturating_add(1),
-        None => 0,
-    };
-    args.push((start.min(i64::MAX as u64) as i64).into());
-    if let Some(h) = &q.sha256 {
-        sql.push_str(" AND e.sha256 = ?");
-        args.push(h.0.to_vec().into());
+
+    fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
+        self.reader
+            .entry(index)?
+            .ok_or_else(|| Error::Corrupt(format!("entry {index} is missing")))
     }
-    if let Some(n) = &q.name {
-        sql.push_str(" AND e.name = ?");
-        args.push(n.clone().into());
+
+    /// Entries `start..end`, all of them, or [`Error::Corrupt`].
+    fn entry_range(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
+        let rows = self.reader.entries(start, end)?;
+        if rows.len() as u64 != end - start {
+            return Err(Error::Corrupt(format!(
+                "entries {start}..{end} are incomplete"
+            )));
+        }
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (idx, data))| {
+                if idx == start + i as u64 {
+                    Ok(data)
+                } else {
+                    Err(Error::Corrupt(format!(
+                        "entry {} is missing",
+                        start + i as u64
+                    )))
+                }
+            })
+            .collect()
     }
-    if let Some(s) = &q.signer {
-        sql.push_str(" AND e.signer = ?");
-        args.push(s.clone().into());
+
+    /// The receipt of entry `index` proven against the view's checkpoint.
+    fn receipt(&self, index: u64, leaf: &[u8]) -> Result<Receipt, Error> {
+        self.receipt_in(index, leaf, &self.snap.checkpoint)
     }
-    if let Some(s) = &q.status {
-        sql.push_str(" AND e.status = ?");
-        args.push(s.as_str().to_owned().into());
+
+    /// A receipt proven against `checkpoint`, which must not be larger than the view's.
+    fn receipt_in(
+        &self,
+        index: u64,
+        leaf: &[u8],
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Receipt, Error> {
+        let proof = merkle::inclusion_proof(self, LeafIndex(index), checkpoint.size())?;
+        Ok(Receipt {
+            ledger: self.shared.name.to_string(),
+            index,
+            entry: serde_json::from_slice(leaf).unwrap_or(serde_json::Value::Null),
+            leaf: base64::engine::general_purpose::STANDARD.encode(leaf),
+            leaf_hash: notarium_core::leaf_hash(leaf),
+            checkpoint: checkpoint.note().to_owned(),
+            inclusion_proof: proof,
+            verifier_key: self.shared.verifier_text.clone(),
+        })
     }
-    if let Some(t) = &q.since {
-        sql.push_str(" AND e.time_us >= ?");
-        args.push(t.0.into());
+
+    /// The status of `sha256`, decided by its latest entry (optionally only from `signers`),
+    /// honouring key revocations.
+    fn authenticate(&self, sha256: &Sha256, signers: &[String]) -> Result<Authentication, Error> {
+        if signers.len() > limits::SIGNERS_MAX {
+            return Err(notarium_core::Error::InvalidField(
+                "signer",
+                format!("at most {}", limits::SIGNERS_MAX),
+            )
+            .into());
+        }
+        let size = self.snap.size();
+        let Some((idx, data, signer)) = self.reader.latest_artifact(sha256, size, signers)? else {
+            return Ok(Authentication {
+                status: Status::Unknown,
+                receipt: None,
+                revocation: None,
+            });
+        };
+        let entry =
+            Entry::from_bytes(&data).map_err(|e| Error::Corrupt(format!("entry {idx}: {e}")))?;
+        let Entry::Artifact(artifact) = entry else {
+            return Err(Error::Corrupt(format!(
+                "entry {idx} is indexed as an artifact but is not one"
+            )));
+        };
+        let receipt = self.receipt(idx, &data)?;
+        if let Some(ridx) = self.reader.revocation(&signer, size)? {
+            return Ok(Authentication {
+                status: Status::Revoked,
+                receipt: Some(receipt),
+                revocation: Some(self.receipt(ridx, &self.entry(ridx)?)?),
+            });
+        }
+        Ok(Authentication {
+            status: artifact.status.into(),
+            receipt: Some(receipt),
+            revocation: None,
+        })
     }
-    if let Some(t) = &q.until {
-        sql.push_str(" AND e.time_us < ?");
-        args.push(t.0.into());
-    }
-    sql.push_str(" ORDER BY e.idx LIMIT ?");
-    args.push(((limit + 1) as i64).into());
-    let mut stmt = view.conn.prepare_cached(&sql)?;
-    let rows: Vec<(u64, Vec<u8>)> = stmt
-        .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let more = rows.len() > limit;
-    let mut entries = Vec::with_capacity(rows.len().min(limit));
-    for (idx, data) in rows.into_iter().take(limit) {
-        entries.push(ledger.build_receipt(view, idx, &data)?);
-    }
-    let next = if more {
-        entries.last().map(|r| r.index)
-    } else {
-        None
-    };
-    Ok(Page {
-        checkpoint: view.snap.checkpoint.note().to_owned(),
-        entries,
-        next,
-    })
 }
 
-fn key_record(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, u64, Option<u64>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+impl NodeSource for View<'_> {
+    type Error = Error;
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
+        let (tl, t, r, pos) = locate(level, index);
+        let missing = || Error::Corrupt(format!("tree node {level}/{index} is not in its tile"));
+        if let Some(right) = self.snap.edge.tile(tl) {
+            if right.index == t {
+                return right.node(r, pos).ok_or_else(missing);
+            }
+            if t > right.index {
+                return Err(missing());
+            }
+        }
+        self.full_tile(tl, t)?.node(r, pos).ok_or_else(missing)
+    }
 }
 
-fn to_record(row: (String, String, String, u64, Option<u64>)) -> Result<KeyRecord, Error> {
-    Ok(KeyRecord {
-        id: row.0,
-        name: row.1,
-        role: parse_role(&row.2)?,
-        created_index: row.3,
-        revoked_index: row.4,
-    })
+fn check_size(snap: &Snapshot, size: u64) -> Result<(), Error> {
+    if size > snap.size() {
+        return Err(Error::NotFound(format!(
+            "tree size {size} (the ledger has {} entries)",
+            snap.size()
+        )));
+    }
+    Ok(())
 }
 
-pub(crate) fn find_credential(
-    conn: &Connection,
-    credential: &[u8; 32],
-) -> Result<Option<KeyRecord>, Error> {
-    conn.prepare_cached(
-        "SELECT id, name, role, created_idx, revoked_idx FROM api_keys WHERE credential = ?1",
-    )?
-    .query_row([&credential[..]], key_record)
-    .optional()?
-    .map(to_record)
-    .transpose()
-}
+impl Ledger {
+    /// Runs `f` against `snap` with a pooled read connection.
+    fn read_in<T>(
+        &self,
+        snap: &Snapshot,
+        f: impl FnOnce(&View<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.shared.with_reader(|reader| {
+            f(&View {
+                shared: &self.shared,
+                snap,
+                reader,
+            })
+        })
+    }
 
-pub(crate) fn keys(conn: &Connection) -> Result<Vec<KeyRecord>, Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, role, created_idx, revoked_idx FROM api_keys ORDER BY created_idx",
-    )?;
-    let rows = stmt
-        .query_map([], key_record)?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter().map(to_record).collect()
+    /// Runs `f` against the latest snapshot with a pooled read connection.
+    fn read<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T, Error>) -> Result<T, Error> {
+        self.read_in(&self.shared.snapshot(), f)
+    }
+
+    /// Receipts for appended entries, with inclusion proofs in their batch's checkpoint.
+    ///
+    /// # Errors
+    /// Storage errors while reading tiles.
+    pub fn receipts(&self, appended: &Appended) -> Result<Vec<Receipt>, Error> {
+        self.read_in(&appended.snapshot, |view| {
+            appended
+                .leaves
+                .iter()
+                .enumerate()
+                .map(|(i, leaf)| view.receipt(appended.first_index + i as u64, leaf))
+                .collect()
+        })
+    }
+
+    /// The receipt of entry `index` in the latest checkpoint.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] past the end of the tree.
+    pub fn get(&self, index: u64) -> Result<Receipt, Error> {
+        self.read(|view| {
+            if index >= view.snap.size() {
+                return Err(Error::NotFound(format!(
+                    "entry {index} (the ledger has {} entries)",
+                    view.snap.size()
+                )));
+            }
+            view.receipt(index, &view.entry(index)?)
+        })
+    }
+
+    /// The inclusion proof of `index` in the tree of `size` leaves (`size` ≤ current size).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `size` exceeds the tree; [`Error::Invalid`] when
+    /// `index >= size`.
+    pub fn prove_inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>, Error> {
+        self.read(|view| {
+            check_size(view.snap, size)?;
+            merkle::inclusion_proof(view, LeafIndex(index), TreeSize(size))
+        })
+    }
+
+    /// The consistency proof from the tree of `from` leaves to the tree of `to` leaves.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `to` exceeds the tree; [`Error::Invalid`] when `from > to`.
+    pub fn prove_consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, Error> {
+        self.read(|view| {
+            check_size(view.snap, to)?;
+            merkle::consistency_proof(view, TreeSize(from), TreeSize(to))
+        })
+    }
+
+    /// The root of the tree of `size` leaves.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `size` exceeds the tree.
+    pub fn root_at(&self, size: u64) -> Result<Hash, Error> {
+        self.read(|view| {
+            check_size(view.snap, size)?;
+            merkle::root(view, TreeSize(size))
+        })
+    }
+
+    /// The signed checkpoint of exactly `size`, if the ledger signed one.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<SignedCheckpoint>, Error> {
+        if size > self.size() {
+            return Ok(None);
+        }
+        let note = self.shared.with_reader(|r| r.checkpoint(size))?;
+        note.map(|n| {
+            UnverifiedCheckpoint::parse(&n)
+                .and_then(|c| c.verify(&self.shared.verifier))
+                .map_err(|e| Error::Corrupt(format!("stored checkpoint {size}: {e}")))
+        })
+        .transpose()
+    }
+
+    /// The receipts of entries `start..end`, proven against `checkpoint` (an older signed
+    /// checkpoint of this ledger, e.g. from [`Ledger::checkpoint_at`]) instead of the latest.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `checkpoint` is larger than the tree; [`Error::Invalid`] unless
+    /// `start <= end <= checkpoint size`.
+    pub fn receipts_in(
+        &self,
+        start: u64,
+        end: u64,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Vec<Receipt>, Error> {
+        self.read(|view| {
+            let size = checkpoint.size().0;
+            check_size(view.snap, size)?;
+            if start > end || end > size {
+                return Err(notarium_core::Error::IndexOutOfRange { index: end, size }.into());
+            }
+            view.entry_range(start, end)?
+                .iter()
+                .enumerate()
+                .map(|(i, leaf)| view.receipt_in(start + i as u64, leaf, checkpoint))
+                .collect()
+        })
+    }
+
+    /// The index of the first entry sequenced at or after `time`, or the tree size when there
+    /// is none. Entry times never decrease with the index (the sequencer's clock is monotone
+    /// and a batch shares one time), so the entries sequenced in `[t1, t2)` are exactly the
+    /// indexes `index_at(t1)..index_at(t2)`, and both ends are sizes with a signed checkpoint.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn index_at(&self, time: Timestamp) -> Result<u64, Error> {
+        self.read(|view| {
+            let size = view.snap.size();
+            let found = view.reader.first_index_at(time.0)?;
+            Ok(found.map_or(size, |i| i.min(size)))
+        })
+    }
+
+    /// A C2SP hash tile (`width` 1–256), byte-exact. Partial widths are served for any
+    /// width the right-most tile has reached; full tiles only once full.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the tree has no such tile.
+    pub fn tile(&self, level: u8, index: u64, width: u16) -> Result<Vec<u8>, Error> {
+        self.read(|view| {
+            let (full, partial) = notarium_core::tiles::tiles_at_level(view.snap.size(), level);
+            let available = if index < full {
+                256
+            } else if index == full {
+                partial
+            } else {
+                0
+            };
+            if width == 0 || width > available {
+                return Err(Error::NotFound(format!(
+                    "tile {level}/{index} of width {width}"
+                )));
+            }
+            if let Some(right) = view.snap.edge.tile(level) {
+                if right.index == index {
+                    return Ok(right.bytes(width as usize));
+                }
+            }
+            Ok(view.full_tile(level, index)?.bytes(width as usize))
+        })
+    }
+
+    /// A C2SP entry bundle of `width` entries (1–256) starting at entry `index · 256`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the tree has fewer entries.
+    pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>, Error> {
+        self.read(|view| {
+            let size = view.snap.size();
+            let start = index
+                .checked_mul(256)
+                .ok_or_else(|| Error::NotFound("bundle".into()))?;
+            let end = start + u64::from(width);
+            if width == 0 || end > size {
+                return Err(Error::NotFound(format!(
+                    "entry bundle {index} of width {width}"
+                )));
+            }
+            let leaves = view.entry_range(start, end)?;
+            Ok(notarium_core::tiles::encode_bundle(
+                leaves.iter().map(Vec::as_slice),
+            )?)
+        })
+    }
+
+    /// Authenticates `sha256`: the status decided by its latest entry (optionally only from
+    /// `signers`), honouring key revocations, with receipts.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Invalid`] for too many signers.
+    pub fn authenticate(
+        &self,
+        sha256: &Sha256,
+        signers: &[String],
+    ) -> Result<Authentication, Error> {
+        self.read(|view| view.authenticate(sha256, signers))
+    }
+
+    /// Authenticates many hashes against one checkpoint.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Invalid`] for too many signers.
+    pub fn authenticate_many(
+        &self,
+        hashes: &[Sha256],
+        signers: &[String],
+    ) -> Result<(SignedCheckpoint, Vec<Authentication>), Error> {
+        self.read(|view| {
+            let answers = hashes
+                .iter()
+                .map(|h| view.authenticate(h, signers))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((view.snap.checkpoint.clone(), answers))
+        })
+    }
+
+    /// Every entry for `sha256`, oldest first, after index `after`, at most `limit`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn history(
+        &self,
+        sha256: &Sha256,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        self.search(&SearchQuery {
+            sha256: Some(*sha256),
+            after,
+            limit,
+            ..SearchQuery::default()
+        })
+    }
+
+    /// Searches entries by the query's filters, oldest first, paginated by index.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn search(&self, q: &SearchQuery) -> Result<Page, Error> {
+        let limit = match q.limit {
+            0 => limits::PAGE_DEFAULT,
+            n => n.min(limits::PAGE_MAX),
+        };
+        let filter = Filter {
+            sha256: q.sha256.as_ref(),
+            name: q.name.as_deref(),
+            signer: q.signer.as_deref(),
+            status: q.status,
+            attr: q.attr.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
+            since: q.since,
+            until: q.until,
+        };
+        let from = q.after.map_or(0, |a| a.saturating_add(1));
+        self.read(|view| {
+            let rows = view
+                .reader
+                .search(&filter, from, view.snap.size(), limit + 1)?;
+            let more = rows.len() > limit;
+            let entries = rows
+                .into_iter()
+                .take(limit)
+                .map(|(idx, data)| view.receipt(idx, &data))
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = if more {
+                entries.last().map(|r| r.index)
+            } else {
+                None
+            };
+            Ok(Page {
+                checkpoint: view.snap.checkpoint.note().to_owned(),
+                entries,
+                next,
+            })
+        })
+    }
+
+    /// The API key whose secret hashes to `credential`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn find_credential(&self, credential: &[u8; 32]) -> Result<Option<Key>, Error> {
+        self.shared.with_reader(|r| r.credential(credential))
+    }
+
+    /// Every API key of this ledger with the SHA-256 of its secret, oldest first: what a
+    /// server needs to recognise its callers without a query per request.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Corrupt`] for a malformed credential row.
+    pub fn credentials(&self) -> Result<Vec<([u8; 32], Key)>, Error> {
+        self.shared.with_reader(|r| r.credentials())
+    }
+
+    /// Every API key of this ledger, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn keys(&self) -> Result<Vec<Key>, Error> {
+        self.shared.with_reader(|r| r.keys())
+    }
 }

@@ -1,12 +1,16 @@
 //! Tiles in memory: a tile's 256 stored hashes plus its 255 interior nodes, so that any node
-//! inside a cached tile is one lookup, and a bounded cache of full tiles shared by readers.
+//! inside a cached tile is one lookup; the right edge of the tree as tiles ([`TileEdge`]), which
+//! the sequencer appends to, every snapshot carries and the audit rebuilds; and a bounded cache
+//! of full tiles shared by readers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use notarium_core::merkle::{self, NodeSource};
 use notarium_core::tiles::{TILE_BYTES, TILE_WIDTH};
-use notarium_core::{node_hash, Hash};
+use notarium_core::{node_hash, Hash, TreeSize};
 
+use crate::store::Reader;
 use crate::Error;
 
 /// One tile with its interior levels: `nodes[r]` holds the complete nodes `r` levels above
@@ -87,6 +91,123 @@ impl TileTree {
     /// The stored hash at `pos`.
     pub fn stored(&self, pos: usize) -> Option<Hash> {
         self.nodes[0].get(pos).copied()
+    }
+}
+
+/// The right edge of the tree as tiles: the right-most tile of each level (partial, or empty
+/// when the level's last tile is full), for a tree of `size` leaves. It is all the sequencer
+/// keeps in memory (O(log n)), enough to append leaves and compute the root.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TileEdge {
+    size: u64,
+    tiles: Vec<Arc<TileTree>>,
+}
+
+/// What appending to a [`TileEdge`] changed, to be written in the same batch.
+#[derive(Debug, Default)]
+pub(crate) struct EdgeChanges {
+    /// Tiles that became full, in order.
+    pub completed: Vec<Arc<TileTree>>,
+    /// Levels `0..levels` have a right-most tile that changed.
+    pub levels: usize,
+}
+
+impl TileEdge {
+    /// Loads the right edge of a tree of `size` leaves from stored tiles: one tile per level.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when a right-most tile has another width than the size implies.
+    pub fn load(reader: &dyn Reader, size: u64) -> Result<Self, Error> {
+        let mut tiles = Vec::new();
+        for level in 0u8.. {
+            let hashes = if u32::from(level) * 8 >= 64 {
+                0
+            } else {
+                size >> (u32::from(level) * 8)
+            };
+            if hashes == 0 {
+                break;
+            }
+            let (index, width) = (hashes / 256, (hashes % 256) as usize);
+            let tile = if width == 0 {
+                TileTree::empty(level, index)
+            } else {
+                let bytes = reader.tile(level, index)?.unwrap_or_default();
+                let tile = TileTree::from_bytes(level, index, &bytes)?;
+                if tile.width() != width {
+                    return Err(Error::Corrupt(format!(
+                        "right-most tile {level}/{index} holds {} hashes, the tree needs {width}",
+                        tile.width()
+                    )));
+                }
+                tile
+            };
+            tiles.push(Arc::new(tile));
+        }
+        Ok(TileEdge { size, tiles })
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The right-most tile of `level`.
+    pub fn tile(&self, level: u8) -> Option<&Arc<TileTree>> {
+        self.tiles.get(level as usize)
+    }
+
+    /// The hash of the last leaf, if it is in the right-most level-0 tile (else it is the
+    /// last hash of the full tile before it).
+    pub fn last_leaf(&self) -> Option<Hash> {
+        let t = self.tiles.first()?;
+        t.width().checked_sub(1).and_then(|w| t.stored(w))
+    }
+
+    /// Appends a leaf hash, recording the tiles it completes and the levels it touches.
+    pub fn push(&mut self, leaf: Hash, changes: &mut EdgeChanges) {
+        let mut level = 0usize;
+        let mut h = leaf;
+        loop {
+            if self.tiles.len() <= level {
+                self.tiles.push(Arc::new(TileTree::empty(level as u8, 0)));
+            }
+            let tile = Arc::make_mut(&mut self.tiles[level]);
+            tile.push(h);
+            changes.levels = changes.levels.max(level + 1);
+            if !tile.is_full() {
+                break;
+            }
+            h = tile.root().expect("a full tile has a root");
+            let next = TileTree::empty(level as u8, tile.index + 1);
+            changes
+                .completed
+                .push(Arc::new(std::mem::replace(tile, next)));
+            level += 1;
+        }
+        self.size += 1;
+    }
+
+    /// The root of the tree.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] only if the edge is inconsistent with its size (a bug).
+    pub fn root(&self) -> Result<Hash, Error> {
+        merkle::root(self, TreeSize(self.size))
+    }
+}
+
+/// Node lookups confined to the right edge: enough for the roots of the edge's own size.
+impl NodeSource for TileEdge {
+    type Error = Error;
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
+        let (tl, t, r, pos) = locate(level, index);
+        self.tiles
+            .get(tl as usize)
+            .filter(|tile| tile.index == t)
+            .and_then(|tile| tile.node(r, pos))
+            .ok_or_else(|| Error::Corrupt(format!("node {level}/{index} is not on the right edge")))
     }
 }
 

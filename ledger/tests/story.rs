@@ -295,7 +295,7 @@ fn concurrent_appenders_are_batched_and_all_answered() {
     }
     indices.sort_unstable();
     assert_eq!(indices, (0..800).collect::<Vec<_>>());
-    let stats = ledger.stats();
+    let stats = ledger.counters();
     assert!(
         stats.batches < 800,
         "16 concurrent appenders should share commits: {stats:?}"
@@ -333,4 +333,65 @@ fn signing_key_is_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// One request whose entry passes every field limit but not the 16 KiB limit of the whole
+/// entry is refused alone, with `Invalid`, while the 1,000 valid requests queued around it
+/// commit (in shared batches) and are all answered.
+#[test]
+fn an_oversized_request_is_refused_alone_and_its_neighbours_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(open(dir.path()));
+    let key = ledger.verifier_key().clone();
+    let mut oversized = artifact(1_000_000, "k_big");
+    if let NewEntry::Artifact { request, .. } = &mut oversized {
+        request.attributes = (0..64)
+            .map(|i| (format!("attr-{i:02}"), "x".repeat(1000)))
+            .collect();
+        request
+            .validate()
+            .expect("each field is within its own limit");
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..1001u64 {
+        let entry = if i == 500 {
+            oversized.clone()
+        } else {
+            artifact(i, "k")
+        };
+        let tx = tx.clone();
+        ledger.append_with(vec![entry], move |r| {
+            let _ = tx.send((i, r.map(|a| a.first_index)));
+        });
+    }
+    drop(tx);
+    let answers: Vec<_> = rx.iter().collect();
+    assert_eq!(answers.len(), 1001);
+    for (i, r) in &answers {
+        if *i == 500 {
+            assert!(
+                matches!(
+                    r,
+                    Err(notarium_ledger::Error::Invalid(
+                        notarium_core::Error::EntryTooLarge(n)
+                    )) if *n > 16 * 1024
+                ),
+                "{r:?}"
+            );
+        } else {
+            assert!(r.is_ok(), "request {i}: {r:?}");
+        }
+    }
+    assert_eq!(ledger.size(), 1000);
+    let counters = ledger.counters();
+    assert!(
+        counters.batches < 1000,
+        "the valid requests shared commits with each other: {counters:?}"
+    );
+    for index in [0, 499, 999] {
+        ledger.get(index).unwrap().verify(&key).unwrap();
+    }
+    assert!(notarium_ledger::audit(dir.path(), |_, _| {})
+        .unwrap()
+        .is_clean());
 }

@@ -1,27 +1,27 @@
 //! `notariumd audit DATA_DIR`: the offline audit of every ledger of a data directory
-//! (DESIGN.md §4), with a readable or JSON report.
+//! (docs/configuration.md), with a readable or JSON report.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use notarium_ledger::AuditReport;
+use notarium_ledger::LedgerAudit;
 use serde::Serialize;
 
-/// One ledger's audit.
+/// The audit of one ledger of the data directory, by name.
 #[derive(Debug, Serialize)]
-pub struct LedgerAudit {
+pub struct NamedAudit {
     /// Ledger name (its directory name).
     pub ledger: String,
-    /// The report.
-    pub report: AuditReport,
+    /// What the recomputation found (`report` in the JSON output).
+    pub report: LedgerAudit,
 }
 
 /// Audits every ledger under `<data_dir>/ledgers/`.
 ///
 /// # Errors
 /// When the directory holds no ledgers or a database cannot be read at all.
-pub fn audit_data_dir(data_dir: &Path) -> anyhow::Result<Vec<LedgerAudit>> {
+pub fn audit_data_dir(data_dir: &Path) -> anyhow::Result<Vec<NamedAudit>> {
     let ledgers = data_dir.join("ledgers");
     let mut dirs: Vec<_> = std::fs::read_dir(&ledgers)
         .with_context(|| format!("{} is not a notariumd data directory", data_dir.display()))?
@@ -38,7 +38,7 @@ pub fn audit_data_dir(data_dir: &Path) -> anyhow::Result<Vec<LedgerAudit>> {
             let ledger = d.file_name().to_string_lossy().into_owned();
             let report = notarium_ledger::audit(&d.path(), |_, _| {})
                 .with_context(|| format!("cannot audit ledger {ledger}"))?;
-            Ok(LedgerAudit { ledger, report })
+            Ok(NamedAudit { ledger, report })
         })
         .collect()
 }
@@ -47,7 +47,7 @@ pub fn audit_data_dir(data_dir: &Path) -> anyhow::Result<Vec<LedgerAudit>> {
 ///
 /// # Errors
 /// When writing fails.
-pub fn print_text(out: &mut impl Write, audits: &[LedgerAudit]) -> std::io::Result<()> {
+pub fn print_text(out: &mut impl Write, audits: &[NamedAudit]) -> std::io::Result<()> {
     for a in audits {
         let r = &a.report;
         if r.is_clean() {

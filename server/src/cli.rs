@@ -123,9 +123,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
         println!("ledger {ledger} created; verifier key: {vkey}");
     }
     for h in state.ledgers() {
-        let l = &h.ledger;
-        tracing::info!(ledger = %l.name(), size = l.size(), verifier_key = %l.verifier_key(),
-            public_read = h.meta.public_read, "ledger open");
+        tracing::info!(ledger = %h.name(), size = h.size(), verifier_key = %h.verifier_key(),
+            public_read = h.meta().public_read, "ledger open");
     }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

@@ -137,7 +137,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AssetName {
     params(("file" = String, Path, description = "Asset name, e.g. app.js")),
     responses((status = 200, description = "The asset, with its content type", body = Vec<u8>),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, body = crate::error::ErrorBody)))]
+        (status = 404, body = notarium_core::api::ErrorBody)))]
 pub async fn asset(AssetName(name): AssetName, headers: HeaderMap) -> Response {
     serve(&name, &headers)
 }

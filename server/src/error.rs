@@ -4,24 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// What went wrong.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable snake_case code to act on.
-    pub code: String,
-    /// A message for humans.
-    pub message: String,
-}
+use notarium_core::api::{ErrorBody, ErrorDetail};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +128,9 @@ impl From<notarium_ledger::Error> for ApiError {
                 ApiError::Invalid(c.to_string())
             }
             L::Invalid(c) => ApiError::bad_request("invalid_request", c.to_string()),
+            L::InvalidEntry { position, source } => {
+                ApiError::Invalid(format!("entries[{position}]: {source}"))
+            }
             L::NotFound(what) => ApiError::NotFound(format!("not found: {what}")),
             L::Conflict(what) => ApiError::Conflict(what),
             e @ (L::Storage(_) | L::Io(_) | L::Unavailable(_) | L::Corrupt(_)) => {

@@ -10,11 +10,15 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use notarium_core::api::limits;
 use notarium_core::{LedgerName, Role};
 use serde::de::DeserializeOwned;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::state::{AppState, Caller, LedgerHandle};
+use crate::limits::RequestLimits;
+use crate::registry::LedgerHandle;
+use crate::state::AppState;
 
 /// A JSON body, strict: wrong content type → 415, too large → 413, bad syntax → 400
 /// `invalid_json`, wrong shape (unknown field, wrong type, missing field) → 400 `invalid_body`.
@@ -124,6 +128,22 @@ impl Params {
             .ok_or_else(|| bad_param(name, "is required"))
     }
 
+    /// `limit=`: the page size of search and history, 1 to the protocol's largest page
+    /// (default [`limits::PAGE_DEFAULT`]).
+    ///
+    /// # Errors
+    /// 400 when malformed or out of range.
+    pub fn page_limit(&mut self) -> Result<usize, ApiError> {
+        match self.parse::<usize>("limit")? {
+            None => Ok(limits::PAGE_DEFAULT),
+            Some(n) if (1..=limits::PAGE_MAX).contains(&n) => Ok(n),
+            Some(_) => Err(bad_param(
+                "limit",
+                format!("must be 1 to {}", limits::PAGE_MAX),
+            )),
+        }
+    }
+
     /// Signer filters: `signer=a&signer=b` or `signer=a,b`.
     pub fn signers(&mut self) -> Vec<String> {
         self.all("signer")
@@ -209,7 +229,7 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
         let name = path_param(parts, "ledger").await?;
         let name = LedgerName::new(&name)
             .map_err(|e| ApiError::bad_request("invalid_ledger_name", e.to_string()))?;
-        let caller = state.caller(authorization(parts)?).await?;
+        let caller = state.caller(authorization(parts)?)?;
         let handle = state.ledger(name.as_str());
         let (handle, signer, identity) = match (handle, caller) {
             (None, Caller::Admin) => {
@@ -242,7 +262,7 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
             }
             // A key of another ledger may still read a public ledger, as anyone may.
             (Some(h), Caller::Key(_) | Caller::Anonymous)
-                if N::ROLE == Role::Read && h.meta.public_read =>
+                if N::ROLE == Role::Read && h.meta().public_read =>
             {
                 let addr = parts
                     .extensions
@@ -251,7 +271,7 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                 (
                     h,
                     "anonymous".to_owned(),
-                    AppState::anonymous_identity(addr),
+                    RequestLimits::anonymous_identity(addr),
                 )
             }
             (Some(_), Caller::Key(_)) => {
@@ -261,7 +281,7 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
             }
             (Some(_), Caller::Anonymous) => return Err(missing_key()),
         };
-        state.charge(&identity)?;
+        state.limits().charge(&identity)?;
         Ok(Access {
             handle,
             signer,
@@ -278,7 +298,7 @@ impl FromRequestParts<AppState> for ServerAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match state.caller(authorization(parts)?).await? {
+        match state.caller(authorization(parts)?)? {
             Caller::Admin => Ok(ServerAdmin),
             Caller::Anonymous => Err(missing_key()),
             Caller::Key(_) => Err(ApiError::Forbidden(
@@ -297,11 +317,13 @@ impl FromRequestParts<AppState> for Identity {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match state.caller(authorization(parts)?).await? {
+        match state.caller(authorization(parts)?)? {
             Caller::Anonymous => Err(missing_key()),
             Caller::Admin => Ok(Identity(Caller::Admin)),
             Caller::Key(key) => {
-                state.charge(&format!("{}/{}", key.ledger, key.id))?;
+                state
+                    .limits()
+                    .charge(&format!("{}/{}", key.ledger, key.id))?;
                 Ok(Identity(Caller::Key(key)))
             }
         }

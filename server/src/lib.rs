@@ -1,4 +1,4 @@
-//! `notariumd`: Notarium's HTTP service (DESIGN.md §3–4) over the embedded ledger.
+//! `notariumd`: Notarium's HTTP service (docs/http-api.md, docs/configuration.md) over the embedded ledger.
 //!
 //! In scope: the `/api/v1` routes, authentication of callers (API keys scoped to one ledger and
 //! role, the server admin token), limits (body size, timeouts, rate and concurrency), metrics,
@@ -13,25 +13,30 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod datadir;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod registry;
 pub mod report;
 pub mod routes;
 pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 
 pub use config::{Config, RawConfig};
@@ -40,11 +45,14 @@ pub use state::AppState;
 
 /// The router of every route, with limits, metrics and request logs.
 pub fn app(state: AppState) -> Router {
-    let (router, _) = routes::router().split_for_parts();
+    static DOCUMENT: OnceLock<openapi::Document> = OnceLock::new();
+    let (router, api) = routes::router().split_for_parts();
+    let document = DOCUMENT.get_or_init(|| openapi::document(api)).clone();
     let body_limit = state.config().limits.body_bytes;
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(document))
         // Layers run bottom-up: observe sees every answer, including 429 and 503.
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), limit))
@@ -132,7 +140,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// Concurrency limit (503 `overloaded` when full) and request timeout (503 `timeout`).
 async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Ok(_permit) = state.concurrency().clone().try_acquire_owned() else {
+    let Some(_permit) = state.limits().slot() else {
         return ApiError::Unavailable {
             code: "overloaded",
             message: "too many requests in flight; retry",

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use notarium_core::report::REPORT_FORMAT;
-use notarium_core::{AuditReport, Entry, Receipt, ReportRange, ReportSummary, Timestamp};
+use notarium_core::{
+    ArtifactStatus, AuditReport, Entry, KeyAction, Receipt, ReportRange, ReportSummary, Timestamp,
+};
 use notarium_ledger::Ledger;
 use sha2::{Digest, Sha256};
 
@@ -61,7 +63,7 @@ pub fn build(
     let parsed = entries
         .iter()
         .map(|r| {
-            serde_json::from_value::<Entry>(r.entry.clone())
+            r.parse_entry()
                 .map_err(|e| ApiError::Internal(format!("entry {}: {e}", r.index)))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -141,22 +143,20 @@ fn esc(s: &str) -> String {
 }
 
 /// What an entry records, in words, with a status class.
-fn describe(e: &serde_json::Value) -> (String, String, &'static str) {
-    let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-    match e["type"].as_str() {
-        Some("artifact") => {
-            let status = s("status");
-            let class = match status.as_str() {
-                "trusted" => "trusted",
-                "untrusted" => "untrusted",
-                _ => "unsupported",
+fn describe(e: Option<&Entry>) -> (String, String, &'static str) {
+    match e {
+        Some(Entry::Artifact(a)) => {
+            let class = match a.status {
+                ArtifactStatus::Trusted => "trusted",
+                ArtifactStatus::Untrusted => "untrusted",
+                ArtifactStatus::Unsupported => "unsupported",
             };
-            (s("name"), status, class)
+            (a.name.clone(), a.status.as_str().to_owned(), class)
         }
-        Some("key") => {
-            let revoked = e["action"].as_str() == Some("revoked");
+        Some(Entry::Key(k)) => {
+            let revoked = k.action == KeyAction::Revoked;
             (
-                format!("API key {} ({}, {})", s("id"), s("name"), s("role")),
+                format!("API key {} ({}, {})", k.id, k.name, k.role.as_str()),
                 if revoked {
                     "key revoked"
                 } else {
@@ -166,23 +166,30 @@ fn describe(e: &serde_json::Value) -> (String, String, &'static str) {
                 if revoked { "revoked" } else { "trusted" },
             )
         }
-        _ => (String::new(), "unknown entry".to_owned(), "unsupported"),
+        None => (String::new(), "unknown entry".to_owned(), "unsupported"),
     }
 }
 
-fn entry_rows(out: &mut String, entries: &[&Receipt], with_proofs: bool) {
+/// A receipt with its entry parsed from the leaf bytes (`None` if they are not an entry).
+type Row<'a> = (&'a Receipt, Option<Entry>);
+
+fn entry_rows(out: &mut String, rows: &[&Row<'_>], with_proofs: bool) {
     out.push_str("<table><thead><tr><th scope=\"col\">Index</th><th scope=\"col\">Time</th><th scope=\"col\">Subject</th><th scope=\"col\">SHA-256</th><th scope=\"col\">Status</th><th scope=\"col\">Signer</th></tr></thead><tbody>");
-    for r in entries {
-        let (subject, status, class) = describe(&r.entry);
+    for (r, entry) in rows {
+        let (subject, status, class) = describe(entry.as_ref());
+        let sha256 = match entry {
+            Some(Entry::Artifact(a)) => a.sha256.to_hex(),
+            _ => String::new(),
+        };
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"status {class}\">{}</td><td class=\"mono\">{}</td></tr>",
             r.index,
-            esc(r.entry["time"].as_str().unwrap_or("")),
+            esc(entry.as_ref().map_or("", Entry::time)),
             esc(&subject),
-            esc(r.entry["sha256"].as_str().unwrap_or("")),
+            esc(&sha256),
             esc(&status),
-            esc(r.entry["signer"].as_str().unwrap_or("")),
+            esc(entry.as_ref().map_or("", Entry::signer)),
         );
         if with_proofs {
             let proof: Vec<String> = r.inclusion_proof.iter().map(|h| h.to_hex()).collect();
@@ -195,6 +202,13 @@ fn entry_rows(out: &mut String, entries: &[&Receipt], with_proofs: bool) {
         }
     }
     out.push_str("</tbody></table>");
+}
+
+/// The time an entry was sequenced, from its leaf bytes.
+fn time_of(r: &Receipt) -> String {
+    r.parse_entry()
+        .map(|e| e.time().to_owned())
+        .unwrap_or_default()
 }
 
 /// The report as one printable, self-contained HTML page.
@@ -249,15 +263,20 @@ pub fn render_html(r: &AuditReport) -> String {
                 .join("\n")
         },
     );
-    let revocations: Vec<&Receipt> = r
+    let rows: Vec<Row<'_>> = r
         .entries
         .iter()
-        .filter(|x| x.entry["type"] == "key" && x.entry["action"] == "revoked")
+        .map(|x| (x, x.parse_entry().ok()))
         .collect();
-    let changes: Vec<&Receipt> = r
-        .entries
+    let revocations: Vec<&Row<'_>> = rows
         .iter()
-        .filter(|x| x.entry["type"] == "artifact" && x.entry["status"] != "trusted")
+        .filter(|(_, e)| matches!(e, Some(Entry::Key(k)) if k.action == KeyAction::Revoked))
+        .collect();
+    let changes: Vec<&Row<'_>> = rows
+        .iter()
+        .filter(
+            |(_, e)| matches!(e, Some(Entry::Artifact(a)) if a.status != ArtifactStatus::Trusted),
+        )
         .collect();
     out.push_str("<h2>Revocations</h2>");
     if revocations.is_empty() {
@@ -279,7 +298,7 @@ pub fn render_html(r: &AuditReport) -> String {
     if r.entries.is_empty() {
         out.push_str("<p>No entry was sequenced in this range.</p>");
     } else {
-        entry_rows(&mut out, &r.entries.iter().collect::<Vec<_>>(), true);
+        entry_rows(&mut out, &rows.iter().collect::<Vec<_>>(), true);
     }
     out.push_str("<h2>Completeness</h2><ul>");
     match &r.before {
@@ -288,7 +307,7 @@ pub fn render_html(r: &AuditReport) -> String {
                 out,
                 "<li>Entry {} before the range was sequenced at {}, before its start.</li>",
                 b.index,
-                esc(b.entry["time"].as_str().unwrap_or(""))
+                esc(&time_of(b))
             );
         }
         None => out.push_str(
@@ -301,7 +320,7 @@ pub fn render_html(r: &AuditReport) -> String {
                 out,
                 "<li>Entry {} after the range was sequenced at {}, at or after its end.</li>",
                 x.index,
-                esc(x.entry["time"].as_str().unwrap_or(""))
+                esc(&time_of(x))
             );
         }
         None => out.push_str("<li>No entry followed the range when the report was generated.</li>"),

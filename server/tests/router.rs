@@ -962,7 +962,7 @@ async fn timeouts_and_overload() {
         c.max_concurrent_requests = Some(1);
     });
     // Every slot taken: the next request is refused at once, not queued.
-    let permit = s.concurrency().clone().try_acquire_owned().unwrap();
+    let permit = s.limits().slot().unwrap();
     let r = call(&s, "GET", "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.error_code(), "overloaded");
@@ -1060,4 +1060,51 @@ async fn openapi_matches_the_router() {
             "dangling $ref {name}"
         );
     }
+}
+
+/// A request whose entry passes every field limit but not the 16 KiB limit of the whole entry
+/// gets 422 alone; the 1,000 valid requests sent with it all get 201 (before, they shared its
+/// group commit and failed with 503 `storage_unavailable`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_notarization_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), |c| c.rate_limit_per_second = Some(0));
+    let e = "/api/v1/ledgers/default/entries";
+    let attributes: serde_json::Map<String, Value> = (0..64)
+        .map(|i| (format!("attr-{i:02}"), json!("x".repeat(1000))))
+        .collect();
+    let oversized = json!({
+        "sha256": "ab".repeat(32),
+        "name": "big.tar.gz",
+        "attributes": attributes,
+    });
+    let mut tasks = Vec::new();
+    for i in 0..1001u32 {
+        let s = s.clone();
+        let body = if i == 500 {
+            oversized.clone()
+        } else {
+            artifact(&format!("neighbour-{i}"))
+        };
+        tasks.push(tokio::spawn(async move {
+            (i, call(&s, "POST", e, Some(ADMIN), Some(body)).await)
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        if i == 500 {
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+            assert_eq!(r.error_code(), "invalid_field");
+            assert!(r.text().contains("exceeds the limit"), "{}", r.text());
+        } else {
+            assert_eq!(r.status, StatusCode::CREATED, "request {i}: {}", r.text());
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1000);
+    let v = call(&s, "GET", "/api/v1/ledgers/default", Some(ADMIN), None)
+        .await
+        .json();
+    assert_eq!(v["size"], 1000);
 }

@@ -74,7 +74,7 @@ fn ledger_appends(threads: usize, total: u64) -> Result<LedgerRun> {
         h.join().expect("appender panicked")?;
     }
     let secs = start.elapsed().as_secs_f64();
-    let stats = ledger.stats();
+    let stats = ledger.counters();
     let (commit, batch) = *times.lock().unwrap();
     Ok(LedgerRun {
         rate: (per * threads as u64) as f64 / secs,

@@ -3,16 +3,13 @@
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::Json;
-use notarium_core::{Receipt, Sha256, Status};
-use notarium_ledger::{Authentication, Page};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use notarium_core::api::{
+    AuthenticateRequest, Authentication, BatchAuthentication, ErrorBody, HashResult, Page,
+};
+use notarium_core::Sha256;
 
-use super::blocking;
-use super::entries::page_limit;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_param, Access, ApiJson, Params, Read};
-use crate::openapi::{AuthenticationDoc, PageDoc, ReceiptDoc};
 use crate::state::AppState;
 
 /// The hash of an `/artifacts/{sha256}` path.
@@ -29,56 +26,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathSha256 {
     }
 }
 
-/// One signer or several.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum Signers {
-    /// One key id.
-    One(String),
-    /// Several key ids.
-    Many(Vec<String>),
-}
-
-/// `POST /ledgers/{ledger}/authenticate`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuthenticateRequest {
-    /// 1–1,000 SHA-256 hashes (64 hex characters each).
-    #[schema(value_type = Vec<String>)]
-    pub sha256: Vec<Sha256>,
-    /// Only entries by these signers (key ids) decide.
-    #[serde(default)]
-    pub signer: Option<Signers>,
-}
-
-/// The status of one hash of a batch authenticate.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HashResult {
-    /// The hash asked about.
-    #[schema(value_type = String)]
-    pub sha256: Sha256,
-    /// `trusted`, `untrusted`, `unsupported`, `revoked` or `unknown`.
-    #[schema(value_type = String)]
-    pub status: Status,
-    /// The entry that decided the status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<ReceiptDoc>)]
-    pub receipt: Option<Receipt>,
-    /// For `revoked`: the entry that revoked the deciding signer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<ReceiptDoc>)]
-    pub revocation: Option<Receipt>,
-}
-
-/// Every hash of a batch authenticate, answered against one checkpoint.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BatchAuthentication {
-    /// The signed checkpoint every receipt is proven against.
-    pub checkpoint: String,
-    /// In request order.
-    pub results: Vec<HashResult>,
-}
-
 /// Authenticates an artifact by its SHA-256: the status decided by its latest entry (from
 /// the given signers), with the receipt of that entry. `unknown` is a 200.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/artifacts/{sha256}", tag = "artifacts",
@@ -87,7 +34,7 @@ pub struct BatchAuthentication {
         ("sha256" = String, Path, description = "64 hex characters"),
         ("signer" = Option<String>, Query, description = "Only these signers decide (repeat or comma-separate)"),
     ),
-    responses((status = 200, body = AuthenticationDoc), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Authentication), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn authenticate(
     access: Access<Read>,
@@ -122,28 +69,19 @@ pub async fn authenticate_many(
             req.sha256.len()
         )));
     }
-    let signers = match req.signer {
-        None => Vec::new(),
-        Some(Signers::One(s)) => vec![s],
-        Some(Signers::Many(v)) => v,
-    };
+    let signers = req.signer.map(|s| s.into_vec()).unwrap_or_default();
     let hashes = req.sha256;
     let (checkpoint, answers, hashes) = access
         .handle
         .read(move |ledger| {
             let (cp, answers) = ledger.authenticate_many(&hashes, &signers)?;
-            Ok((cp, answers, hashes))
+            Ok::<_, notarium_ledger::Error>((cp, answers, hashes))
         })
         .await?;
     let results = hashes
         .into_iter()
         .zip(answers)
-        .map(|(sha256, a)| HashResult {
-            sha256,
-            status: a.status,
-            receipt: a.receipt,
-            revocation: a.revocation,
-        })
+        .map(|(sha256, answer)| HashResult { sha256, answer })
         .collect();
     Ok(Json(BatchAuthentication {
         checkpoint: checkpoint.note().to_owned(),
@@ -159,7 +97,7 @@ pub async fn authenticate_many(
         ("after" = Option<u64>, Query, description = "Cursor: only entries with a greater index"),
         ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)"),
     ),
-    responses((status = 200, body = PageDoc), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Page), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn history(
     access: Access<Read>,
@@ -167,10 +105,12 @@ pub async fn history(
     mut params: Params,
 ) -> ApiResult<Json<Page>> {
     let after = params.parse("after")?;
-    let limit = page_limit(&mut params)?;
+    let limit = params.page_limit()?;
     params.finish()?;
-    let ledger = access.handle.ledger.clone();
     Ok(Json(
-        blocking(move || ledger.history(&sha256, after, limit)).await?,
+        access
+            .handle
+            .read(move |l| l.history(&sha256, after, limit))
+            .await?,
     ))
 }

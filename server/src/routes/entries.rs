@@ -4,40 +4,20 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
+use notarium_core::api::{BatchReceipts, BatchRequest, ErrorBody, Page};
 use notarium_core::{ArtifactRequest, ArtifactStatus, Receipt, Sha256, Timestamp};
-use notarium_ledger::{NewEntry, Page, SearchQuery};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use notarium_ledger::{NewEntry, SearchQuery};
 
-use super::{append, blocking};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{bad_param, path_param, Access, ApiJson, Params, Read, Write};
-use crate::openapi::{ArtifactRequestDoc, PageDoc, ReceiptDoc};
 use crate::state::AppState;
-
-/// `POST /ledgers/{ledger}/entries/batch`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    /// 1–1,000 notarizations or status changes, appended all-or-nothing.
-    #[schema(value_type = Vec<ArtifactRequestDoc>)]
-    pub entries: Vec<ArtifactRequest>,
-}
-
-/// The receipts of a batch, in request order, all covered by one checkpoint.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BatchReceipts {
-    /// Receipts.
-    #[schema(value_type = Vec<ReceiptDoc>)]
-    pub receipts: Vec<Receipt>,
-}
 
 /// Notarizes one artifact, or records a status change (`status: untrusted | unsupported`).
 /// Answered once durable; the receipt proves it is in the ledger.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/entries", tag = "entries",
     params(("ledger" = String, Path, description = "Ledger name")),
-    request_body = ArtifactRequestDoc,
-    responses((status = 201, body = ReceiptDoc), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)),
+    request_body = ArtifactRequest,
+    responses((status = 201, body = Receipt), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn notarize(
     access: Access<Write>,
@@ -48,7 +28,7 @@ pub async fn notarize(
         request,
         signer: access.signer,
     };
-    let receipt = append(&access.handle, vec![entry]).await?.remove(0);
+    let receipt = access.handle.append(vec![entry]).await?.remove(0);
     Ok((StatusCode::CREATED, Json(receipt)))
 }
 
@@ -83,7 +63,7 @@ pub async fn notarize_batch(
             signer: access.signer.clone(),
         })
         .collect();
-    let receipts = append(&access.handle, entries).await?;
+    let receipts = access.handle.append(entries).await?;
     Ok((StatusCode::CREATED, Json(BatchReceipts { receipts })))
 }
 
@@ -104,11 +84,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for EntryIndex {
 /// One entry, with its receipt in the latest checkpoint.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/entries/{index}", tag = "entries",
     params(("ledger" = String, Path, description = "Ledger name"), ("index" = u64, Path, description = "Entry index")),
-    responses((status = 200, body = ReceiptDoc), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Receipt), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn get(access: Access<Read>, EntryIndex(index): EntryIndex) -> ApiResult<Json<Receipt>> {
-    let ledger = access.handle.ledger.clone();
-    Ok(Json(blocking(move || ledger.get(index)).await?))
+    Ok(Json(access.handle.read(move |l| l.get(index)).await?))
 }
 
 /// Searches entries, oldest first; pass `next` back as `after` for the next page.
@@ -125,7 +104,7 @@ pub async fn get(access: Access<Read>, EntryIndex(index): EntryIndex) -> ApiResu
         ("after" = Option<u64>, Query, description = "Cursor: only entries with a greater index"),
         ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)"),
     ),
-    responses((status = 200, body = PageDoc), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = Page), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn search(access: Access<Read>, mut params: Params) -> ApiResult<Json<Page>> {
     let mut q = SearchQuery {
@@ -148,7 +127,7 @@ pub async fn search(access: Access<Read>, mut params: Params) -> ApiResult<Json<
             .map(|s| Timestamp::parse(&s).map_err(|e| bad_param("until", e)))
             .transpose()?,
         after: params.parse("after")?,
-        limit: page_limit(&mut params)?,
+        limit: params.page_limit()?,
         ..SearchQuery::default()
     };
     if let Some(attr) = params.opt("attr")? {
@@ -158,18 +137,5 @@ pub async fn search(access: Access<Read>, mut params: Params) -> ApiResult<Json<
         q.attr = Some((k.to_owned(), v.to_owned()));
     }
     params.finish()?;
-    let ledger = access.handle.ledger.clone();
-    Ok(Json(blocking(move || ledger.search(&q)).await?))
-}
-
-/// The largest page of search and history (the ledger's own cap).
-const MAX_PAGE: usize = 1000;
-
-/// `limit=`: 1–1,000, default 100.
-pub(crate) fn page_limit(params: &mut Params) -> ApiResult<usize> {
-    match params.parse::<usize>("limit")? {
-        None => Ok(100),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(bad_param("limit", format!("must be 1 to {MAX_PAGE}"))),
-    }
+    Ok(Json(access.handle.read(move |l| l.search(&q)).await?))
 }

@@ -4,116 +4,25 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
-use notarium_core::{LedgerName, Receipt, Role};
-use notarium_ledger::{KeyRecord, NewEntry};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use notarium_core::api::{
+    CreateKey, CreateLedger, ErrorBody, KeyList, LedgerInfo, LedgerList, NewKey, RevokedKey,
+};
+use notarium_ledger::NewEntry;
 
-use super::{append, blocking};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::auth::{credential_hash, new_secret, random_bytes, KeyInfo};
+use crate::datadir::LedgerMeta;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_param, Access, Admin, ApiJson, Read, ServerAdmin};
-use crate::openapi::{KeyDoc, ReceiptDoc};
-use crate::state::{new_secret, random_bytes, AppState, KeyInfo, LedgerHandle, LedgerMeta};
-
-/// A ledger as `GET /ledgers/{ledger}` describes it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LedgerInfo {
-    /// Name.
-    pub name: String,
-    /// Checkpoint origin, `<origin prefix>/<name>`.
-    pub origin: String,
-    /// The key that verifies its checkpoints (C2SP signed-note verifier key).
-    pub verifier_key: String,
-    /// Entries in the ledger (latest checkpoint's tree size).
-    pub size: u64,
-    /// Whether reads need no key.
-    pub public_read: bool,
-}
-
-impl LedgerInfo {
-    fn of(h: &LedgerHandle) -> Self {
-        LedgerInfo {
-            name: h.ledger.name().to_string(),
-            origin: h.ledger.origin().to_string(),
-            verifier_key: h.ledger.verifier_key().to_string(),
-            size: h.ledger.size(),
-            public_read: h.meta.public_read,
-        }
-    }
-}
-
-/// Every ledger.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LedgerList {
-    /// By name.
-    pub ledgers: Vec<LedgerInfo>,
-}
-
-/// `POST /ledgers`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLedger {
-    /// 1–64 of `a-z 0-9 - _`, starting with a letter or digit.
-    #[schema(value_type = String, example = "releases")]
-    pub name: LedgerName,
-    /// Reads (authenticate, history, proofs, tiles) need no key.
-    #[serde(default)]
-    pub public_read: bool,
-}
-
-/// `POST /ledgers/{ledger}/keys`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKey {
-    /// A name for humans, e.g. the CI project using it (1–128 characters).
-    pub name: String,
-    /// `read`, `write` or `admin`.
-    #[schema(value_type = String, example = "write")]
-    pub role: Role,
-}
-
-/// A new API key. `key` is the bearer secret: it is shown here once and stored only as a hash.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct NewKey {
-    /// Public key id; the `signer` of entries made with it.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Role.
-    #[schema(value_type = String)]
-    pub role: Role,
-    /// The secret bearer token.
-    pub key: String,
-    /// The receipt of the `key` entry that records the creation.
-    #[schema(value_type = ReceiptDoc)]
-    pub receipt: Receipt,
-}
-
-/// Every API key of a ledger, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KeyList {
-    /// Keys.
-    #[schema(value_type = Vec<KeyDoc>)]
-    pub keys: Vec<KeyRecord>,
-}
-
-/// A revoked key.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RevokedKey {
-    /// Key id.
-    pub id: String,
-    /// The receipt of the `key` entry that records the revocation.
-    #[schema(value_type = ReceiptDoc)]
-    pub receipt: Receipt,
-}
+use crate::state::AppState;
 
 /// Lists ledgers.
 #[utoipa::path(get, path = "/api/v1/ledgers", tag = "ledgers",
     responses((status = 200, body = LedgerList), (status = "4XX", body = ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn list(_admin: ServerAdmin, State(state): State<AppState>) -> Json<LedgerList> {
+    let limits = state.wire_limits();
     Json(LedgerList {
-        ledgers: state.ledgers().iter().map(|h| LedgerInfo::of(h)).collect(),
+        ledgers: state.ledgers().iter().map(|h| h.info(limits)).collect(),
     })
 }
 
@@ -134,8 +43,8 @@ pub async fn create(
             },
         )
         .await?;
-    tracing::info!(ledger = %handle.ledger.name(), public_read = req.public_read, "ledger created");
-    Ok((StatusCode::CREATED, Json(LedgerInfo::of(&handle))))
+    tracing::info!(ledger = %handle.name(), public_read = req.public_read, "ledger created");
+    Ok((StatusCode::CREATED, Json(handle.info(state.wire_limits()))))
 }
 
 /// Describes a ledger.
@@ -143,8 +52,8 @@ pub async fn create(
     params(("ledger" = String, Path, description = "Ledger name")),
     responses((status = 200, body = LedgerInfo), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
-pub async fn describe(access: Access<Read>) -> Json<LedgerInfo> {
-    Json(LedgerInfo::of(&access.handle))
+pub async fn describe(access: Access<Read>, State(state): State<AppState>) -> Json<LedgerInfo> {
+    Json(access.handle.info(state.wire_limits()))
 }
 
 /// Creates an API key of this ledger; the creation is itself an entry of the ledger.
@@ -167,10 +76,10 @@ pub async fn create_key(
         name: req.name.clone(),
         role: req.role,
         signer: access.signer,
-        credential: crate::state::credential_hash(&secret),
+        credential: credential_hash(&secret),
     };
-    let receipt = append(&access.handle, vec![entry]).await?.remove(0);
-    let ledger = access.handle.ledger.name().to_string();
+    let receipt = access.handle.append(vec![entry]).await?.remove(0);
+    let ledger = access.handle.name().to_string();
     state.remember_key(
         &secret,
         KeyInfo {
@@ -199,9 +108,8 @@ pub async fn create_key(
     responses((status = 200, body = KeyList), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_keys(access: Access<Admin>) -> ApiResult<Json<KeyList>> {
-    let ledger = access.handle.ledger.clone();
     Ok(Json(KeyList {
-        keys: blocking(move || ledger.keys()).await?,
+        keys: access.handle.read(|l| l.keys()).await?,
     }))
 }
 
@@ -243,8 +151,8 @@ pub async fn revoke_key(
         id: id.clone(),
         signer: access.signer,
     };
-    let receipt = append(&access.handle, vec![entry]).await?.remove(0);
-    let ledger = access.handle.ledger.name().to_string();
+    let receipt = access.handle.append(vec![entry]).await?.remove(0);
+    let ledger = access.handle.name().to_string();
     state.forget_key(&ledger, &id);
     tracing::info!(%ledger, key = %id, "API key revoked");
     Ok(Json(RevokedKey { id, receipt }))

@@ -5,38 +5,11 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use notarium_core::api::{ConsistencyProof, ErrorBody, InclusionProof};
 use notarium_core::tiles::{TileKind, TilePath};
-use notarium_core::Hash;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::blocking;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_param, Access, Params, Read};
-
-/// An inclusion proof.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct InclusionProof {
-    /// Leaf index.
-    pub index: u64,
-    /// Tree size the proof is for.
-    pub size: u64,
-    /// Hex hashes, the leaf's sibling first (RFC 6962 §2.1.1).
-    #[schema(value_type = Vec<String>)]
-    pub proof: Vec<Hash>,
-}
-
-/// A consistency proof.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConsistencyProof {
-    /// The smaller tree size.
-    pub from: u64,
-    /// The larger tree size.
-    pub to: u64,
-    /// Hex hashes (RFC 6962 §2.1.2).
-    #[schema(value_type = Vec<String>)]
-    pub proof: Vec<Hash>,
-}
 
 fn text_note(note: &str) -> Response {
     (
@@ -55,7 +28,7 @@ fn text_note(note: &str) -> Response {
     responses((status = 200, content_type = "text/plain", body = String), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn checkpoint(access: Access<Read>) -> Response {
-    text_note(access.handle.ledger.checkpoint().note())
+    text_note(access.handle.checkpoint().note())
 }
 
 /// The same checkpoint at the C2SP tlog-tiles location.
@@ -64,7 +37,7 @@ pub async fn checkpoint(access: Access<Read>) -> Response {
     responses((status = 200, content_type = "text/plain", body = String), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn log_checkpoint(access: Access<Read>) -> Response {
-    text_note(access.handle.ledger.checkpoint().note())
+    text_note(access.handle.checkpoint().note())
 }
 
 /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest).
@@ -83,9 +56,11 @@ pub async fn inclusion(
     let index: u64 = params.required("index")?;
     let size: Option<u64> = params.parse("size")?;
     params.finish()?;
-    let ledger = access.handle.ledger.clone();
-    let size = size.unwrap_or_else(|| ledger.size());
-    let proof = blocking(move || ledger.prove_inclusion(index, size)).await?;
+    let size = size.unwrap_or_else(|| access.handle.size());
+    let proof = access
+        .handle
+        .read(move |l| l.prove_inclusion(index, size))
+        .await?;
     Ok(Json(InclusionProof { index, size, proof }))
 }
 
@@ -105,9 +80,11 @@ pub async fn consistency(
     let from: u64 = params.required("from")?;
     let to: Option<u64> = params.parse("to")?;
     params.finish()?;
-    let ledger = access.handle.ledger.clone();
-    let to = to.unwrap_or_else(|| ledger.size());
-    let proof = blocking(move || ledger.prove_consistency(from, to)).await?;
+    let to = to.unwrap_or_else(|| access.handle.size());
+    let proof = access
+        .handle
+        .read(move |l| l.prove_consistency(from, to))
+        .await?;
     Ok(Json(ConsistencyProof { from, to, proof }))
 }
 
@@ -135,12 +112,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tile {
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn tile(access: Access<Read>, Tile(path): Tile) -> ApiResult<Response> {
-    let ledger = access.handle.ledger.clone();
-    let bytes = blocking(move || match path.kind {
-        TileKind::Hashes(level) => ledger.tile(level, path.index, path.width),
-        TileKind::Entries => ledger.entry_bundle(path.index, path.width),
-    })
-    .await?;
+    let bytes = access
+        .handle
+        .read(move |l| match path.kind {
+            TileKind::Hashes(level) => l.tile(level, path.index, path.width),
+            TileKind::Entries => l.entry_bundle(path.index, path.width),
+        })
+        .await?;
     let cache = if path.width == 256 {
         HeaderValue::from_static("public, max-age=31536000, immutable")
     } else {

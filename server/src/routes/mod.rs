@@ -1,13 +1,11 @@
-//! Thin handlers: parse, call the ledger, serialize. Each is documented for OpenAPI where it
-//! is registered, so the router and `/openapi.json` come from the same list.
+//! Thin handlers: parse, call the ledger through its handle, serialize. Each is documented for
+//! OpenAPI where it is registered, so the router and `/openapi.json` come from the same list.
+//! The shapes they send and read are the wire types of [`notarium_core::api`].
 
-use notarium_core::Receipt;
-use notarium_ledger::NewEntry;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, LedgerHandle};
+use crate::state::AppState;
 
 pub mod artifacts;
 pub mod entries;
@@ -44,39 +42,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::openapi))
         .routes(routes!(crate::dashboard::index))
         .routes(routes!(crate::dashboard::asset))
-}
-
-/// Runs blocking ledger work off the async executor.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, notarium_ledger::Error> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(Into::into)
-}
-
-/// Runs blocking work that fails with an [`ApiError`] off the async executor.
-pub(crate) async fn blocking_api<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-}
-
-/// Queues entries with the ledger's group-commit sequencer (all-or-nothing), waits without
-/// blocking a thread until their batch is durable, then builds their receipts.
-pub(crate) async fn append(
-    handle: &LedgerHandle,
-    entries: Vec<NewEntry>,
-) -> ApiResult<Vec<Receipt>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    handle.ledger.append_with(entries, move |result| {
-        let _ = tx.send(result);
-    });
-    let appended = rx
-        .await
-        .map_err(|_| ApiError::Storage("the writer stopped without answering".into()))??;
-    handle.read(move |ledger| ledger.receipts(&appended)).await
 }

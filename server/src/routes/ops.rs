@@ -3,24 +3,19 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use axum::{Extension, Json};
+use notarium_core::api::{ErrorBody, Health};
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
+use crate::openapi::Document;
 use crate::state::AppState;
-
-/// A health answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok` or `ready`.
-    pub status: &'static str,
-}
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: 200 from the ready log line until shutdown begins, 503 otherwise.
@@ -28,7 +23,9 @@ pub async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     if state.is_ready() {
-        Ok(Json(Health { status: "ready" }))
+        Ok(Json(Health {
+            status: "ready".into(),
+        }))
     } else {
         Err(ApiError::Unavailable {
             code: "not_ready",
@@ -44,7 +41,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let sizes: Vec<(String, u64)> = state
         .ledgers()
         .iter()
-        .map(|h| (h.ledger.name().to_string(), h.ledger.size()))
+        .map(|h| (h.name().to_string(), h.size()))
         .collect();
     (
         [(
@@ -59,10 +56,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// This API's OpenAPI 3.1 description, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, content_type = "application/json", body = Object)))]
-pub async fn openapi() -> Response {
+pub async fn openapi(Extension(doc): Extension<Document>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::json().to_owned(),
+        doc.0.to_string(),
     )
         .into_response()
 }

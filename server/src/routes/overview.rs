@@ -2,27 +2,12 @@
 //! that a key scoped to one ledger sees that ledger) and how busy a ledger is.
 
 use axum::Json;
-use notarium_core::Timestamp;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use notarium_core::api::{ErrorBody, LedgerStats, WhoAmI};
+use notarium_core::{Role, Timestamp};
 
-use super::blocking;
-use crate::error::{ApiResult, ErrorBody};
+use crate::auth::Caller;
+use crate::error::ApiResult;
 use crate::extract::{bad_param, Access, Identity, Params, Read};
-use crate::state::Caller;
-
-/// The caller behind the `Authorization` header.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WhoAmI {
-    /// True for the server admin token, which may manage every ledger.
-    pub admin_token: bool,
-    /// `read`, `write` or `admin` (the admin token: `admin`).
-    pub role: String,
-    /// The one ledger an API key is scoped to; absent for the admin token.
-    pub ledger: Option<String>,
-    /// The API key's id (the `signer` of its entries); absent for the admin token.
-    pub key_id: Option<String>,
-}
 
 /// Who the caller is: the admin token, or an API key with its ledger and role.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "ledgers",
@@ -32,38 +17,18 @@ pub async fn whoami(Identity(caller): Identity) -> Json<WhoAmI> {
     Json(match caller {
         Caller::Key(k) => WhoAmI {
             admin_token: false,
-            role: k.role.as_str().to_owned(),
+            role: k.role,
             ledger: Some(k.ledger),
             key_id: Some(k.id),
         },
         // The extractor turns anonymous callers away.
         Caller::Admin | Caller::Anonymous => WhoAmI {
             admin_token: true,
-            role: "admin".to_owned(),
+            role: Role::Admin,
             ledger: None,
             key_id: None,
         },
     })
-}
-
-/// A ledger's activity.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LedgerStats {
-    /// The ledger's name.
-    pub ledger: String,
-    /// Entries in the latest checkpoint.
-    pub size: u64,
-    /// The latest signed checkpoint.
-    pub checkpoint: String,
-    /// When the latest entry was sequenced (its checkpoint was signed in the same commit);
-    /// absent for an empty ledger.
-    pub latest_entry_time: Option<String>,
-    /// The window the rate is measured over, in seconds.
-    pub window_seconds: u64,
-    /// Entries sequenced within the window.
-    pub entries_in_window: u64,
-    /// `entries_in_window` per minute.
-    pub per_minute: f64,
 }
 
 /// The longest rate window: one day.
@@ -87,28 +52,29 @@ pub async fn stats(access: Access<Read>, mut params: Params) -> ApiResult<Json<L
     }
     params.finish()?;
     let now = now();
-    let ledger = access.handle.ledger.clone();
-    let stats = blocking(move || {
-        let start = ledger.index_at(Timestamp(now.0 - window as i64 * 1_000_000))?;
-        // Read after `start`, so that the checkpoint covers it.
-        let checkpoint = ledger.checkpoint();
-        let size = checkpoint.size().0;
-        let latest_entry_time = match size {
-            0 => None,
-            n => ledger.get(n - 1)?.entry["time"].as_str().map(str::to_owned),
-        };
-        let entries_in_window = size.saturating_sub(start);
-        Ok(LedgerStats {
-            ledger: ledger.name().to_string(),
-            size,
-            checkpoint: checkpoint.note().to_owned(),
-            latest_entry_time,
-            window_seconds: window,
-            entries_in_window,
-            per_minute: entries_in_window as f64 * 60.0 / window as f64,
+    let stats = access
+        .handle
+        .read(move |ledger| {
+            let start = ledger.index_at(Timestamp(now.0 - window as i64 * 1_000_000))?;
+            // Read after `start`, so that the checkpoint covers it.
+            let checkpoint = ledger.checkpoint();
+            let size = checkpoint.size().0;
+            let latest_entry_time = match size {
+                0 => None,
+                n => Some(ledger.get(n - 1)?.parse_entry()?.time().to_owned()),
+            };
+            let entries_in_window = size.saturating_sub(start);
+            Ok::<_, notarium_ledger::Error>(LedgerStats {
+                ledger: ledger.name().to_string(),
+                size,
+                checkpoint: checkpoint.note().to_owned(),
+                latest_entry_time,
+                window_seconds: window,
+                entries_in_window,
+                per_minute: entries_in_window as f64 * 60.0 / window as f64,
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(Json(stats))
 }
 

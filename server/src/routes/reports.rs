@@ -5,11 +5,12 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use notarium_core::Timestamp;
 
-use super::blocking_api;
+use notarium_core::api::ErrorBody;
+use notarium_core::AuditReport;
+
 use super::overview::now;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{bad_param, Access, Params, Read};
-use crate::openapi::AuditReportDoc;
 use crate::state::AppState;
 
 /// Every entry sequenced in `[since, until)` with the signed checkpoints at both ends, the
@@ -23,7 +24,7 @@ use crate::state::AppState;
         ("format" = Option<String>, Query, description = "json (default) or html"),
     ),
     responses(
-        (status = 200, body = AuditReportDoc),
+        (status = 200, body = AuditReport),
         (status = 200, content_type = "text/html", body = String),
         (status = 422, description = "The range holds more entries than a report may (code range_too_large)", body = ErrorBody),
         (status = "4XX", body = ErrorBody),
@@ -53,9 +54,10 @@ pub async fn report(
         }
     }
     let max = state.config().limits.report_entries;
-    let ledger = access.handle.ledger.clone();
-    let report =
-        blocking_api(move || crate::report::build(&ledger, since, until, max, now())).await?;
+    let report = access
+        .handle
+        .read(move |ledger| crate::report::build(ledger, since, until, max, now()))
+        .await?;
     let stem = crate::report::file_stem(&report);
     let (body, content_type, ext) = if html {
         (

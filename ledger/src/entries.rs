@@ -1,0 +1,349 @@
+//! What the caller asks to append ([`NewEntry`]), turned into entries before it reaches the
+//! sequencer: each request is validated, built into its canonical bytes (all but the time,
+//! which the sequencer fills in) and size-checked on the caller's thread, so that a bad request
+//! is refused alone and the sequencer only does the serial part. Also the secondary-index
+//! columns of an entry, which the writer stores and the audit recomputes from the bytes alone.
+
+use std::collections::BTreeMap;
+
+use notarium_core::entry::{ArtifactEntry, KeyEntry, ENTRY_VERSION, MAX_ENTRY_BYTES};
+use notarium_core::time::TIMESTAMP_LEN;
+use notarium_core::{
+    ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Timestamp,
+};
+
+use crate::Error;
+
+/// One entry to append. The ledger sets `ledger`, `time`, `type` and `v` itself.
+#[derive(Clone, Debug)]
+pub enum NewEntry {
+    /// A notarization or status change, signed by `signer` (the caller's identity).
+    Artifact {
+        /// What the caller asked for.
+        request: ArtifactRequest,
+        /// Who asked: an API key id, `admin`, or another identity the caller vouches for.
+        signer: String,
+    },
+    /// A new API key. `credential` is the SHA-256 of the secret; it is stored beside the
+    /// ledger, never in the entry.
+    KeyCreated {
+        /// Public key id.
+        id: String,
+        /// Human name.
+        name: String,
+        /// Role.
+        role: Role,
+        /// Who created it.
+        signer: String,
+        /// SHA-256 of the bearer secret.
+        credential: [u8; 32],
+    },
+    /// Revokes an API key; its notarizations then authenticate as `revoked`.
+    KeyRevoked {
+        /// The key id.
+        id: String,
+        /// Who revoked it.
+        signer: String,
+    },
+    /// Opaque bytes (imports and interoperability tests): logged and proven, not indexed.
+    Opaque(Vec<u8>),
+}
+
+/// The secondary-index columns of an entry, derived from its bytes alone (the audit recomputes
+/// them the same way).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Columns {
+    pub kind: Option<&'static str>,
+    pub sha256: Option<[u8; 32]>,
+    pub name: Option<String>,
+    pub signer: Option<String>,
+    pub status: Option<&'static str>,
+    pub time_us: Option<i64>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Columns {
+    /// The columns of a stored entry (its time parsed from the entry).
+    pub(crate) fn of(entry: &Entry) -> Self {
+        Self::at(entry, Timestamp::parse(entry.time()).ok().map(|t| t.0))
+    }
+
+    /// The columns of an entry whose time is known (the sequencer's case).
+    fn at(entry: &Entry, time_us: Option<i64>) -> Self {
+        match entry {
+            Entry::Artifact(a) => Columns {
+                kind: Some("artifact"),
+                sha256: Some(a.sha256.0),
+                name: Some(a.name.clone()),
+                signer: Some(a.signer.clone()),
+                status: Some(a.status.as_str()),
+                time_us,
+                attributes: a.attributes.clone(),
+            },
+            Entry::Key(k) => Columns {
+                kind: Some("key"),
+                signer: Some(k.signer.clone()),
+                time_us,
+                ..Columns::default()
+            },
+        }
+    }
+}
+
+/// A change to the API keys that an entry makes, checked by the sequencer against the stored
+/// keys (which only it may read consistently with what it is about to write).
+#[derive(Clone, Debug)]
+pub(crate) enum KeyChange {
+    Created {
+        id: String,
+        name: String,
+        role: Role,
+        credential: [u8; 32],
+    },
+    /// The entry cannot be built before the sequencer has read the key's name and role.
+    Revoked { id: String, signer: String },
+}
+
+/// An entry ready for the sequencer: its canonical bytes without the time, its index columns
+/// without the time, and the key change it makes.
+#[derive(Clone, Debug)]
+pub(crate) struct Draft {
+    /// `None` for a revocation (built by the sequencer) and for opaque bytes (`opaque`).
+    template: Option<EntryTemplate>,
+    opaque: Option<Vec<u8>>,
+    columns: Columns,
+    pub key: Option<KeyChange>,
+}
+
+impl Draft {
+    /// Validates `new` and builds it for ledger `ledger`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field or limit that fails, including the 16 KiB limit of
+    /// the whole entry.
+    pub(crate) fn build(ledger: &str, new: NewEntry) -> Result<Draft, Error> {
+        let entry = match new {
+            NewEntry::Opaque(bytes) => {
+                if bytes.len() > MAX_ENTRY_BYTES {
+                    return Err(notarium_core::Error::EntryTooLarge(bytes.len()).into());
+                }
+                return Ok(Draft {
+                    template: None,
+                    opaque: Some(bytes),
+                    columns: Columns::default(),
+                    key: None,
+                });
+            }
+            NewEntry::KeyRevoked { id, signer } => {
+                check_key_id(&id)?;
+                return Ok(Draft {
+                    template: None,
+                    opaque: None,
+                    columns: Columns::default(),
+                    key: Some(KeyChange::Revoked { id, signer }),
+                });
+            }
+            NewEntry::Artifact { request, signer } => {
+                request.validate()?;
+                let ArtifactRequest {
+                    sha256,
+                    name,
+                    size,
+                    kind,
+                    status,
+                    attributes,
+                    ci,
+                } = request;
+                Entry::Artifact(ArtifactEntry {
+                    v: ENTRY_VERSION,
+                    ledger: ledger.to_owned(),
+                    sha256,
+                    name,
+                    kind: kind.unwrap_or_else(|| "file".into()),
+                    size,
+                    status: status.unwrap_or(ArtifactStatus::Trusted),
+                    attributes,
+                    ci,
+                    signer,
+                    time: String::new(),
+                })
+            }
+            NewEntry::KeyCreated {
+                id,
+                name,
+                role,
+                signer,
+                credential,
+            } => {
+                check_key_id(&id)?;
+                if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+                    return Err(notarium_core::Error::InvalidField(
+                        "name",
+                        "key name must be 1-128 characters without control characters".into(),
+                    )
+                    .into());
+                }
+                let entry = Entry::Key(KeyEntry {
+                    v: ENTRY_VERSION,
+                    ledger: ledger.to_owned(),
+                    action: KeyAction::Created,
+                    id: id.clone(),
+                    name: name.clone(),
+                    role,
+                    signer,
+                    time: String::new(),
+                });
+                let mut draft = Draft::of(&entry)?;
+                draft.key = Some(KeyChange::Created {
+                    id,
+                    name,
+                    role,
+                    credential,
+                });
+                return Ok(draft);
+            }
+        };
+        Draft::of(&entry)
+    }
+
+    /// A draft of an entry built in full but for its time (the sequencer builds revocations
+    /// this way once it has read the key).
+    pub(crate) fn of(entry: &Entry) -> Result<Draft, Error> {
+        let template = entry.template();
+        let len = template.len_with_time(TIMESTAMP_LEN);
+        if len > MAX_ENTRY_BYTES {
+            return Err(notarium_core::Error::EntryTooLarge(len).into());
+        }
+        Ok(Draft {
+            template: Some(template),
+            opaque: None,
+            columns: Columns::at(entry, None),
+            key: None,
+        })
+    }
+
+    /// Whether the sequencer must build the entry itself (a revocation).
+    pub(crate) fn is_pending(&self) -> bool {
+        self.template.is_none() && self.opaque.is_none()
+    }
+
+    /// The entry's bytes and index columns at sequencing time `time` (`time_us` in µs).
+    pub(crate) fn finish(self, time: &str, time_us: i64) -> (Vec<u8>, Columns) {
+        match (self.template, self.opaque) {
+            (Some(t), _) => {
+                let mut columns = self.columns;
+                columns.time_us = Some(time_us);
+                (t.with_time(time), columns)
+            }
+            (None, Some(bytes)) => (bytes, self.columns),
+            (None, None) => unreachable!("a pending draft is built by the sequencer first"),
+        }
+    }
+}
+
+fn check_key_id(s: &str) -> Result<(), Error> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(notarium_core::Error::InvalidField(
+            "key id",
+            "must be 1-64 of A-Z a-z 0-9 _ -".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notarium_core::Sha256;
+
+    fn request(attributes: usize, value_len: usize) -> ArtifactRequest {
+        ArtifactRequest {
+            sha256: Sha256::of(b"x"),
+            name: "app.tar.gz".into(),
+            size: Some(1),
+            kind: None,
+            status: None,
+            attributes: (0..attributes)
+                .map(|i| (format!("k{i:03}"), "v".repeat(value_len)))
+                .collect(),
+            ci: Default::default(),
+        }
+    }
+
+    #[test]
+    fn finished_drafts_are_the_canonical_entries() {
+        let time = Timestamp(1_790_000_000_123_456);
+        let text = time.to_string();
+        let new = NewEntry::Artifact {
+            request: request(3, 10),
+            signer: "k_1".into(),
+        };
+        let (bytes, columns) = Draft::build("default", new).unwrap().finish(&text, time.0);
+        let entry = Entry::from_bytes(&bytes).unwrap();
+        assert_eq!(entry.to_bytes().unwrap(), bytes);
+        assert_eq!(entry.time(), text);
+        assert_eq!(columns, Columns::of(&entry));
+    }
+
+    #[test]
+    fn the_whole_entry_is_bounded_before_sequencing() {
+        // Each attribute passes its own limits; together they pass 16 KiB.
+        let req = request(64, 1000);
+        req.validate().unwrap();
+        let err = Draft::build(
+            "default",
+            NewEntry::Artifact {
+                request: req,
+                signer: "k_1".into(),
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Invalid(notarium_core::Error::EntryTooLarge(n)) if n > MAX_ENTRY_BYTES
+            ),
+            "{err:?}"
+        );
+        // Around the limit, a draft is accepted exactly when the finished entry fits: the check
+        // counts the time that the sequencer fills in. The length is measured independently,
+        // by canonicalising the entry's JSON value.
+        let time = Timestamp(1_790_000_000_000_000).to_string();
+        let mut accepted = 0;
+        for values in 240..=280 {
+            let req = request(60, values);
+            let entry = Entry::Artifact(ArtifactEntry {
+                v: ENTRY_VERSION,
+                ledger: "default".into(),
+                sha256: req.sha256,
+                name: req.name.clone(),
+                kind: "file".into(),
+                size: req.size,
+                status: ArtifactStatus::Trusted,
+                attributes: req.attributes.clone(),
+                ci: req.ci.clone(),
+                signer: "k_1".into(),
+                time: time.clone(),
+            });
+            let fits =
+                notarium_core::entry::canonical_bytes(&serde_json::to_value(&entry).unwrap())
+                    .is_ok();
+            let new = NewEntry::Artifact {
+                request: req,
+                signer: "k_1".into(),
+            };
+            assert_eq!(Draft::build("default", new).is_ok(), fits, "{values}");
+            accepted += usize::from(fits);
+        }
+        assert!(
+            accepted > 0 && accepted < 41,
+            "the limit falls inside the range"
+        );
+    }
+}

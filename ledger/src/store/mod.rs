@@ -1,0 +1,147 @@
+//! The storage interface: every row the ledger keeps, behind two narrow traits. The sequencer
+//! writes through [`Writer`], readers and the audit read through [`Reader`]; nothing else in
+//! the crate knows how rows are stored. [`sqlite`] is the embedded backend (the default); a
+//! second backend implements [`Backend`], [`Reader`] and [`Writer`] and nothing else.
+//!
+//! What is stored (docs/ledger.md): the entries by index with their secondary-index columns,
+//! attribute pairs, API keys (with the SHA-256 of their secret, which is not public and
+//! therefore not in the entries) and revocations, C2SP hash tiles, every signed checkpoint,
+//! and the ledger's name and origin.
+
+pub(crate) mod sqlite;
+
+use notarium_core::api::Key;
+use notarium_core::{ArtifactStatus, Sha256, Timestamp};
+
+use crate::entries::Columns;
+use crate::Error;
+
+/// A storage backend: hands out the one write connection and read connections.
+pub(crate) trait Backend: Send + Sync {
+    /// Opens a read connection. Each sees the state of the latest commit when it reads.
+    fn reader(&self) -> Result<Box<dyn Reader>, Error>;
+    /// Opens the write connection (once, for the sequencer), bringing the schema up to date.
+    fn writer(&self) -> Result<Box<dyn Writer>, Error>;
+}
+
+/// The filters of a search, already validated; all given filters must match.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Filter<'a> {
+    pub sha256: Option<&'a Sha256>,
+    pub name: Option<&'a str>,
+    pub signer: Option<&'a str>,
+    pub status: Option<ArtifactStatus>,
+    pub attr: Option<(&'a str, &'a str)>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+/// An entry row as the audit reads it: its bytes and the index columns stored beside them, as
+/// stored (the audit compares them with what the bytes give).
+pub(crate) struct StoredEntry {
+    pub index: u64,
+    pub data: Vec<u8>,
+    pub kind: Option<String>,
+    pub sha256: Option<Vec<u8>>,
+    pub name: Option<String>,
+    pub signer: Option<String>,
+    pub status: Option<String>,
+    pub time_us: Option<i64>,
+}
+
+/// The last entry's index, bytes and sequencing time (µs).
+pub(crate) type LastEntry = (u64, Vec<u8>, Option<i64>);
+
+/// Reads. Implementations hold one connection; every method answers from the committed state.
+pub(crate) trait Reader: Send {
+    /// The stored bytes of hash tile `level/index` (full or the right-most partial one).
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, Error>;
+    /// The bytes of entry `index`.
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, Error>;
+    /// Entries `start..end` that exist, by index, in order.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, Error>;
+    /// The last entry: its index, bytes and sequencing time.
+    fn last_entry(&self) -> Result<Option<LastEntry>, Error>;
+    /// The first index whose sequencing time is at or after `time_us`.
+    fn first_index_at(&self, time_us: i64) -> Result<Option<u64>, Error>;
+    /// The signed checkpoint note of tree size `size`.
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, Error>;
+    /// The largest stored checkpoint: its size and note.
+    fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, Error>;
+    /// The artifact entry with the greatest index below `below` for `sha256`, signed by one of
+    /// `signers` (any signer when empty): its index, bytes and signer.
+    fn latest_artifact(
+        &self,
+        sha256: &Sha256,
+        below: u64,
+        signers: &[String],
+    ) -> Result<Option<(u64, Vec<u8>, String)>, Error>;
+    /// The index of the revocation of key `id`, if below `below`.
+    fn revocation(&self, id: &str, below: u64) -> Result<Option<u64>, Error>;
+    /// Entries matching `filter` with `from <= index < below`, in index order, at most `limit`.
+    fn search(
+        &self,
+        filter: &Filter<'_>,
+        from: u64,
+        below: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, Error>;
+    /// The API key whose secret hashes to `credential`.
+    fn credential(&self, credential: &[u8; 32]) -> Result<Option<Key>, Error>;
+    /// The API key `id`.
+    fn key(&self, id: &str) -> Result<Option<Key>, Error>;
+    /// Every API key, oldest first.
+    fn keys(&self) -> Result<Vec<Key>, Error>;
+    /// Every API key with the SHA-256 of its secret, oldest first.
+    fn credentials(&self) -> Result<Vec<([u8; 32], Key)>, Error>;
+    /// A stored setting (`name`, `origin`).
+    fn meta(&self, key: &str) -> Result<Option<String>, Error>;
+
+    // The audit's whole-ledger reads.
+
+    /// The backend's own integrity check: `None` when it finds nothing wrong.
+    fn integrity_problem(&self) -> Result<Option<String>, Error>;
+    /// Calls `f` with every entry row in index order.
+    fn scan_entries(
+        &self,
+        f: &mut dyn FnMut(StoredEntry) -> Result<(), Error>,
+    ) -> Result<(), Error>;
+    /// Every attribute row: key, value, entry index.
+    fn attribute_rows(&self) -> Result<Vec<(String, String, u64)>, Error>;
+    /// Every stored checkpoint, by size.
+    fn checkpoints(&self) -> Result<Vec<(u64, String)>, Error>;
+    /// Every revocation row: key id and the index of its revocation entry.
+    fn revocation_rows(&self) -> Result<Vec<(String, u64)>, Error>;
+    /// How many entry rows exist.
+    fn count_entries(&self) -> Result<u64, Error>;
+    /// How many tiles are stored.
+    fn count_tiles(&self) -> Result<u64, Error>;
+}
+
+/// The sequencer's connection: reads (to validate key changes and load the right edge) plus
+/// transactions that write a whole batch or nothing.
+pub(crate) trait Writer: Reader {
+    /// Records the ledger's name and origin and its first (empty) checkpoint, atomically.
+    fn create(&mut self, name: &str, origin: &str, checkpoint: &str) -> Result<(), Error>;
+    /// Begins the transaction of one batch.
+    fn begin(&mut self) -> Result<Box<dyn Batch + '_>, Error>;
+    /// Called once when the ledger closes, after the last batch (e.g. to fold a write-ahead log
+    /// into the main file).
+    fn close(&mut self) -> Result<(), Error>;
+}
+
+/// One batch's transaction. Dropped without [`Batch::commit`], it writes nothing.
+pub(crate) trait Batch {
+    /// A new entry at `index` with its index columns.
+    fn entry(&mut self, index: u64, data: &[u8], columns: &Columns) -> Result<(), Error>;
+    /// A new API key, created by entry `key.created_index`.
+    fn key_created(&mut self, key: &Key, credential: &[u8; 32]) -> Result<(), Error>;
+    /// The revocation of key `id` by entry `index`.
+    fn key_revoked(&mut self, id: &str, index: u64) -> Result<(), Error>;
+    /// Stores hash tile `level/index` (a full tile, or the right-most one as it grew).
+    fn tile(&mut self, level: u8, index: u64, hashes: &[u8]) -> Result<(), Error>;
+    /// Stores the signed checkpoint of tree size `size`.
+    fn checkpoint(&mut self, size: u64, note: &str) -> Result<(), Error>;
+    /// Makes the whole batch durable with the configured durability, or nothing of it.
+    fn commit(self: Box<Self>) -> Result<(), Error>;
+}

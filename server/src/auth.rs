@@ -1,0 +1,217 @@
+//! Who is calling: bearer credentials (the server admin token, a ledger's API keys) and how
+//! they are looked up.
+//!
+//! Every API key of every ledger is held in memory by the SHA-256 of its secret, loaded when
+//! the ledgers open and kept current by key creation and revocation, so an unknown token costs
+//! one hash and one map lookup — never a storage query per ledger — before the rate limit
+//! applies. Keys exist only as hashes; the secret is shown once, when created.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use base64::Engine;
+use notarium_core::api::Key;
+use notarium_core::Role;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Longest bearer token accepted.
+const MAX_TOKEN_BYTES: usize = 512;
+
+/// An API key the server knows, by the hash of its secret.
+#[derive(Clone, Debug)]
+pub struct KeyInfo {
+    /// The ledger the key belongs to.
+    pub ledger: String,
+    /// The key id (the `signer` of its entries).
+    pub id: String,
+    /// Its role.
+    pub role: Role,
+    /// Revoked.
+    pub revoked: bool,
+}
+
+/// Who is calling.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// No `Authorization` header.
+    Anonymous,
+    /// The server admin token.
+    Admin,
+    /// An API key.
+    Key(KeyInfo),
+}
+
+/// The credentials of the server: the admin token's hash and every API key's.
+#[derive(Debug)]
+pub struct Credentials {
+    admin: [u8; 32],
+    keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
+}
+
+impl Credentials {
+    /// Credentials with the admin token hashing to `admin` and no API keys yet.
+    pub fn new(admin: [u8; 32]) -> Self {
+        Credentials {
+            admin,
+            keys: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Adds the keys of ledger `ledger`, as stored: `(credential hash, key)`.
+    pub fn load(&self, ledger: &str, keys: Vec<([u8; 32], Key)>) {
+        let mut map = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        for (hash, key) in keys {
+            map.insert(
+                hash,
+                KeyInfo {
+                    ledger: ledger.to_owned(),
+                    id: key.id,
+                    role: key.role,
+                    revoked: key.revoked_index.is_some(),
+                },
+            );
+        }
+    }
+
+    /// Identifies the caller from an `Authorization` header value. The scheme `Bearer` is
+    /// matched case-insensitively (RFC 9110 §11.1).
+    ///
+    /// # Errors
+    /// 401 for a malformed header, an unknown or a revoked key.
+    pub fn caller(&self, authorization: Option<&str>) -> ApiResult<Caller> {
+        let Some(value) = authorization else {
+            return Ok(Caller::Anonymous);
+        };
+        let token = bearer_token(value).ok_or_else(|| {
+            ApiError::Unauthorized("expected Authorization: Bearer <api key>".into())
+        })?;
+        let hash = credential_hash(token);
+        if ct_eq(&hash, &self.admin) {
+            return Ok(Caller::Admin);
+        }
+        let info = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+        if info.revoked {
+            return Err(ApiError::Unauthorized(
+                "this API key has been revoked".into(),
+            ));
+        }
+        Ok(Caller::Key(info))
+    }
+
+    /// Remembers a key created by this process (after its entry has committed).
+    pub fn add(&self, secret: &str, info: KeyInfo) {
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(credential_hash(secret), info);
+    }
+
+    /// Makes a revocation take effect for every later request.
+    pub fn revoke(&self, ledger: &str, id: &str) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        for info in keys.values_mut() {
+            if info.ledger == ledger && info.id == id {
+                info.revoked = true;
+            }
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value, if well-formed.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_BYTES)
+        .then_some(token)
+}
+
+/// SHA-256 of a bearer secret: how keys and the admin token are stored and looked up.
+pub fn credential_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Compares two hashes in constant time.
+pub fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `N` random bytes from the operating system.
+///
+/// # Errors
+/// When the OS has no randomness to give.
+pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(b)
+}
+
+/// A new bearer secret with a prefix: `<prefix>` + base64url of 256 random bits.
+///
+/// # Errors
+/// When the OS has no randomness to give.
+pub fn new_secret(prefix: &str) -> anyhow::Result<String> {
+    let bytes = random_bytes::<32>()?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq() {
+        let a = credential_hash("x");
+        assert!(ct_eq(&a, &credential_hash("x")));
+        assert!(!ct_eq(&a, &credential_hash("y")));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token(&format!("Bearer {}", "a".repeat(513))), None);
+    }
+
+    #[test]
+    fn unknown_and_revoked_keys_are_refused_without_storage() {
+        let c = Credentials::new(credential_hash("admin-token-0123456789"));
+        assert!(matches!(
+            c.caller(Some("Bearer admin-token-0123456789")),
+            Ok(Caller::Admin)
+        ));
+        assert!(matches!(
+            c.caller(Some("Bearer nope")),
+            Err(ApiError::Unauthorized(_))
+        ));
+        c.add(
+            "nk_secret",
+            KeyInfo {
+                ledger: "default".into(),
+                id: "k_1".into(),
+                role: Role::Write,
+                revoked: false,
+            },
+        );
+        assert!(matches!(c.caller(Some("Bearer nk_secret")), Ok(Caller::Key(k)) if k.id == "k_1"));
+        c.revoke("default", "k_1");
+        assert!(matches!(
+            c.caller(Some("Bearer nk_secret")),
+            Err(ApiError::Unauthorized(_))
+        ));
+    }
+}
