@@ -1,5 +1,5 @@
-//! The typed HTTP API of DESIGN.md §3. Nothing here verifies anything: answers are claims
-//! until [`crate::Verifier`] has checked them.
+//! The typed HTTP API (docs/http-api.md), with the wire types of [`notarium_core::api`]. Nothing
+//! here verifies anything: answers are claims until [`crate::Verifier`] has checked them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use url::Url;
 
-use notarium_core::{ArtifactRequest, Hash, Receipt, Role, Sha256, Status};
+use notarium_core::api::{
+    AuthenticateRequest, Authentication, BatchAuthentication, BatchReceipts, BatchRequest,
+    ConsistencyProof, CreateKey, CreateLedger, ErrorBody, KeyList, LedgerInfo, LedgerList, NewKey,
+    Page, RevokedKey, Signers,
+};
+use notarium_core::{ArtifactRequest, LedgerName, Receipt, Role, Sha256};
 
 use crate::Error;
 
@@ -29,100 +34,6 @@ impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(<redacted>)")
     }
-}
-
-/// `GET /ledgers/{l}`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct LedgerInfo {
-    /// Name.
-    pub name: String,
-    /// Checkpoint origin.
-    pub origin: String,
-    /// Verifier key text.
-    pub verifier_key: String,
-    /// Current size.
-    pub size: u64,
-    /// Whether reads need no key.
-    pub public_read: bool,
-}
-
-/// `GET /ledgers/{l}/artifacts/{sha256}`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct AuthAnswer {
-    /// The claimed status.
-    pub status: Status,
-    /// The deciding entry.
-    #[serde(default)]
-    pub receipt: Option<Receipt>,
-    /// For `revoked`: the revocation of the deciding entry's signer.
-    #[serde(default)]
-    pub revocation: Option<Receipt>,
-}
-
-/// One result of `POST /ledgers/{l}/authenticate`: the hash and the same answer as for one.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct BatchAuthResult {
-    /// The hash asked about.
-    pub sha256: Sha256,
-    /// Status, receipt and revocation, as [`Client::authenticate`] answers them.
-    #[serde(flatten)]
-    pub answer: AuthAnswer,
-}
-
-/// `POST /ledgers/{l}/authenticate`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct BatchAuthAnswer {
-    /// The checkpoint all results are proven against.
-    pub checkpoint: String,
-    /// One result per hash, in order.
-    pub results: Vec<BatchAuthResult>,
-}
-
-/// History and search pages.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct PageAnswer {
-    /// The checkpoint the receipts are proven against.
-    pub checkpoint: String,
-    /// Receipts, oldest first.
-    pub entries: Vec<Receipt>,
-    /// Cursor for the next page.
-    #[serde(default)]
-    pub next: Option<u64>,
-}
-
-/// `GET /ledgers/{l}/proof/consistency`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct ConsistencyAnswer {
-    /// From size.
-    pub from: u64,
-    /// To size.
-    pub to: u64,
-    /// Hex hashes.
-    pub proof: Vec<Hash>,
-}
-
-/// `GET /ledgers/{l}/proof/inclusion`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct InclusionAnswer {
-    /// Leaf index.
-    pub index: u64,
-    /// Tree size.
-    pub size: u64,
-    /// Hex hashes.
-    pub proof: Vec<Hash>,
-}
-
-/// `POST /ledgers/{l}/keys`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct CreatedKey {
-    /// Public id (the signer in entries).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// The secret, shown once.
-    pub key: String,
 }
 
 /// Search filters (`GET /ledgers/{l}/entries`).
@@ -154,17 +65,6 @@ pub struct SearchParams {
     pub limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
-}
-
 /// The HTTP client for one server and ledger.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -173,9 +73,6 @@ pub struct Client {
     ledger: String,
     key: Option<ApiKey>,
 }
-
-/// Largest batch the server accepts.
-pub const MAX_BATCH: usize = 1000;
 
 impl Client {
     /// A client for `server` (e.g. `http://127.0.0.1:7373`) and `ledger`.
@@ -306,22 +203,20 @@ impl Client {
     /// # Errors
     /// Network and API errors.
     pub async fn notarize(&self, req: &ArtifactRequest) -> Result<Receipt, Error> {
-        let body = serde_json::to_value(req).map_err(|e| Error::Usage(e.to_string()))?;
+        let body = to_value(req)?;
         self.json(Method::POST, &self.ledger_path("/entries"), Some(&body))
             .await
     }
 
-    /// `POST /ledgers/{l}/entries/batch` (at most [`MAX_BATCH`]).
+    /// `POST /ledgers/{l}/entries/batch` (at most the server's `batch_max_entries`).
     ///
     /// # Errors
     /// Network and API errors.
     pub async fn notarize_batch(&self, reqs: &[ArtifactRequest]) -> Result<Vec<Receipt>, Error> {
-        #[derive(Deserialize)]
-        struct Receipts {
-            receipts: Vec<Receipt>,
-        }
-        let body = serde_json::json!({ "entries": reqs });
-        let r: Receipts = self
+        let body = to_value(&BatchRequest {
+            entries: reqs.to_vec(),
+        })?;
+        let r: BatchReceipts = self
             .json(
                 Method::POST,
                 &self.ledger_path("/entries/batch"),
@@ -339,7 +234,7 @@ impl Client {
         &self,
         sha: &Sha256,
         signers: &[String],
-    ) -> Result<AuthAnswer, Error> {
+    ) -> Result<Authentication, Error> {
         let mut path = self.ledger_path(&format!("/artifacts/{sha}"));
         if !signers.is_empty() {
             let q: Vec<String> = signers
@@ -359,11 +254,11 @@ impl Client {
         &self,
         hashes: &[Sha256],
         signers: &[String],
-    ) -> Result<BatchAuthAnswer, Error> {
-        let mut body = serde_json::json!({ "sha256": hashes });
-        if !signers.is_empty() {
-            body["signer"] = serde_json::json!(signers);
-        }
+    ) -> Result<BatchAuthentication, Error> {
+        let body = to_value(&AuthenticateRequest {
+            sha256: hashes.to_vec(),
+            signer: (!signers.is_empty()).then(|| Signers::Many(signers.to_vec())),
+        })?;
         self.json(
             Method::POST,
             &self.ledger_path("/authenticate"),
@@ -376,7 +271,7 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn history(&self, sha: &Sha256, after: Option<u64>) -> Result<PageAnswer, Error> {
+    pub async fn history(&self, sha: &Sha256, after: Option<u64>) -> Result<Page, Error> {
         let mut path = self.ledger_path(&format!("/artifacts/{sha}/history"));
         if let Some(a) = after {
             path.push_str(&format!("?after={a}"));
@@ -388,7 +283,7 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn search(&self, params: &SearchParams) -> Result<PageAnswer, Error> {
+    pub async fn search(&self, params: &SearchParams) -> Result<Page, Error> {
         let q = serde_json::to_value(params).map_err(|e| Error::Usage(e.to_string()))?;
         let pairs: Vec<String> = q
             .as_object()
@@ -431,7 +326,7 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyAnswer, Error> {
+    pub async fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, Error> {
         self.json(
             Method::GET,
             &self.ledger_path(&format!("/proof/consistency?from={from}&to={to}")),
@@ -444,7 +339,11 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn inclusion(&self, index: u64, size: u64) -> Result<InclusionAnswer, Error> {
+    pub async fn inclusion(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<notarium_core::api::InclusionProof, Error> {
         self.json(
             Method::GET,
             &self.ledger_path(&format!("/proof/inclusion?index={index}&size={size}")),
@@ -465,7 +364,7 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn list_ledgers(&self) -> Result<serde_json::Value, Error> {
+    pub async fn list_ledgers(&self) -> Result<LedgerList, Error> {
         self.json(Method::GET, "api/v1/ledgers", None).await
     }
 
@@ -474,7 +373,8 @@ impl Client {
     /// # Errors
     /// Network and API errors.
     pub async fn create_ledger(&self, name: &str, public_read: bool) -> Result<LedgerInfo, Error> {
-        let body = serde_json::json!({ "name": name, "public_read": public_read });
+        let name = LedgerName::new(name).map_err(|e| Error::Usage(e.to_string()))?;
+        let body = to_value(&CreateLedger { name, public_read })?;
         self.json(Method::POST, "api/v1/ledgers", Some(&body)).await
     }
 
@@ -482,7 +382,7 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn list_keys(&self) -> Result<serde_json::Value, Error> {
+    pub async fn list_keys(&self) -> Result<KeyList, Error> {
         self.json(Method::GET, &self.ledger_path("/keys"), None)
             .await
     }
@@ -491,8 +391,11 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn create_key(&self, name: &str, role: Role) -> Result<CreatedKey, Error> {
-        let body = serde_json::json!({ "name": name, "role": role });
+    pub async fn create_key(&self, name: &str, role: Role) -> Result<NewKey, Error> {
+        let body = to_value(&CreateKey {
+            name: name.to_owned(),
+            role,
+        })?;
         self.json(Method::POST, &self.ledger_path("/keys"), Some(&body))
             .await
     }
@@ -501,7 +404,7 @@ impl Client {
     ///
     /// # Errors
     /// Network and API errors.
-    pub async fn revoke_key(&self, id: &str) -> Result<serde_json::Value, Error> {
+    pub async fn revoke_key(&self, id: &str) -> Result<RevokedKey, Error> {
         self.json(
             Method::DELETE,
             &self.ledger_path(&format!("/keys/{}", urlencode(id))),
@@ -509,6 +412,10 @@ impl Client {
         )
         .await
     }
+}
+
+fn to_value(v: &impl Serialize) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Percent-encodes a query or path component.

@@ -59,3 +59,85 @@ pub fn reason(code: u8) -> &'static str {
         _ => "usage",
     }
 }
+
+/// A bad argument found by a tool (exit 64).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A usage error as an `anyhow::Error`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// The exit code of a failure: that of its first cause that has one — a client error, a usage
+/// error, or an error that `extra` recognises (a tool's own, e.g. a GitHub API error) — else
+/// usage.
+pub fn code_of(
+    e: &anyhow::Error,
+    extra: impl Fn(&(dyn std::error::Error + 'static)) -> Option<u8>,
+) -> u8 {
+    for cause in e.chain() {
+        if let Some(ce) = cause.downcast_ref::<Error>() {
+            return for_error(ce);
+        }
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return USAGE;
+        }
+        if let Some(c) = extra(cause) {
+            return c;
+        }
+    }
+    USAGE
+}
+
+/// Parses a tool's command line; a parse failure has printed clap's message and gives the
+/// exit code to return (0 for `--help` and `--version`, else usage).
+///
+/// # Errors
+/// The exit code, when the tool should stop.
+pub fn parse_args<C: clap::Parser>() -> Result<C, std::process::ExitCode> {
+    C::try_parse().map_err(|e| {
+        let _ = e.print();
+        use clap::error::ErrorKind;
+        std::process::ExitCode::from(match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => OK,
+            _ => USAGE,
+        })
+    })
+}
+
+/// Ends a tool's run in one place: the code of a success, or the failure printed on stderr
+/// (and as `{exit_code, error, reason}` on stdout with `--output json`) with its code.
+/// `hint` is printed after a usage error that is the tool's own (not the server's answer).
+pub fn finish(
+    program: &str,
+    json: bool,
+    hint: Option<&str>,
+    result: anyhow::Result<u8>,
+    extra: impl Fn(&(dyn std::error::Error + 'static)) -> Option<u8>,
+) -> std::process::ExitCode {
+    let e = match result {
+        Ok(code) => return std::process::ExitCode::from(code),
+        Err(e) => e,
+    };
+    let code = code_of(&e, extra);
+    let what = match code {
+        TAMPERING => "VERIFICATION FAILED",
+        UNREACHABLE => "server error",
+        _ => "error",
+    };
+    eprintln!("{program}: {what}: {e:#}");
+    if let Some(hint) = hint {
+        if code == USAGE && e.downcast_ref::<Error>().is_none() {
+            eprintln!("{hint}");
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "exit_code": code, "error": format!("{e:#}"), "reason": reason(code) })
+        );
+    }
+    std::process::ExitCode::from(code)
+}

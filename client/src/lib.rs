@@ -12,12 +12,14 @@ pub mod api;
 pub mod ci;
 pub mod cli;
 pub mod exit;
+pub mod flows;
 pub mod receipts;
-pub mod report;
+pub mod results;
 pub mod trust;
 pub mod verify;
 
 pub use api::{ApiKey, Client};
+pub use flows::{Audited, Found, Notarized};
 pub use verify::{KeySource, Verdict, Verifier};
 
 /// What can go wrong, by what the user should do about it.

@@ -9,7 +9,9 @@ use notarium_core::{
     UnverifiedCheckpoint, VerifiedReceipt, VerifierKey,
 };
 
-use crate::api::{AuthAnswer, Client};
+use notarium_core::api::{Authentication, Limits};
+
+use crate::api::Client;
 use crate::trust::{LedgerState, StateFile};
 use crate::Error;
 
@@ -38,9 +40,13 @@ pub struct Verdict {
 }
 
 /// A client that verifies everything it is told, keeping its trust state locked while alive.
+/// It owns the verification flows (notarize or authenticate many, history, search, audit over
+/// tiles, in [`crate::flows`]) so that every tool runs the same checks.
 #[derive(Debug)]
 pub struct Verifier {
-    client: Client,
+    pub(crate) client: Client,
+    /// What the server accepts per request, learned from its ledger description on first need.
+    pub(crate) limits: Option<Limits>,
     key: VerifierKey,
     key_source: KeySource,
     state: StateFile,
@@ -108,6 +114,7 @@ impl Verifier {
         };
         Ok(Verifier {
             client,
+            limits: None,
             key,
             key_source,
             state,
@@ -116,9 +123,14 @@ impl Verifier {
         })
     }
 
-    /// The HTTP client.
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The server's URL.
+    pub fn server(&self) -> &url::Url {
+        self.client.server()
+    }
+
+    /// The ledger's name.
+    pub fn ledger(&self) -> &str {
+        self.client.ledger()
     }
 
     /// The key answers are verified with.
@@ -129,6 +141,25 @@ impl Verifier {
     /// Where the key came from.
     pub fn key_source(&self) -> &KeySource {
         &self.key_source
+    }
+
+    /// The loud notice a tool must print when the key was trusted on first use (else `None`),
+    /// one line per element, each to be prefixed with the tool's name.
+    pub fn first_use_notice(&self) -> Option<Vec<String>> {
+        (self.key_source == KeySource::FirstUse).then(|| {
+            vec![
+                format!(
+                    "NOTICE: no verifier key was pinned for ledger {:?} on {}.",
+                    self.client.ledger(),
+                    self.client.server()
+                ),
+                format!("NOTICE: trusting this key on first use: {}", self.key),
+                format!(
+                    "NOTICE: pin it with --verifier-key or NOTARIUM_VERIFIER_KEY; it is remembered in {}",
+                    self.state.path().display()
+                ),
+            ]
+        })
     }
 
     /// The latest verified checkpoint (stored or from this session).
@@ -242,7 +273,7 @@ impl Verifier {
         &mut self,
         sha: &Sha256,
         signers: &[String],
-        ans: &AuthAnswer,
+        ans: &Authentication,
     ) -> Result<Verdict, Error> {
         let Some(raw) = &ans.receipt else {
             if ans.status != Status::Unknown {

@@ -1,6 +1,6 @@
 //! A small HTTP proxy between the CLI and a real `notariumd`, listening on 127.0.0.1 port 0.
 //! It forwards every request unchanged and, per [`Route`], may rewrite the server's answer:
-//! that is how the tamper tests play a malicious or compromised server (DESIGN.md §5).
+//! that is how the tamper tests play a malicious or compromised server (docs/verification.md).
 //!
 //! It runs on its own Tokio runtime, so tests stay synchronous and run the CLI as a process;
 //! dropping the proxy shuts the runtime down.
@@ -25,6 +25,8 @@ pub enum Route {
     Artifact,
     /// `POST …/authenticate`: a batch authenticate answer.
     BatchAuthenticate,
+    /// `POST …/entries/batch`: a batch notarization's receipts.
+    BatchNotarize,
 }
 
 impl Route {
@@ -42,6 +44,7 @@ impl Route {
             Route::Consistency => method == Method::GET && rest == ["proof", "consistency"],
             Route::Artifact => method == Method::GET && matches!(rest, ["artifacts", _]),
             Route::BatchAuthenticate => method == Method::POST && rest == ["authenticate"],
+            Route::BatchNotarize => method == Method::POST && rest == ["entries", "batch"],
         }
     }
 }
@@ -223,6 +226,8 @@ mod tests {
         assert!(!Route::Artifact.matches(&get, &format!("{l}/artifacts/ab/history")));
         assert!(Route::BatchAuthenticate.matches(&post, &format!("{l}/authenticate")));
         assert!(!Route::BatchAuthenticate.matches(&get, &format!("{l}/authenticate")));
+        assert!(Route::BatchNotarize.matches(&post, &format!("{l}/entries/batch")));
+        assert!(!Route::BatchNotarize.matches(&post, &format!("{l}/entries")));
         assert!(!Route::Checkpoint.matches(&get, "/checkpoint"));
     }
 }

@@ -136,15 +136,7 @@ struct StatusArgs {
     description: Option<String>,
 }
 
-/// A usage error (exit 64).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// A usage error as an `anyhow::Error`.
-pub fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
-}
+pub use notarium_client::exit::usage;
 
 async fn set_status(g: &Global, a: StatusArgs) -> Result<u8> {
     let (state, description) = match (&a.from_json, a.state) {
@@ -197,37 +189,10 @@ async fn set_status(g: &Global, a: StatusArgs) -> Result<u8> {
     Ok(code::OK)
 }
 
-/// Maps a failure to its exit code.
-fn exit_code(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if let Some(ce) = cause.downcast_ref::<notarium_client::Error>() {
-            return code::for_error(ce);
-        }
-        if let Some(ge) = cause.downcast_ref::<github::Error>() {
-            return if ge.is_server_side() {
-                code::UNREACHABLE
-            } else {
-                code::USAGE
-            };
-        }
-        if cause.downcast_ref::<UsageError>().is_some() {
-            return code::USAGE;
-        }
-    }
-    code::USAGE
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match code::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                code::USAGE
-            } else {
-                code::OK
-            });
-        }
+        Err(exit) => return exit,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -251,23 +216,14 @@ fn main() -> ExitCode {
             }
         }
     });
-    match result {
-        Ok(c) => ExitCode::from(c),
-        Err(e) => {
-            let c = exit_code(&e);
-            let what = match c {
-                code::TAMPERING => "VERIFICATION FAILED",
-                code::UNREACHABLE => "server error",
-                _ => "error",
-            };
-            eprintln!("notarium-github: {what}: {e:#}");
-            if g.json() {
-                println!(
-                    "{}",
-                    serde_json::json!({ "exit_code": c, "error": format!("{e:#}"), "reason": code::reason(c) })
-                );
+    // GitHub's own failures: its fault (5xx, unreachable) is 6, the request's is a usage error.
+    code::finish("notarium-github", g.json(), None, result, |cause| {
+        cause.downcast_ref::<github::Error>().map(|ge| {
+            if ge.is_server_side() {
+                code::UNREACHABLE
+            } else {
+                code::USAGE
             }
-            ExitCode::from(c)
-        }
-    }
+        })
+    })
 }

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use notarium_client::api::{parse_attrs, MAX_BATCH};
-use notarium_client::{KeySource, Verifier};
-use notarium_core::{ArtifactRequest, ArtifactStatus, Sha256, Status};
+use notarium_client::api::parse_attrs;
+use notarium_client::Verifier;
+use notarium_core::{ArtifactRequest, ArtifactStatus, Sha256};
 
 use crate::github::{Asset, GitHub, Release};
-use crate::{code, usage, Global};
-use notarium_client::report::{self, Row};
+use crate::{usage, Global};
+use notarium_client::results::{self, Row};
 
 /// `release notarize`.
 #[derive(Args, Debug)]
@@ -76,19 +76,8 @@ async fn hash_release(gh: &GitHub, tag: &str) -> Result<(Release, Vec<Hashed>)> 
 
 async fn verifier(g: &Global) -> Result<Verifier> {
     let v = Verifier::open(g.client()?, &g.state_dir(), g.pinned_key()?).await?;
-    if *v.key_source() == KeySource::FirstUse {
-        eprintln!(
-            "notarium-github: NOTICE: no verifier key was pinned for ledger {:?} on {}.",
-            g.notarium.ledger, g.notarium.server
-        );
-        eprintln!(
-            "notarium-github: NOTICE: trusting this key on first use: {}",
-            v.key()
-        );
-        eprintln!(
-            "notarium-github: NOTICE: pin it with --verifier-key or NOTARIUM_VERIFIER_KEY; it is remembered in {}",
-            v.state_path().display()
-        );
+    for line in v.first_use_notice().unwrap_or_default() {
+        eprintln!("notarium-github: {line}");
     }
     Ok(v)
 }
@@ -133,36 +122,16 @@ pub async fn notarize(g: &Global, gh: &GitHub, a: NotarizeArgs) -> Result<u8> {
             .map_err(|e| usage(format!("{}: {e}", r.name)))?;
     }
     let mut v = verifier(g).await?;
+    let notarized = v.notarize_many(&requests, |_| {}).await?;
     let mut rows = Vec::with_capacity(requests.len());
-    for chunk in requests.chunks(MAX_BATCH) {
-        let receipts = v.client().notarize_batch(chunk).await?;
-        if receipts.len() != chunk.len() {
-            bail!(notarium_client::Error::Tampering(format!(
-                "asked for {} receipts, got {}",
-                chunk.len(),
-                receipts.len()
-            )));
+    for (req, n) in requests.iter().zip(&notarized) {
+        if let Some(dir) = &a.receipts {
+            notarium_client::receipts::write(dir, &req.name, &n.receipt, None)?;
         }
-        for (req, r) in chunk.iter().zip(&receipts) {
-            let verified = v.verify_notarization(req, r).await?;
-            if let Some(dir) = &a.receipts {
-                notarium_client::receipts::write(dir, &req.name, r, None)?;
-            }
-            rows.push(Row {
-                subject: req.name.clone(),
-                sha256: req.sha256.to_hex(),
-                status: ArtifactStatus::Trusted.as_str().to_owned(),
-                code: code::OK,
-                reason: "notarized",
-                index: Some(verified.index.0),
-                signer: Some(verified.entry.signer().to_owned()),
-                time: Some(verified.entry.time().to_owned()),
-                details: vec![],
-            });
-        }
+        rows.push(Row::of_notarized(&req.name, n, ArtifactStatus::Trusted));
     }
     v.commit()?;
-    Ok(report::print(&rows, g.json(), release_json(&release, &v)))
+    Ok(results::print(&rows, g.json(), release_json(&release, &v)))
 }
 
 /// Authenticates every asset of the release; returns the worst exit code.
@@ -172,64 +141,13 @@ pub async fn notarize(g: &Global, gh: &GitHub, a: NotarizeArgs) -> Result<u8> {
 pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Result<u8> {
     let (release, assets) = hash_release(gh, &a.tag).await?;
     let mut v = verifier(g).await?;
-    let mut rows = Vec::with_capacity(assets.len());
-    let mut any_unknown = false;
-    for chunk in assets.chunks(MAX_BATCH) {
-        let hashes: Vec<Sha256> = chunk.iter().map(|h| h.sha256).collect();
-        let ans = v.client().authenticate_many(&hashes, &a.signers).await?;
-        let cp = v.accept_checkpoint(&ans.checkpoint).await?;
-        if ans.results.len() != hashes.len() {
-            bail!(notarium_client::Error::Tampering(format!(
-                "asked about {} hashes, got {} answers",
-                hashes.len(),
-                ans.results.len()
-            )));
-        }
-        for (h, res) in chunk.iter().zip(&ans.results) {
-            if res.sha256 != h.sha256 {
-                bail!(notarium_client::Error::Tampering(format!(
-                    "the answer for {} came in the place of {}",
-                    res.sha256, h.sha256
-                )));
-            }
-            if res
-                .answer
-                .receipt
-                .as_ref()
-                .is_some_and(|r| r.checkpoint != cp.note())
-            {
-                bail!(notarium_client::Error::Tampering(
-                    "a result is proven against another checkpoint than the batch's".into()
-                ));
-            }
-            let verdict = v.verify_answer(&h.sha256, &a.signers, &res.answer).await?;
-            any_unknown |= verdict.status == Status::Unknown;
-            let c = code::for_status(verdict.status);
-            let (index, signer, time) = match &verdict.receipt {
-                Some(r) => (
-                    Some(r.index.0),
-                    Some(r.entry.signer().to_owned()),
-                    Some(r.entry.time().to_owned()),
-                ),
-                None => (None, None, None),
-            };
-            rows.push(Row {
-                subject: h.asset.name.clone(),
-                sha256: h.sha256.to_hex(),
-                status: verdict.status.as_str().to_owned(),
-                code: c,
-                reason: code::reason(c),
-                index,
-                signer,
-                time,
-                details: vec![],
-            });
-        }
-    }
-    if any_unknown {
-        // An unknown answer carries no proof: still check that the ledger did not fork.
-        v.refresh().await?;
-    }
+    let hashes: Vec<Sha256> = assets.iter().map(|h| h.sha256).collect();
+    let verdicts = v.authenticate_many(&hashes, &a.signers, |_| {}).await?;
+    let rows = assets
+        .iter()
+        .zip(&verdicts)
+        .map(|(h, verdict)| Row::of_verdict(&h.asset.name, verdict))
+        .collect::<Vec<_>>();
     v.commit()?;
-    Ok(report::print(&rows, g.json(), release_json(&release, &v)))
+    Ok(results::print(&rows, g.json(), release_json(&release, &v)))
 }

@@ -10,24 +10,16 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use notarium_client::api::{parse_attrs, SearchParams, MAX_BATCH};
-use notarium_client::{Client, KeySource, Verdict, Verifier};
+use notarium_client::api::{parse_attrs, SearchParams};
+use notarium_client::exit::usage;
+use notarium_client::{Client, Found, Verifier};
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
 };
 
 use crate::subjects::{self, Manifest, Subject};
 use crate::{code, Global};
-use notarium_client::report::{self as output, Row};
-
-/// A usage error (exit 64).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
-}
+use notarium_client::results::{self as output, Row};
 
 /// `notarize`, `untrust`, `unsupport`.
 #[derive(Args, Debug)]
@@ -164,16 +156,8 @@ pub enum KeyCmd {
 
 async fn verifier(g: &Global) -> Result<Verifier> {
     let v = Verifier::open(g.client()?, &g.state_dir(), g.pinned_key()?).await?;
-    if *v.key_source() == KeySource::FirstUse {
-        eprintln!(
-            "notarium: NOTICE: no verifier key was pinned for ledger {:?} on {}.",
-            g.ledger, g.server
-        );
-        eprintln!(
-            "notarium: NOTICE: trusting this key on first use: {}",
-            v.key()
-        );
-        eprintln!("notarium: NOTICE: pin it with --verifier-key or NOTARIUM_VERIFIER_KEY; it is remembered in {}", v.state_path().display());
+    for line in v.first_use_notice().unwrap_or_default() {
+        eprintln!("notarium: {line}");
     }
     Ok(v)
 }
@@ -261,41 +245,14 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
     }
     let mut v = verifier(g).await?;
     let pb = progress(requests.len() as u64, "notarizing");
-    let mut receipts: Vec<Receipt> = Vec::with_capacity(requests.len());
-    if requests.len() == 1 {
-        receipts.push(v.client().notarize(&requests[0]).await?);
-    } else {
-        for chunk in requests.chunks(MAX_BATCH) {
-            let got = v.client().notarize_batch(chunk).await?;
-            if got.len() != chunk.len() {
-                bail!(notarium_client::Error::Tampering(format!(
-                    "asked for {} receipts, got {}",
-                    chunk.len(),
-                    got.len()
-                )));
-            }
-            receipts.extend(got);
-            pb.inc(chunk.len() as u64);
-        }
-    }
+    let notarized = v.notarize_many(&requests, |n| pb.inc(n as u64)).await?;
     pb.finish_and_clear();
-    let mut rows = Vec::with_capacity(receipts.len());
-    for ((req, r), s) in requests.iter().zip(&receipts).zip(&subjects) {
-        let verified = v.verify_notarization(req, r).await?;
+    let mut rows = Vec::with_capacity(notarized.len());
+    for ((req, n), s) in requests.iter().zip(&notarized).zip(&subjects) {
         if let Some(dir) = &a.receipts {
-            write_receipt(dir, &req.name, r, s.manifest.as_ref())?;
+            write_receipt(dir, &req.name, &n.receipt, s.manifest.as_ref())?;
         }
-        rows.push(Row {
-            subject: s.display.clone(),
-            sha256: req.sha256.to_hex(),
-            status: status.as_str().to_owned(),
-            code: code::OK,
-            reason: "notarized",
-            index: Some(verified.index.0),
-            signer: Some(verified.entry.signer().to_owned()),
-            time: Some(verified.entry.time().to_owned()),
-            details: vec![],
-        });
+        rows.push(Row::of_notarized(&s.display, n, status));
     }
     v.commit()?;
     let cp = v
@@ -309,28 +266,6 @@ fn write_receipt(dir: &Path, name: &str, r: &Receipt, manifest: Option<&Manifest
     let text = manifest.map(Manifest::text);
     notarium_client::receipts::write(dir, name, r, text.as_deref())?;
     Ok(())
-}
-
-fn verdict_row(display: &str, v: &Verdict) -> Row {
-    let (index, signer, time) = match &v.receipt {
-        Some(r) => (
-            Some(r.index.0),
-            Some(r.entry.signer().to_owned()),
-            Some(r.entry.time().to_owned()),
-        ),
-        None => (None, None, None),
-    };
-    Row {
-        subject: display.to_owned(),
-        sha256: v.sha256.to_hex(),
-        status: v.status.as_str().to_owned(),
-        code: code::for_status(v.status),
-        reason: code::reason(code::for_status(v.status)),
-        index,
-        signer,
-        time,
-        details: vec![],
-    }
 }
 
 pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
@@ -364,56 +299,15 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
         ));
     }
     let mut v = verifier(g).await?;
-    let mut verdicts = Vec::with_capacity(subjects.len());
-    if subjects.len() == 1 {
-        let ans = v
-            .client()
-            .authenticate(&subjects[0].sha256, &a.signers)
-            .await?;
-        verdicts.push(
-            v.verify_answer(&subjects[0].sha256, &a.signers, &ans)
-                .await?,
-        );
-    } else {
-        let pb = progress(subjects.len() as u64, "checking");
-        for chunk in subjects.chunks(MAX_BATCH) {
-            let hashes: Vec<Sha256> = chunk.iter().map(|s| s.sha256).collect();
-            let ans = v.client().authenticate_many(&hashes, &a.signers).await?;
-            let cp = v.accept_checkpoint(&ans.checkpoint).await?;
-            if ans.results.len() != hashes.len() {
-                bail!(notarium_client::Error::Tampering(format!(
-                    "asked about {} hashes, got {} answers",
-                    hashes.len(),
-                    ans.results.len()
-                )));
-            }
-            for (h, res) in hashes.iter().zip(&ans.results) {
-                if res.sha256 != *h {
-                    bail!(notarium_client::Error::Tampering(format!(
-                        "answer for {} came in the place of {h}",
-                        res.sha256
-                    )));
-                }
-                if let Some(r) = &res.answer.receipt {
-                    if r.checkpoint != cp.note() {
-                        bail!(notarium_client::Error::Tampering(
-                            "a result is proven against another checkpoint than the batch's".into()
-                        ));
-                    }
-                }
-                verdicts.push(v.verify_answer(h, &a.signers, &res.answer).await?);
-            }
-            pb.inc(chunk.len() as u64);
-        }
-        pb.finish_and_clear();
-    }
-    if verdicts.iter().any(|x| x.status == Status::Unknown) {
-        // An unknown answer carries no checkpoint: still check the ledger did not fork.
-        v.refresh().await?;
-    }
+    let hashes: Vec<Sha256> = subjects.iter().map(|s| s.sha256).collect();
+    let pb = progress(hashes.len() as u64, "checking");
+    let verdicts = v
+        .authenticate_many(&hashes, &a.signers, |n| pb.inc(n as u64))
+        .await?;
+    pb.finish_and_clear();
     let mut rows = Vec::with_capacity(verdicts.len());
     for (s, verdict) in subjects.iter().zip(&verdicts) {
-        let mut row = verdict_row(&s.display, verdict);
+        let mut row = Row::of_verdict(&s.display, verdict);
         if let (Some(now), Some(path)) = (&s.manifest, &a.manifest) {
             if verdict.status != Status::Trusted {
                 row.details = manifest_diff(&mut v, now, path, &a.signers).await?;
@@ -445,8 +339,7 @@ async fn manifest_diff(
         .map_err(|e| usage(format!("{e:#}")))?;
     let old = Manifest::parse(&text).map_err(|e| usage(format!("{}: {e:#}", path.display())))?;
     let old_sha = Sha256::of(old.text().as_bytes());
-    let ans = v.client().authenticate(&old_sha, signers).await?;
-    let verdict = v.verify_answer(&old_sha, signers, &ans).await?;
+    let verdict = v.authenticate(&old_sha, signers).await?;
     let mut out = vec![format!(
         "notarized manifest {} is {}",
         path.display(),
@@ -596,68 +489,49 @@ fn subject_hash(file: Option<&String>, hash: Option<&String>) -> Result<(String,
     }
 }
 
-fn receipt_rows(v: &[(Receipt, Entry)]) -> Vec<Row> {
-    v.iter()
-        .map(|(r, e)| {
-            let (subject, sha, status) = match e {
-                Entry::Artifact(a) => (
-                    a.name.clone(),
-                    a.sha256.to_hex(),
-                    a.status.as_str().to_owned(),
-                ),
-                Entry::Key(k) => (
-                    format!("key {} ({})", k.id, k.name),
-                    String::new(),
-                    format!("key {:?}", k.action).to_lowercase(),
-                ),
-            };
-            Row {
-                subject,
-                sha256: sha,
-                status,
-                code: code::OK,
-                reason: "entry",
-                index: Some(r.index),
-                signer: Some(e.signer().to_owned()),
-                time: Some(e.time().to_owned()),
-                details: vec![],
-            }
-        })
+fn receipt_rows(found: &[Found]) -> Vec<Row> {
+    found
+        .iter()
+        .map(
+            |Found {
+                 receipt: r,
+                 entry: e,
+             }| {
+                let (subject, sha, status) = match e {
+                    Entry::Artifact(a) => (
+                        a.name.clone(),
+                        a.sha256.to_hex(),
+                        a.status.as_str().to_owned(),
+                    ),
+                    Entry::Key(k) => (
+                        format!("key {} ({})", k.id, k.name),
+                        String::new(),
+                        format!("key {:?}", k.action).to_lowercase(),
+                    ),
+                };
+                Row {
+                    subject,
+                    sha256: sha,
+                    status,
+                    code: code::OK,
+                    reason: "entry",
+                    index: Some(r.index),
+                    signer: Some(e.signer().to_owned()),
+                    time: Some(e.time().to_owned()),
+                    details: vec![],
+                }
+            },
+        )
         .collect()
 }
 
 pub async fn inspect(g: &Global, a: InspectArgs) -> Result<u8> {
     let (_, sha) = subject_hash(a.file.as_ref(), a.hash.as_ref())?;
     let mut v = verifier(g).await?;
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = v.client().history(&sha, after).await?;
-        v.accept_checkpoint(&page.checkpoint).await?;
-        for r in &page.entries {
-            let vr = v.verify_receipt(r).await?;
-            match &vr.entry {
-                Entry::Artifact(e) if e.sha256 == sha => {}
-                _ => bail!(notarium_client::Error::Tampering(format!(
-                    "history of {sha} holds entry {} for something else",
-                    r.index
-                ))),
-            }
-            if after.is_some_and(|a| r.index <= a) {
-                bail!(notarium_client::Error::Tampering(
-                    "history is not in index order".into()
-                ));
-            }
-            after = Some(r.index);
-            out.push((r.clone(), vr.entry));
-        }
-        if page.next.is_none() || page.entries.is_empty() {
-            break;
-        }
-    }
+    let found = v.history(&sha).await?;
     v.commit()?;
     output::print(
-        &receipt_rows(&out),
+        &receipt_rows(&found),
         g.json(),
         serde_json::json!({ "sha256": sha }),
     );
@@ -676,20 +550,14 @@ pub async fn search(g: &Global, a: SearchArgs) -> Result<u8> {
         after: a.after,
         limit: a.limit,
     };
-    let page = v.client().search(&params).await?;
-    v.accept_checkpoint(&page.checkpoint).await?;
-    let mut out = Vec::new();
-    for r in &page.entries {
-        let vr = v.verify_receipt(r).await?;
-        out.push((r.clone(), vr.entry));
-    }
+    let (found, next) = v.search(&params).await?;
     v.commit()?;
     output::print(
-        &receipt_rows(&out),
+        &receipt_rows(&found),
         g.json(),
-        serde_json::json!({ "next": page.next }),
+        serde_json::json!({ "next": next }),
     );
-    if let (Some(n), false) = (page.next, g.json()) {
+    if let (Some(n), false) = (next, g.json()) {
         eprintln!("more: --after {n}");
     }
     Ok(code::OK)
@@ -720,72 +588,20 @@ pub async fn checkpoint(g: &Global) -> Result<u8> {
 }
 
 pub async fn audit(g: &Global) -> Result<u8> {
-    use notarium_core::tiles::{decode_bundle, TileKind, TilePath};
-    use notarium_core::{leaf_hash, merkle::RightEdge, Hash};
     let mut v = verifier(g).await?;
-    let cp = v.refresh().await?;
-    let size = cp.size().0;
-    let pb = progress(size, "auditing");
-    let mut edge = RightEdge::new();
-    let mut level0: Vec<Hash> = Vec::with_capacity(256);
-    let mut bundle_index = 0u64;
-    while edge.size().0 < size {
-        let width = (size - bundle_index * 256).min(256) as u16;
-        let bundle_path = TilePath {
-            kind: TileKind::Entries,
-            index: bundle_index,
-            width,
-        }
-        .to_path();
-        let bundle = v.client().log_file(&bundle_path).await?;
-        let leaves = decode_bundle(&bundle)
-            .map_err(|e| notarium_client::Error::Tampering(format!("{bundle_path}: {e}")))?;
-        if leaves.len() != width as usize {
-            bail!(notarium_client::Error::Tampering(format!(
-                "{bundle_path} holds {} entries, not {width}",
-                leaves.len()
-            )));
-        }
-        let tile_path = TilePath {
-            kind: TileKind::Hashes(0),
-            index: bundle_index,
-            width,
-        }
-        .to_path();
-        let tile = v.client().log_file(&tile_path).await?;
-        level0.clear();
-        for leaf in leaves {
-            let h = leaf_hash(leaf);
-            level0.push(h);
-            edge.push(h, |_, _, _| {});
-        }
-        let expect: Vec<u8> = level0.iter().flat_map(|h| h.0).collect();
-        if tile != expect {
-            bail!(notarium_client::Error::Tampering(format!(
-                "{tile_path} disagrees with the entries of {bundle_path}"
-            )));
-        }
-        pb.inc(u64::from(width));
-        bundle_index += 1;
-    }
+    let pb = progress(0, "auditing");
+    let audited = v.audit(|n| pb.inc(n as u64)).await?;
     pb.finish_and_clear();
-    if edge.root() != cp.root() {
-        bail!(notarium_client::Error::Tampering(format!(
-            "the {size} entries give root {} but the signed checkpoint says {}",
-            edge.root().to_base64(),
-            cp.root().to_base64()
-        )));
-    }
     v.commit()?;
+    let (size, root) = (audited.entries, audited.checkpoint.root().to_base64());
     if g.json() {
         println!(
             "{}",
-            serde_json::json!({ "exit_code": 0, "entries": size, "root": cp.root().to_base64(), "verified": true })
+            serde_json::json!({ "exit_code": 0, "entries": size, "root": root, "verified": true })
         );
     } else {
         println!(
-            "audit ok: {size} entries recomputed from the log's tiles give the signed root {}",
-            cp.root().to_base64()
+            "audit ok: {size} entries recomputed from the log's tiles give the signed root {root}"
         );
         println!(
             "the checkpoint is signed by {} and consistent with this machine's earlier view",
@@ -798,7 +614,7 @@ pub async fn audit(g: &Global) -> Result<u8> {
 pub async fn ledger_cmd(g: &Global, c: LedgerCmd) -> Result<u8> {
     let client = g.client()?;
     let value = match c {
-        LedgerCmd::List => client.list_ledgers().await?,
+        LedgerCmd::List => serde_json::to_value(client.list_ledgers().await?)?,
         LedgerCmd::Create { name, public_read } => {
             let c2 = Client::new(&g.server, &name, g.api_key()?)?;
             serde_json::to_value(c2.create_ledger(&name, public_read).await?)?

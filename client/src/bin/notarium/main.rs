@@ -59,38 +59,10 @@ enum Command {
     Key(commands::KeyCmd),
 }
 
-/// Maps a failure to its exit code.
-pub fn exit_code(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if let Some(ce) = cause.downcast_ref::<notarium_client::Error>() {
-            return code::for_error(ce);
-        }
-        if cause.downcast_ref::<commands::UsageError>().is_some() {
-            return code::USAGE;
-        }
-    }
-    code::USAGE
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match code::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let _ = e.print();
-            return match e.kind() {
-                ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::from(
-                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                        code::USAGE
-                    } else {
-                        0
-                    },
-                ),
-                _ => ExitCode::from(code::USAGE),
-            };
-        }
+        Err(exit) => return exit,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -102,9 +74,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code::UNREACHABLE);
         }
     };
+    let g = &cli.global;
     let result = runtime.block_on(async {
         use commands::*;
-        let g = &cli.global;
         match cli.command {
             Command::Notarize(a) => notarize(g, a, notarium_core::ArtifactStatus::Trusted).await,
             Command::Untrust(a) => notarize(g, a, notarium_core::ArtifactStatus::Untrusted).await,
@@ -122,26 +94,11 @@ fn main() -> ExitCode {
             Command::Key(c) => key_cmd(g, c).await,
         }
     });
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            let code = exit_code(&e);
-            let what = match code {
-                code::TAMPERING => "VERIFICATION FAILED",
-                code::UNREACHABLE => "server error",
-                _ => "error",
-            };
-            eprintln!("notarium: {what}: {e:#}");
-            if code == code::USAGE && e.downcast_ref::<notarium_client::Error>().is_none() {
-                eprintln!("usage: notarium [--server URL] [--ledger NAME] [--output text|json] <command> (see notarium --help)");
-            }
-            if cli.global.output == Output::Json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "exit_code": code, "error": format!("{e:#}"), "reason": code::reason(code) })
-                );
-            }
-            ExitCode::from(code)
-        }
-    }
+    code::finish(
+        "notarium",
+        g.json(),
+        Some("usage: notarium [--server URL] [--ledger NAME] [--output text|json] <command> (see notarium --help)"),
+        result,
+        |_| None,
+    )
 }

@@ -9,18 +9,14 @@ use clap::Args;
 use notarium_client::Client;
 use notarium_core::{AuditReport, VerifierKey};
 
-use crate::commands::UsageError;
 use crate::{code, Global, Output};
+use notarium_client::exit::usage;
 
 /// `verify-report`.
 #[derive(Args, Debug)]
 pub struct VerifyReportArgs {
     /// The audit report (JSON).
     pub report: PathBuf,
-}
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
 }
 
 fn tampering(msg: String) -> anyhow::Error {

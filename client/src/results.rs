@@ -1,10 +1,11 @@
-//! Results as `notarium` prints them (DESIGN.md §6): a table, or with `--output json` one
+//! Results as `notarium` prints them (docs/cli.md): a table, or with `--output json` one
 //! document `{exit_code, results: [{subject, sha256, status, code, reason, …}], …}` that the
 //! plugins read.
 
+use notarium_core::ArtifactStatus;
 use serde::Serialize;
 
-use crate::exit;
+use crate::{exit, Notarized, Verdict};
 
 /// One artifact's outcome, as printed.
 #[derive(Clone, Debug, Serialize)]
@@ -31,6 +32,43 @@ pub struct Row {
     /// Notes (e.g. files that differ from a directory's notarized manifest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+}
+
+impl Row {
+    /// The row of a verified authentication of `subject`.
+    pub fn of_verdict(subject: &str, v: &Verdict) -> Row {
+        let code = exit::for_status(v.status);
+        Row {
+            subject: subject.to_owned(),
+            sha256: v.sha256.to_hex(),
+            status: v.status.as_str().to_owned(),
+            code,
+            reason: exit::reason(code),
+            index: v.receipt.as_ref().map(|r| r.index.0),
+            signer: v.receipt.as_ref().map(|r| r.entry.signer().to_owned()),
+            time: v.receipt.as_ref().map(|r| r.entry.time().to_owned()),
+            details: vec![],
+        }
+    }
+
+    /// The row of a verified notarization of `subject` with `status`.
+    pub fn of_notarized(subject: &str, n: &Notarized, status: ArtifactStatus) -> Row {
+        let sha256 = match &n.verified.entry {
+            notarium_core::Entry::Artifact(a) => a.sha256.to_hex(),
+            notarium_core::Entry::Key(_) => String::new(),
+        };
+        Row {
+            subject: subject.to_owned(),
+            sha256,
+            status: status.as_str().to_owned(),
+            code: exit::OK,
+            reason: "notarized",
+            index: Some(n.verified.index.0),
+            signer: Some(n.verified.entry.signer().to_owned()),
+            time: Some(n.verified.entry.time().to_owned()),
+            details: vec![],
+        }
+    }
 }
 
 /// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.

@@ -1,0 +1,339 @@
+//! The verification flows every tool runs the same way (docs/verification.md): notarize many
+//! artifacts, authenticate many hashes, read a hash's history, search, and audit the whole log
+//! over its tiles. Each asks the server in chunks no larger than the server says it accepts,
+//! and checks what comes back as a whole — the right number of answers, in the order asked,
+//! each for what was asked, all proven against the one checkpoint of their batch — before it
+//! checks each answer's proofs. Any failure is tampering and moves no state.
+
+use notarium_core::api::{Limits, Page};
+use notarium_core::merkle::RightEdge;
+use notarium_core::tiles::{decode_bundle, TileKind, TilePath};
+use notarium_core::{
+    leaf_hash, ArtifactRequest, Entry, Hash, Receipt, Sha256, SignedCheckpoint, Status,
+    VerifiedReceipt,
+};
+
+use crate::api::SearchParams;
+use crate::verify::{Verdict, Verifier};
+use crate::Error;
+
+/// A notarization: the receipt the server gave, and what verifying it established.
+#[derive(Clone, Debug)]
+pub struct Notarized {
+    /// The receipt as received (to save next to the artifact).
+    pub receipt: Receipt,
+    /// The verified entry, index and checkpoint.
+    pub verified: VerifiedReceipt,
+}
+
+/// A receipt of a history or search page with its verified entry.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The receipt as received.
+    pub receipt: Receipt,
+    /// The verified entry.
+    pub entry: Entry,
+}
+
+/// The outcome of [`Verifier::audit`]: the whole log recomputed from its tiles.
+#[derive(Clone, Debug)]
+pub struct Audited {
+    /// Entries recomputed.
+    pub entries: u64,
+    /// The verified checkpoint whose root they reproduce.
+    pub checkpoint: SignedCheckpoint,
+}
+
+fn tamper(what: impl Into<String>) -> Error {
+    Error::Tampering(what.into())
+}
+
+impl Verifier {
+    /// What the server accepts per request, read once from its ledger description (a server
+    /// before 0.2 does not say: the protocol's maxima then apply).
+    ///
+    /// # Errors
+    /// Network and API errors.
+    pub async fn limits(&mut self) -> Result<Limits, Error> {
+        if let Some(l) = self.limits {
+            return Ok(l);
+        }
+        let l = self.client.ledger_info().await?.limits;
+        let l = Limits {
+            batch_max_entries: l.batch_max_entries.max(1),
+            authenticate_max_hashes: l.authenticate_max_hashes.max(1),
+            page_max: l.page_max.max(1),
+        };
+        self.limits = Some(l);
+        Ok(l)
+    }
+
+    /// Notarizes `requests` (one request alone, more in batches of the server's size) and
+    /// verifies each receipt against what was asked. `progress` is told how many were done.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when an answer is missing, extra, out of order, for something
+    /// else, or proven against more than one checkpoint per batch; network and API errors.
+    pub async fn notarize_many(
+        &mut self,
+        requests: &[ArtifactRequest],
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<Notarized>, Error> {
+        let mut out = Vec::with_capacity(requests.len());
+        if let [one] = requests {
+            let receipt = self.client.notarize(one).await?;
+            let verified = self.verify_notarization(one, &receipt).await?;
+            progress(1);
+            out.push(Notarized { receipt, verified });
+            return Ok(out);
+        }
+        let size = self.limits().await?.batch_max_entries;
+        for chunk in requests.chunks(size) {
+            let receipts = self.client.notarize_batch(chunk).await?;
+            check_batch(chunk.len(), &receipts)?;
+            for (req, receipt) in chunk.iter().zip(receipts) {
+                let verified = self.verify_notarization(req, &receipt).await?;
+                out.push(Notarized { receipt, verified });
+            }
+            progress(chunk.len());
+        }
+        Ok(out)
+    }
+
+    /// Authenticates one hash.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`]; network and API errors.
+    pub async fn authenticate(
+        &mut self,
+        sha256: &Sha256,
+        signers: &[String],
+    ) -> Result<Verdict, Error> {
+        let ans = self.client.authenticate(sha256, signers).await?;
+        let verdict = self.verify_answer(sha256, signers, &ans).await?;
+        if verdict.status == Status::Unknown {
+            // An unknown answer carries no checkpoint: still check the ledger did not fork.
+            self.refresh().await?;
+        }
+        Ok(verdict)
+    }
+
+    /// Authenticates `hashes` (one alone, more in batches of the server's size, each batch
+    /// against one checkpoint), returning a verdict per hash in order.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when an answer is missing, extra, out of order, for another hash,
+    /// or proven against another checkpoint than its batch's; network and API errors.
+    pub async fn authenticate_many(
+        &mut self,
+        hashes: &[Sha256],
+        signers: &[String],
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<Verdict>, Error> {
+        if let [one] = hashes {
+            let v = self.authenticate(one, signers).await?;
+            progress(1);
+            return Ok(vec![v]);
+        }
+        let size = self.limits().await?.authenticate_max_hashes;
+        let mut out = Vec::with_capacity(hashes.len());
+        for chunk in hashes.chunks(size) {
+            let ans = self.client.authenticate_many(chunk, signers).await?;
+            let cp = self.accept_checkpoint(&ans.checkpoint).await?;
+            if ans.results.len() != chunk.len() {
+                return Err(tamper(format!(
+                    "asked about {} hashes, got {} answers",
+                    chunk.len(),
+                    ans.results.len()
+                )));
+            }
+            for (h, res) in chunk.iter().zip(&ans.results) {
+                if res.sha256 != *h {
+                    return Err(tamper(format!(
+                        "the answer for {} came in the place of {h}",
+                        res.sha256
+                    )));
+                }
+                let proven = [&res.answer.receipt, &res.answer.revocation];
+                if proven
+                    .iter()
+                    .any(|r| r.as_ref().is_some_and(|r| r.checkpoint != cp.note()))
+                {
+                    return Err(tamper(
+                        "a result is proven against another checkpoint than the batch's",
+                    ));
+                }
+                out.push(self.verify_answer(h, signers, &res.answer).await?);
+            }
+            progress(chunk.len());
+        }
+        if out.iter().any(|v| v.status == Status::Unknown) {
+            // An unknown answer carries no proof: still check the ledger did not fork.
+            self.refresh().await?;
+        }
+        Ok(out)
+    }
+
+    /// Every entry about `sha256`, oldest first, all pages, verified.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when an entry is about something else or out of order; network
+    /// and API errors.
+    pub async fn history(&mut self, sha256: &Sha256) -> Result<Vec<Found>, Error> {
+        let mut out: Vec<Found> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.client.history(sha256, after).await?;
+            let found = self.verify_page(&page).await?;
+            for f in found {
+                match &f.entry {
+                    Entry::Artifact(e) if e.sha256 == *sha256 => {}
+                    _ => {
+                        return Err(tamper(format!(
+                            "history of {sha256} holds entry {} for something else",
+                            f.receipt.index
+                        )))
+                    }
+                }
+                if after.is_some_and(|a| f.receipt.index <= a) {
+                    return Err(tamper("history is not in index order"));
+                }
+                after = Some(f.receipt.index);
+                out.push(f);
+            }
+            if page.next.is_none() || page.entries.is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One page of a search, verified; with the cursor of the next page.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`]; network and API errors.
+    pub async fn search(
+        &mut self,
+        params: &SearchParams,
+    ) -> Result<(Vec<Found>, Option<u64>), Error> {
+        let page = self.client.search(params).await?;
+        let found = self.verify_page(&page).await?;
+        if found
+            .windows(2)
+            .any(|w| w[0].receipt.index >= w[1].receipt.index)
+        {
+            return Err(tamper("search results are not in index order"));
+        }
+        Ok((found, page.next))
+    }
+
+    async fn verify_page(&mut self, page: &Page) -> Result<Vec<Found>, Error> {
+        self.accept_checkpoint(&page.checkpoint).await?;
+        let mut out = Vec::with_capacity(page.entries.len());
+        for r in &page.entries {
+            if r.checkpoint != page.checkpoint {
+                return Err(tamper(
+                    "an entry of the page is proven against another checkpoint than the page's",
+                ));
+            }
+            let v = self.verify_receipt(r).await?;
+            out.push(Found {
+                receipt: r.clone(),
+                entry: v.entry,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Downloads the whole log through its C2SP tiles and entry bundles, recomputes every leaf
+    /// hash and the root, and checks them against the latest checkpoint (verified and
+    /// consistent with this machine's earlier view). `progress` is told how many entries were
+    /// done.
+    ///
+    /// # Errors
+    /// [`Error::Tampering`] when a tile disagrees with its entries or the root with the
+    /// signed checkpoint; network and API errors.
+    pub async fn audit(&mut self, mut progress: impl FnMut(usize)) -> Result<Audited, Error> {
+        let cp = self.refresh().await?;
+        let size = cp.size().0;
+        let mut edge = RightEdge::new();
+        let mut level0: Vec<Hash> = Vec::with_capacity(256);
+        let mut bundle_index = 0u64;
+        while edge.size().0 < size {
+            let width = (size - bundle_index * 256).min(256) as u16;
+            let bundle_path = TilePath {
+                kind: TileKind::Entries,
+                index: bundle_index,
+                width,
+            }
+            .to_path();
+            let bundle = self.client.log_file(&bundle_path).await?;
+            let leaves =
+                decode_bundle(&bundle).map_err(|e| tamper(format!("{bundle_path}: {e}")))?;
+            if leaves.len() != width as usize {
+                return Err(tamper(format!(
+                    "{bundle_path} holds {} entries, not {width}",
+                    leaves.len()
+                )));
+            }
+            let tile_path = TilePath {
+                kind: TileKind::Hashes(0),
+                index: bundle_index,
+                width,
+            }
+            .to_path();
+            let tile = self.client.log_file(&tile_path).await?;
+            level0.clear();
+            for leaf in leaves {
+                let h = leaf_hash(leaf);
+                level0.push(h);
+                edge.push(h, |_, _, _| {});
+            }
+            let expect: Vec<u8> = level0.iter().flat_map(|h| h.0).collect();
+            if tile != expect {
+                return Err(tamper(format!(
+                    "{tile_path} disagrees with the entries of {bundle_path}"
+                )));
+            }
+            progress(usize::from(width));
+            bundle_index += 1;
+        }
+        if edge.root() != cp.root() {
+            return Err(tamper(format!(
+                "the {size} entries give root {} but the signed checkpoint says {}",
+                edge.root().to_base64(),
+                cp.root().to_base64()
+            )));
+        }
+        Ok(Audited {
+            entries: size,
+            checkpoint: cp,
+        })
+    }
+}
+
+/// A batch's receipts as a whole: one per request, all proven against one checkpoint, at
+/// consecutive indexes in request order (the batch was appended all-or-nothing in one
+/// transaction). Each receipt is then checked against its own request.
+fn check_batch(asked: usize, receipts: &[Receipt]) -> Result<(), Error> {
+    if receipts.len() != asked {
+        return Err(tamper(format!(
+            "asked for {asked} receipts, got {}",
+            receipts.len()
+        )));
+    }
+    for w in receipts.windows(2) {
+        if w[0].checkpoint != w[1].checkpoint {
+            return Err(tamper(
+                "the receipts of one batch are proven against different checkpoints",
+            ));
+        }
+        if w[0].index.checked_add(1) != Some(w[1].index) {
+            return Err(tamper(format!(
+                "the receipts of one batch are not at consecutive indexes in request order \
+                 ({} then {})",
+                w[0].index, w[1].index
+            )));
+        }
+    }
+    Ok(())
+}
