@@ -24,6 +24,7 @@ pub mod tree;
 
 use sha2::{Digest, Sha256 as Sha256Hasher};
 
+use crate::entry::Entry;
 use crate::hash::{Hash, Sha256};
 use crate::Error;
 
@@ -69,6 +70,15 @@ impl IndexKey {
         Self::derive(KIND_SIGNER, id.as_bytes())
     }
 
+    /// The one key an entry concerns: an artifact entry its SHA-256, a `key` entry the signer
+    /// id it creates or revokes (`id`, not `signer`, who performed the change).
+    pub fn of_entry(entry: &Entry) -> Self {
+        match entry {
+            Entry::Artifact(a) => Self::artifact(&a.sha256),
+            Entry::Key(k) => Self::signer(&k.id),
+        }
+    }
+
     fn derive(kind: u8, bytes: &[u8]) -> Self {
         let mut h = Sha256Hasher::new();
         h.update(KEY_DOMAIN);
@@ -90,7 +100,7 @@ impl IndexKey {
     /// Nibble `i` (`i < 64`): bits `4i .. 4i+4` as a number, high nibble of each byte first.
     pub fn nibble(&self, i: usize) -> u8 {
         let b = self.0[i / 2];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             b >> 4
         } else {
             b & 0x0f

@@ -73,7 +73,7 @@ impl NibblePath {
     pub fn nibble(&self, i: usize) -> u8 {
         debug_assert!(i < self.len());
         let b = self.bytes[i / 2];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             b >> 4
         } else {
             b & 0x0f
@@ -92,7 +92,7 @@ impl NibblePath {
         debug_assert!(n < 16);
         let mut out = *self;
         let i = self.len();
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             out.bytes[i / 2] = n << 4;
         } else {
             out.bytes[i / 2] |= n;
@@ -196,7 +196,8 @@ pub struct Child {
 /// An internal node: up to 16 children, at least two keys below it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InternalNode {
-    children: [Option<Child>; 16],
+    /// Boxed: 768 bytes inline would make every `Node` that large, leaves included.
+    children: Box<[Option<Child>; 16]>,
 }
 
 /// A leaf node: one key and its value (`count >= 1`).
@@ -250,7 +251,9 @@ impl InternalNode {
         if n == 1 && children.iter().flatten().all(|c| c.is_leaf) {
             return Err(corrupt("an internal node with a single leaf below it"));
         }
-        Ok(InternalNode { children })
+        Ok(InternalNode {
+            children: Box::new(children),
+        })
     }
 
     /// Child `n` (`n < 16`).
@@ -484,6 +487,17 @@ struct Batch<'a, R> {
     out: Vec<(NodeKey, Node)>,
 }
 
+/// What a batch does to one key.
+#[derive(Clone, Debug)]
+enum Change {
+    /// The key's new value.
+    Set(Value),
+    /// Entry indices to append to the key's chain, increasing.
+    Append(Vec<u64>),
+}
+
+type Update = (IndexKey, Change);
+
 /// Applies a batch of updates — each key's new value, `count >= 1` and greater than its
 /// stored count — to the index whose root node was written at `old_root` (`None`: the empty
 /// map), writing every new node at `new_version`.
@@ -501,20 +515,66 @@ pub fn apply<R: NodeReader>(
     updates: &[(IndexKey, Value)],
     new_version: u64,
 ) -> Result<Applied, R::Error> {
+    if updates.iter().any(|(_, v)| v.count == 0) {
+        return Err(Error::InvalidIndexUpdate("a value with count 0").into());
+    }
+    let mut sorted: Vec<Update> = updates.iter().map(|(k, v)| (*k, Change::Set(*v))).collect();
+    sorted.sort_unstable_by_key(|u| u.0);
+    if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(Error::InvalidIndexUpdate("a key appears twice in one batch").into());
+    }
+    run(reader, old_root, &sorted, new_version)
+}
+
+/// Applies the entries of one batch of the ledger: `entries` are `(entry index, the key it
+/// concerns)` in increasing index order, every index in `[old_root, new_version)`; each key's
+/// chain is extended by its indices, starting from its stored value.
+///
+/// This is [`apply`] without a separate lookup of each key's value: the stored leaf is read
+/// on the way down anyway.
+///
+/// # Errors
+/// [`Error::InvalidIndexUpdate`] for indices that do not increase or fall outside
+/// `[old_root, new_version)`, or `new_version` not above `old_root`; otherwise as [`apply`].
+pub fn apply_entries<R: NodeReader>(
+    reader: &R,
+    old_root: Option<u64>,
+    entries: &[(u64, IndexKey)],
+    new_version: u64,
+) -> Result<Applied, R::Error> {
+    if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(Error::InvalidIndexUpdate("entry indices must be strictly increasing").into());
+    }
+    let low = old_root.unwrap_or(0);
+    if entries.iter().any(|(i, _)| *i < low || *i >= new_version) {
+        return Err(Error::InvalidIndexUpdate(
+            "an entry index outside [old root version, new version)",
+        )
+        .into());
+    }
+    let mut by_key: BTreeMap<IndexKey, Vec<u64>> = BTreeMap::new();
+    for (i, k) in entries {
+        by_key.entry(*k).or_default().push(*i);
+    }
+    let sorted: Vec<Update> = by_key
+        .into_iter()
+        .map(|(k, v)| (k, Change::Append(v)))
+        .collect();
+    run(reader, old_root, &sorted, new_version)
+}
+
+fn run<R: NodeReader>(
+    reader: &R,
+    old_root: Option<u64>,
+    sorted: &[Update],
+    new_version: u64,
+) -> Result<Applied, R::Error> {
     if let Some(v) = old_root {
         if new_version <= v {
             return Err(
                 Error::InvalidIndexUpdate("the new version must be above the old root's").into(),
             );
         }
-    }
-    let mut sorted = updates.to_vec();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(Error::InvalidIndexUpdate("a key appears twice in one batch").into());
-    }
-    if sorted.iter().any(|(_, v)| v.count == 0) {
-        return Err(Error::InvalidIndexUpdate("a value with count 0").into());
     }
     if sorted.is_empty() {
         return Ok(Applied {
@@ -534,11 +594,24 @@ pub fn apply<R: NodeReader>(
         version: new_version,
         out: Vec::with_capacity(sorted.len() * 4),
     };
-    let root = batch.subtree(existing, NibblePath::ROOT, &sorted)?;
+    let root = batch.subtree(existing, NibblePath::ROOT, sorted)?;
     Ok(Applied {
         root_hash: root.hash,
         nodes: batch.out,
     })
+}
+
+/// The value of a key after `change`, from `old` (`Value::NONE` for a new key).
+fn changed(old: &Value, change: &Change) -> Result<Value, Error> {
+    match change {
+        Change::Set(v) => {
+            if v.count <= old.count {
+                return Err(Error::InvalidIndexUpdate("a key's count must grow"));
+            }
+            Ok(*v)
+        }
+        Change::Append(indices) => Ok(indices.iter().fold(*old, |v, &i| v.push(i))),
+    }
 }
 
 impl<R: NodeReader> Batch<'_, R> {
@@ -548,12 +621,13 @@ impl<R: NodeReader> Batch<'_, R> {
         &mut self,
         existing: Existing,
         path: NibblePath,
-        updates: &[(IndexKey, Value)],
+        updates: &[Update],
     ) -> Result<Child, R::Error> {
         match existing {
             Existing::None => {
-                if let [(key, value)] = updates {
-                    return Ok(self.leaf(path, *key, *value));
+                if let [(key, change)] = updates {
+                    let value = changed(&Value::NONE, change)?;
+                    return Ok(self.leaf(path, *key, value));
                 }
                 self.internal(path, [None; 16], updates, None)
             }
@@ -570,7 +644,7 @@ impl<R: NodeReader> Batch<'_, R> {
                     }
                     (Node::Internal(node), None | Some(false)) => {
                         check_child_versions(&node, version)?;
-                        self.internal(path, node.children, updates, None)
+                        self.internal(path, *node.children, updates, None)
                     }
                     _ => Err(corrupt("a child pointer names the wrong node type").into()),
                 }
@@ -583,18 +657,26 @@ impl<R: NodeReader> Batch<'_, R> {
         &mut self,
         old: LeafNode,
         path: NibblePath,
-        updates: &[(IndexKey, Value)],
+        updates: &[Update],
     ) -> Result<Child, R::Error> {
-        match updates.iter().find(|(k, _)| *k == old.key) {
-            Some((_, new)) => {
-                if new.count <= old.value.count {
-                    return Err(Error::InvalidIndexUpdate("a key's count must grow").into());
+        match updates.iter().position(|(k, _)| *k == old.key) {
+            Some(at) => {
+                let value = changed(&old.value, &updates[at].1)?;
+                if updates.len() == 1 {
+                    return Ok(self.leaf(path, old.key, value));
                 }
-                if let [(key, value)] = updates {
-                    return Ok(self.leaf(path, *key, *value));
-                }
-                // The old value is replaced: what remains are the updates alone (two or more).
-                self.internal(path, [None; 16], updates, None)
+                // The old key moves down with its new value, next to the other updates.
+                let mut rest = updates.to_vec();
+                rest.remove(at);
+                self.internal(
+                    path,
+                    [None; 16],
+                    &rest,
+                    Some(LeafNode {
+                        key: old.key,
+                        value,
+                    }),
+                )
             }
             None if updates.is_empty() => Ok(self.leaf(path, old.key, old.value)),
             None => self.internal(path, [None; 16], updates, Some(old)),
@@ -607,7 +689,7 @@ impl<R: NodeReader> Batch<'_, R> {
         &mut self,
         path: NibblePath,
         mut children: [Option<Child>; 16],
-        updates: &[(IndexKey, Value)],
+        updates: &[Update],
         moved: Option<LeafNode>,
     ) -> Result<Child, R::Error> {
         let depth = path.len();
@@ -842,11 +924,28 @@ impl MemIndex {
     /// As [`apply`].
     pub fn apply(&mut self, updates: &[(IndexKey, Value)], version: u64) -> Result<Hash, Error> {
         let applied = apply(&self.nodes, self.latest(), updates, version)?;
+        Ok(self.store(applied, version))
+    }
+
+    /// Applies one batch of the ledger's entries at `version` and returns the new root.
+    ///
+    /// # Errors
+    /// As [`apply_entries`].
+    pub fn apply_entries(
+        &mut self,
+        entries: &[(u64, IndexKey)],
+        version: u64,
+    ) -> Result<Hash, Error> {
+        let applied = apply_entries(&self.nodes, self.latest(), entries, version)?;
+        Ok(self.store(applied, version))
+    }
+
+    fn store(&mut self, applied: Applied, version: u64) -> Hash {
         if !applied.nodes.is_empty() {
             self.nodes.0.extend(applied.nodes);
             self.roots.insert(version, applied.root_hash);
         }
-        Ok(applied.root_hash)
+        applied.root_hash
     }
 
     /// The root node's version for a checkpoint of `size` entries: the greatest `≤ size`.
