@@ -19,141 +19,9 @@ use notarium_core::entry::{ArtifactEntry, ArtifactStatus, Entry, KeyAction, KeyE
 use notarium_core::hash::{Hash, Sha256 as ArtifactSha256, TreeSize};
 use notarium_core::index::tree::{LeafNode, MapProof, MemIndex};
 use notarium_core::index::{IndexAnswer, IndexKey, IndexProof, Suffix, Terminal, Value, EMPTY};
-use sha2::{Digest as _, Sha256};
 
-const DEFAULT_SEED: u64 = 0x6e6f_7461_7269_756d; // "notarium"
-
-fn seed() -> u64 {
-    let seed = match std::env::var("NOTARIUM_PROPTEST_SEED") {
-        Ok(s) => match s.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16).expect("hex seed"),
-            None => s.parse().expect("decimal seed"),
-        },
-        Err(_) => DEFAULT_SEED,
-    };
-    println!("seed = {seed:#018x} (set NOTARIUM_PROPTEST_SEED to change)");
-    seed
-}
-
-/// splitmix64 (Steele, Lea, Flood 2014).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        assert!(n > 0);
-        self.next() % n
-    }
-
-    fn bytes32(&mut self) -> [u8; 32] {
-        let mut h = [0u8; 32];
-        for chunk in h.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next().to_le_bytes());
-        }
-        h
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The naive reference: docs/status-index.md §2–§5, word for word.
-
-fn sha(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
-}
-
-/// §2: `SHA-256("notarium/index/v1" || 0x00 || kind || key bytes)`.
-fn naive_key(kind: u8, bytes: &[u8]) -> [u8; 32] {
-    sha(&[b"notarium/index/v1", &[0x00, kind], bytes])
-}
-
-/// §3: `chain_j = SHA-256(0x12 || chain_{j-1} || u64be(i_j))`, `chain_0` = 32 zero bytes.
-fn naive_chain(indices: &[u64]) -> [u8; 32] {
-    indices
-        .iter()
-        .fold([0u8; 32], |c, i| sha(&[&[0x12], &c, &i.to_be_bytes()]))
-}
-
-/// §3: `SHA-256(0x10 || k || u64be(count) || chain_count)`.
-fn naive_leaf(k: &[u8; 32], indices: &[u64]) -> [u8; 32] {
-    let count = indices.len() as u64;
-    sha(&[&[0x10], k, &count.to_be_bytes(), &naive_chain(indices)])
-}
-
-fn naive_bit(k: &[u8; 32], i: usize) -> bool {
-    (k[i / 8] >> (7 - i % 8)) & 1 == 1
-}
-
-/// The map: each key and the indices of the entries about it.
-type NaiveMap = BTreeMap<[u8; 32], Vec<u64>>;
-
-/// §4: the hash of the subtree at `depth` holding `keys` (which share their first `depth`
-/// bits): EMPTY, the single leaf, or `SHA-256(0x11 || left || right)`.
-fn naive_root(keys: &[(&[u8; 32], &Vec<u64>)], depth: usize) -> [u8; 32] {
-    match keys {
-        [] => [0u8; 32],
-        [(k, v)] => naive_leaf(k, v),
-        _ => {
-            let (l, r): (Vec<_>, Vec<_>) = keys.iter().partition(|(k, _)| !naive_bit(k, depth));
-            sha(&[
-                &[0x11],
-                &naive_root(&l, depth + 1),
-                &naive_root(&r, depth + 1),
-            ])
-        }
-    }
-}
-
-fn naive_map_root(m: &NaiveMap) -> Hash {
-    let keys: Vec<_> = m.iter().collect();
-    Hash(naive_root(&keys, 0))
-}
-
-/// §5: the siblings (root side first while walking) down to the first subtree on `q`'s path
-/// that holds at most one key, and that key.
-fn naive_path(m: &NaiveMap, q: &[u8; 32]) -> (Vec<Hash>, Option<[u8; 32]>) {
-    let mut keys: Vec<_> = m.iter().collect();
-    let mut siblings = Vec::new();
-    let mut depth = 0;
-    loop {
-        match keys.len() {
-            0 => break (leaf_side_first(siblings), None),
-            1 => break (leaf_side_first(siblings), Some(*keys[0].0)),
-            _ => {
-                let (ours, other): (Vec<_>, Vec<_>) = keys
-                    .iter()
-                    .partition(|(k, _)| naive_bit(k, depth) == naive_bit(q, depth));
-                siblings.push(Hash(naive_root(&other, depth + 1)));
-                keys = ours;
-                depth += 1;
-            }
-        }
-    }
-}
-
-fn leaf_side_first(mut root_first: Vec<Hash>) -> Vec<Hash> {
-    root_first.reverse();
-    root_first
-}
-
-/// The naive map of the first `size` entries of `log` (the key of each entry, in order).
-fn naive_at(log: &[[u8; 32]], size: usize) -> NaiveMap {
-    let mut m = NaiveMap::new();
-    for (i, k) in log[..size].iter().enumerate() {
-        m.entry(*k).or_default().push(i as u64);
-    }
-    m
-}
+mod common;
+use common::{naive_at, naive_chain, naive_key, naive_map_root, naive_path, seed, NaiveMap, Rng};
 
 // ---------------------------------------------------------------------------------------------
 // Entries.
@@ -822,4 +690,53 @@ fn encodings_round_trip_and_refuse_junk() {
     }
     println!("{forms} proofs, {flips} single-bit flips of the binary form");
     assert!(forms == 60 && flips > 50_000);
+}
+
+/// Deleting the nodes that batches up to a version made stale keeps every newer checkpoint
+/// provable, with the same proofs.
+#[test]
+fn pruned_index_still_proves_newer_checkpoints() {
+    let mut rng = Rng(seed() ^ 0x9e0e);
+    let (mut pruned, mut proofs) = (0, 0);
+    for _round in 0..12 {
+        let pool: Vec<[u8; 32]> = (0..40).map(|_| rng.bytes32()).collect();
+        let mut idx = MemIndex::new();
+        let mut log: Vec<[u8; 32]> = Vec::new();
+        let mut versions = Vec::new();
+        for _ in 0..15 {
+            let entries: Vec<(u64, IndexKey)> = (0..1 + rng.below(10))
+                .map(|_| {
+                    let k = pool[rng.below(40) as usize];
+                    log.push(k);
+                    ((log.len() - 1) as u64, IndexKey(k))
+                })
+                .collect();
+            idx.apply_entries(&entries, log.len() as u64).unwrap();
+            versions.push(log.len() as u64);
+        }
+        let before = idx.nodes.0.len();
+        // Prune at a checkpoint size that may fall between two batches.
+        let cut = versions[rng.below(versions.len() as u64) as usize] + rng.below(2);
+        let n = idx.prune_below(cut);
+        assert_eq!(idx.nodes.0.len(), before - n);
+        pruned += n;
+        // A checkpoint of size `cut` uses the newest root at or below it: still provable.
+        let floor = *versions.iter().rev().find(|v| **v <= cut).unwrap();
+        assert_eq!(idx.root_version_at(cut), Some(floor));
+        for &v in versions.iter().filter(|v| **v >= floor) {
+            let m = naive_at(&log, v as usize);
+            let root = idx.root_at(v);
+            assert_eq!(
+                root,
+                naive_map_root(&m),
+                "root at {v} after pruning below {cut}"
+            );
+            for q in &pool {
+                check_key(&idx, &m, &root, v, q, 1 + rng.below(3));
+                proofs += 1;
+            }
+        }
+    }
+    println!("{pruned} nodes pruned, {proofs} proofs checked after pruning");
+    assert!(pruned > 500 && proofs > 800);
 }

@@ -467,6 +467,10 @@ pub struct Applied {
     pub root_hash: Hash,
     /// The nodes to write, each under its key.
     pub nodes: Vec<(NodeKey, Node)>,
+    /// The stored nodes this batch replaced: no index root from the new version on reaches
+    /// them, so once no checkpoint older than the new version needs proofs they may be
+    /// deleted (the stale-node index of the Jellyfish Merkle tree).
+    pub stale: Vec<NodeKey>,
 }
 
 /// What a subtree held before the batch.
@@ -485,6 +489,8 @@ struct Batch<'a, R> {
     reader: &'a R,
     version: u64,
     out: Vec<(NodeKey, Node)>,
+    /// Every stored node read is rewritten at the new version: all of them go stale.
+    stale: Vec<NodeKey>,
 }
 
 /// What a batch does to one key.
@@ -580,6 +586,7 @@ fn run<R: NodeReader>(
         return Ok(Applied {
             root_hash: root_hash(reader, old_root)?,
             nodes: Vec::new(),
+            stale: Vec::new(),
         });
     }
     let existing = match old_root {
@@ -593,11 +600,13 @@ fn run<R: NodeReader>(
         reader,
         version: new_version,
         out: Vec::with_capacity(sorted.len() * 4),
+        stale: Vec::with_capacity(sorted.len() * 4),
     };
     let root = batch.subtree(existing, NibblePath::ROOT, sorted)?;
     Ok(Applied {
         root_hash: root.hash,
         nodes: batch.out,
+        stale: batch.stale,
     })
 }
 
@@ -635,6 +644,7 @@ impl<R: NodeReader> Batch<'_, R> {
             Existing::Stored { version, leaf } => {
                 let key = NodeKey { version, path };
                 let node = read(self.reader, &key)?;
+                self.stale.push(key);
                 match (node, leaf) {
                     (Node::Leaf(old), None | Some(true)) => {
                         if !path.is_prefix_of(&old.key) {
@@ -901,10 +911,12 @@ impl NodeReader for MemNodes {
 /// (the ledger keeps the same in its storage).
 #[derive(Clone, Debug, Default)]
 pub struct MemIndex {
-    /// Every node ever written.
+    /// Every node written and not pruned.
     pub nodes: MemNodes,
     /// The root hash written at each version.
     pub roots: BTreeMap<u64, Hash>,
+    /// The nodes each version made stale.
+    pub stale: BTreeMap<u64, Vec<NodeKey>>,
 }
 
 impl MemIndex {
@@ -944,8 +956,26 @@ impl MemIndex {
         if !applied.nodes.is_empty() {
             self.nodes.0.extend(applied.nodes);
             self.roots.insert(version, applied.root_hash);
+            self.stale.insert(version, applied.stale);
         }
         applied.root_hash
+    }
+
+    /// Deletes the nodes that only index roots older than `version` reach: afterwards the
+    /// index of every checkpoint of size `≥ version` is still provable, older ones are not.
+    /// Returns how many nodes were deleted.
+    pub fn prune_below(&mut self, version: u64) -> usize {
+        let keep = self.stale.split_off(&(version + 1));
+        let gone = std::mem::replace(&mut self.stale, keep);
+        let mut n = 0;
+        for key in gone.into_values().flatten() {
+            n += usize::from(self.nodes.0.remove(&key).is_some());
+        }
+        // Roots older than the newest root at or below `version` are gone with their nodes.
+        if let Some(floor) = self.root_version_at(version) {
+            self.roots = self.roots.split_off(&floor);
+        }
+        n
     }
 
     /// The root node's version for a checkpoint of `size` entries: the greatest `≤ size`.
