@@ -1,7 +1,7 @@
-//! Property tests of the status index (`notarium_core::index`) against a naive reference
-//! written straight from `docs/status-index.md`: keys derived with `sha2` here, the map's root
-//! computed by recursion over a sorted list of keys (no nodes, no versions), proofs as the
-//! siblings of that recursion.
+//! Property tests of the status index (`notarium_core::index`) against the naive reference of
+//! `common/mod.rs`, written straight from `docs/status-index.md`: keys derived with `sha2`
+//! there, the map's root computed by recursion over a sorted list of keys (no nodes, no
+//! versions), proofs as the siblings of that recursion.
 //!
 //! Random sequences of notarize / untrust / unsupport / create-key / revoke-key entries, in
 //! random batches, go through the versioned store ([`MemIndex::apply_entries`]) and, as final
@@ -9,6 +9,7 @@
 //! Every membership and absence proof, at the latest and at older versions, must equal the
 //! reference proof and verify; every mutated proof must be rejected. Keys crafted to share
 //! long prefixes (down to 255 bits) exercise deep paths that SHA-256 keys never reach.
+//! Pruning the nodes that older batches made stale keeps newer checkpoints provable.
 //!
 //! The generator is a fixed-seed splitmix64. Set `NOTARIUM_PROPTEST_SEED` (decimal or 0x-hex)
 //! to try another seed; the seed in use is printed.

@@ -219,7 +219,7 @@ impl IndexProof {
         self.verify(key, &root, checkpoint.size())
     }
 
-    /// The checks that need neither the key nor the root (`docs/status-index.md` §6 step 1).
+    /// The checks that need neither the key nor the root (`docs/status-index.md` §6.2–6.4).
     fn check_form(&self) -> Result<(), Error> {
         if self.siblings.len() > KEY_BITS {
             return Err(bad("more than 256 siblings"));
@@ -261,6 +261,9 @@ impl IndexProof {
     }
 
     /// The compact binary form (`docs/status-index.md` §7.2).
+    ///
+    /// # Panics
+    /// With more than 65,535 siblings, which no parsed or generated proof has (at most 256).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + 32 * self.siblings.len() + 80);
         out.push(BINARY_VERSION);

@@ -5,8 +5,8 @@
 //! A node is stored under a [`NodeKey`]: the *version* that wrote it (the ledger's tree size
 //! after the batch) and its [`NibblePath`] from the root. An [`InternalNode`] has up to 16
 //! children, one per nibble; each child records its hash, the version it was written at, and
-//! whether it is a leaf. Its hash is the binary sparse-Merkle hash of its 16 slots (rule 3 of
-//! `docs/status-index.md`), so proofs stay binary. A [`LeafNode`] holds a key and its
+//! whether it is a leaf. Its hash is the binary sparse-Merkle hash of its 16 slots (the hashing
+//! rule of `docs/status-index.md` §4), so proofs stay binary. A [`LeafNode`] holds a key and its
 //! [`Value`]. A subtree holding a single key is a leaf node at the highest position where the
 //! key is alone; an internal node always has two keys or more below it.
 //!
@@ -227,7 +227,7 @@ fn corrupt(msg: &'static str) -> Error {
     Error::CorruptIndex(msg)
 }
 
-/// How a slot range inside an internal node looks under rule 3.
+/// How a slot range inside an internal node looks under the hashing rule (§4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
     Empty,
@@ -287,7 +287,7 @@ impl InternalNode {
         levels
     }
 
-    /// The node's hash: its 16 slots hashed as a binary tree under rule 3.
+    /// The node's hash: its 16 slots hashed as a binary tree under the rule of §4.
     pub fn hash(&self) -> Hash {
         let mut level: [(Hash, Shape); 16] = std::array::from_fn(|n| match self.children[n] {
             None => (EMPTY, Shape::Empty),
@@ -305,7 +305,8 @@ impl InternalNode {
     }
 }
 
-/// Rule 3 for two sibling subtrees: empty and one leaf collapse; two keys or more hash.
+/// The hashing rule (§4) for two sibling subtrees: empty and one leaf collapse; two keys or
+/// more hash.
 fn combine(l: (Hash, Shape), r: (Hash, Shape)) -> (Hash, Shape) {
     match (l.1, r.1) {
         (Shape::Empty, Shape::Empty) => (EMPTY, Shape::Empty),
@@ -838,6 +839,9 @@ pub fn prove<R: NodeReader>(
             Node::Internal(n) => n,
         };
         check_child_versions(&node, at.version)?;
+        if at.path.len() >= MAX_NIBBLES {
+            return Err(corrupt("an internal node below 64 nibbles").into());
+        }
         let levels = node.levels();
         if let Some(c) = expect {
             if c.is_leaf || levels[0][0].0 != c.hash {
@@ -1102,6 +1106,67 @@ mod tests {
             "version must grow"
         );
         assert!(idx.apply(&[(a, val(0).push(3))], 2).is_ok());
+    }
+
+    #[test]
+    fn a_damaged_store_gives_errors_not_proofs() {
+        let mut idx = MemIndex::new();
+        let keys: Vec<IndexKey> = (0..60u8).map(|i| key(i.wrapping_mul(29), i)).collect();
+        let ups: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, val(i as u64)))
+            .collect();
+        idx.apply(&ups, 60).unwrap();
+        let leaf_at = |idx: &MemIndex, k: &IndexKey| {
+            *idx.nodes
+                .0
+                .iter()
+                .find(|(_, n)| matches!(n, Node::Leaf(l) if l.key == *k))
+                .unwrap()
+                .0
+        };
+        // A changed value: its parent's record no longer matches.
+        let mut changed = idx.clone();
+        let at = leaf_at(&changed, &keys[7]);
+        changed.nodes.0.insert(
+            at,
+            Node::Leaf(LeafNode {
+                key: keys[7],
+                value: val(99),
+            }),
+        );
+        assert!(matches!(
+            changed.prove(&keys[7], 60),
+            Err(Error::CorruptIndex(_))
+        ));
+        // A missing node: both proofs and updates through it fail.
+        let mut missing = idx.clone();
+        let at = leaf_at(&missing, &keys[9]);
+        missing.nodes.0.remove(&at);
+        assert!(matches!(
+            missing.prove(&keys[9], 60),
+            Err(Error::CorruptIndex(_))
+        ));
+        assert!(matches!(
+            missing.apply(&[(keys[9], val(9).push(70))], 80),
+            Err(Error::CorruptIndex(_))
+        ));
+        // A leaf stored off its key's path.
+        let mut moved = idx.clone();
+        let at = leaf_at(&moved, &keys[11]);
+        moved.nodes.0.insert(
+            at,
+            Node::Leaf(LeafNode {
+                key: keys[12],
+                value: val(11),
+            }),
+        );
+        assert!(moved.prove(&keys[11], 60).is_err());
+        // The undamaged store still proves every key.
+        for k in &keys {
+            assert_eq!(idx.prove(k, 60).unwrap().leaf.unwrap().key, *k);
+        }
     }
 
     #[test]
