@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use notarium_core::hash::TreeSize;
 use notarium_core::index::tree::{self, MemIndex, Node};
-use notarium_core::index::{IndexAnswer, IndexKey, IndexProof};
+use notarium_core::index::{self, IndexAnswer, IndexKey, IndexProof, Value};
 
 mod common;
 use common::Rng;
@@ -88,6 +88,21 @@ fn figures_at_one_million_keys() {
         t.elapsed().as_secs_f64(),
         idx.nodes.0.len()
     );
+
+    // An audit's rebuild: the root from the values sorted by key, no node stored.
+    let mut sorted: Vec<(IndexKey, Value)> = present
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, Value::NONE.push(i as u64)))
+        .collect();
+    sorted.sort_unstable_by_key(|(k, _)| *k);
+    let t = Instant::now();
+    let streamed = index::root_of_sorted(sorted).unwrap();
+    println!(
+        "root_of_sorted: {keys} keys in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(streamed, idx.root_at(size));
 
     // The cost of one interior-node hash on this machine.
     let hash_ns = {

@@ -85,6 +85,15 @@ fn random_op(rng: &mut Rng, artifacts: usize, signers: usize) -> Op {
     }
 }
 
+/// The root by `index::root_of_sorted` (no nodes, O(256) memory).
+fn streamed_root(m: &NaiveMap) -> Hash {
+    notarium_core::index::root_of_sorted(
+        m.iter()
+            .map(|(k, ix)| (IndexKey(*k), Value::of(ix).unwrap())),
+    )
+    .unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checking one key at one version.
 
@@ -417,6 +426,7 @@ fn entry_sequences_match_the_naive_index() {
             let root = idx.apply_entries(&entries, version).unwrap();
             let m = naive_at(&log, log.len());
             assert_eq!(root, naive_map_root(&m), "round {round}, version {version}");
+            assert_eq!(root, streamed_root(&m));
             // The same batch as final values.
             let touched: BTreeMap<[u8; 32], ()> = entries.iter().map(|(_, k)| (k.0, ())).collect();
             let updates: Vec<(IndexKey, Value)> = touched
@@ -504,6 +514,7 @@ fn crafted_prefixes_match_the_naive_map() {
                 updates.iter().map(|(k, v)| (IndexKey(*k), *v)).collect();
             let root = idx.apply(&ups, next_index).unwrap();
             assert_eq!(root, naive_map_root(&m));
+            assert_eq!(root, streamed_root(&m));
             snapshots.push((next_index, m.clone()));
         }
         let roots: Vec<Hash> = snapshots.iter().map(|(v, _)| idx.root_at(*v)).collect();

@@ -1120,6 +1120,14 @@ fn vectors_verify_with_core() {
                 )
             })
             .collect();
+        let mut sorted = ups.clone();
+        sorted.sort_unstable_by_key(|(k, _)| *k);
+        assert_eq!(
+            notarium_core::index::root_of_sorted(sorted).unwrap(),
+            root,
+            "streamed root of {}",
+            m["name"]
+        );
         // One batch at the map's size: another batching than the generator's gives the root.
         let got = if ups.is_empty() {
             EMPTY

@@ -206,6 +206,89 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Hash(Sha256Hasher::digest(buf).into())
 }
 
+/// The root of the map holding exactly `items`, given in strictly increasing key order, in
+/// O(256) memory: for an audit that rebuilds the index from the entries without storing any
+/// node (the keys' order is that of [`IndexKey`]'s bytes).
+///
+/// # Errors
+/// [`Error::InvalidIndexUpdate`] for keys out of order or repeated, or a count of 0.
+pub fn root_of_sorted<I>(items: I) -> Result<Hash, Error>
+where
+    I: IntoIterator<Item = (IndexKey, Value)>,
+{
+    /// A finished subtree: a single leaf, or two keys or more branching at depth `top`.
+    #[derive(Clone, Copy)]
+    struct Part {
+        hash: Hash,
+        key: IndexKey,
+        top: Option<usize>,
+    }
+    impl Part {
+        /// The hash of the subtree as seen from depth `d` (above its branching point, the
+        /// path down to it has one empty side at every level).
+        fn at(&self, d: usize) -> Hash {
+            let Some(top) = self.top else {
+                return self.hash;
+            };
+            (d..top).rev().fold(self.hash, |h, j| {
+                if self.key.bit(j) {
+                    node_hash(&EMPTY, &h)
+                } else {
+                    node_hash(&h, &EMPTY)
+                }
+            })
+        }
+    }
+    // The right spine: at each branching depth, the finished left side.
+    let mut spine: Vec<(usize, Part)> = Vec::new();
+    let mut current: Option<Part> = None;
+    for (key, value) in items {
+        if value.count == 0 {
+            return Err(Error::InvalidIndexUpdate("a value with count 0"));
+        }
+        let leaf = Part {
+            hash: leaf_hash(&key, &value),
+            key,
+            top: None,
+        };
+        let Some(mut right) = current else {
+            current = Some(leaf);
+            continue;
+        };
+        if key <= right.key {
+            return Err(Error::InvalidIndexUpdate(
+                "keys must be strictly increasing",
+            ));
+        }
+        let split = right.key.common_prefix_bits(&key);
+        // Close every branching deeper than the new one.
+        while let Some(&(depth, left)) = spine.last() {
+            if depth <= split {
+                break;
+            }
+            spine.pop();
+            right = Part {
+                hash: node_hash(&left.at(depth + 1), &right.at(depth + 1)),
+                key: right.key,
+                top: Some(depth),
+            };
+        }
+        spine.push((split, right));
+        current = Some(leaf);
+    }
+    let Some(mut right) = current else {
+        return Ok(EMPTY);
+    };
+    while let Some((depth, left)) = spine.pop() {
+        right = Part {
+            hash: node_hash(&left.at(depth + 1), &right.at(depth + 1)),
+            key: right.key,
+            top: Some(depth),
+        };
+    }
+    Ok(right.at(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +313,18 @@ mod tests {
         assert_eq!(a.common_prefix_bits(&b), 0);
         b.0[0] = 0x01;
         assert_eq!(a.common_prefix_bits(&b), 7);
+    }
+
+    #[test]
+    fn root_of_sorted_refuses_disorder() {
+        let a = IndexKey([1u8; 32]);
+        let b = IndexKey([2u8; 32]);
+        let v = Value::NONE.push(0);
+        assert_eq!(root_of_sorted([]).unwrap(), EMPTY);
+        assert_eq!(root_of_sorted([(a, v)]).unwrap(), leaf_hash(&a, &v));
+        assert!(root_of_sorted([(b, v), (a, v)]).is_err());
+        assert!(root_of_sorted([(a, v), (a, v)]).is_err());
+        assert!(root_of_sorted([(a, Value::NONE)]).is_err());
     }
 
     #[test]
