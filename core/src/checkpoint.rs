@@ -1,6 +1,10 @@
 //! C2SP tlog-checkpoint (<https://c2sp.org/tlog-checkpoint>): the signed statement of a log's
 //! origin, size and root. A checkpoint read off the wire is an [`UnverifiedCheckpoint`] until
 //! [`UnverifiedCheckpoint::verify`] turns it into a [`SignedCheckpoint`].
+//!
+//! A Notarium checkpoint also commits to the status index ([`crate::index`]) in one extension
+//! line, `notarium-index/v1 <base64 root>` ([`INDEX_LINE_PREFIX`], `docs/status-index.md` §9);
+//! verifiers that do not know it ignore it, as C2SP lets them.
 
 use std::fmt;
 
@@ -43,6 +47,9 @@ impl fmt::Display for Origin {
         f.write_str(&self.0)
     }
 }
+
+/// What starts the extension line that commits to the status index's root.
+pub const INDEX_LINE_PREFIX: &str = "notarium-index/v1 ";
 
 /// The body of a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +121,47 @@ impl Checkpoint {
             root,
             extensions,
         })
+    }
+
+    /// The status-index root this checkpoint commits to: the one extension line that starts
+    /// with [`INDEX_LINE_PREFIX`], followed by exactly 44 characters of standard base64 of 32
+    /// bytes. `None` when no extension line starts with `notarium-index/`.
+    ///
+    /// # Errors
+    /// [`Error::MalformedCheckpoint`] for a line that starts with `notarium-index/` but is not
+    /// exactly one well-formed `notarium-index/v1` line (another version included: a
+    /// checkpoint this code cannot read the index of is refused, not taken as having none),
+    /// or for two such lines.
+    pub fn index_root(&self) -> Result<Option<Hash>, Error> {
+        let mut found = None;
+        for line in &self.extensions {
+            if !line.starts_with("notarium-index/") {
+                continue;
+            }
+            if found.is_some() {
+                return Err(Error::MalformedCheckpoint("more than one index line"));
+            }
+            let b64 = line
+                .strip_prefix(INDEX_LINE_PREFIX)
+                .ok_or(Error::MalformedCheckpoint("unknown index line version"))?;
+            // Exactly the 44 characters `Hash::to_base64` writes: canonical padding included.
+            let root = Hash::from_base64(b64)
+                .ok()
+                .filter(|h| h.to_base64() == b64)
+                .ok_or(Error::MalformedCheckpoint("bad index root"))?;
+            found = Some(root);
+        }
+        Ok(found)
+    }
+
+    /// Makes the checkpoint commit to the status-index `root`: removes every line that
+    /// starts with `notarium-index/` and appends the `notarium-index/v1` line after the other
+    /// extension lines.
+    pub fn set_index_root(&mut self, root: &Hash) {
+        self.extensions
+            .retain(|l| !l.starts_with("notarium-index/"));
+        self.extensions
+            .push(format!("{INDEX_LINE_PREFIX}{}", root.to_base64()));
     }
 
     /// Signs the checkpoint with the log's key.

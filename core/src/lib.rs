@@ -4,7 +4,8 @@
 //! C2SP signed notes with Ed25519 ([`note`]); C2SP tlog-checkpoint ([`checkpoint`]); C2SP
 //! tlog-tiles paths and entry bundles ([`tiles`]); C2SP tlog-proof ([`tlog_proof`]); the entry
 //! types of DESIGN.md §2 with canonical JSON ([`entry`]); receipts ([`receipt`]); audit reports
-//! ([`report`]).
+//! ([`report`]); the status index, a verifiable map from each artifact and signer to the entries
+//! about it, committed to by every checkpoint ([`index`], `docs/status-index.md`).
 //!
 //! Out of scope, on purpose: any I/O (files, network, clocks, randomness), storage and HTTP.
 //! Both `notariumd` and `notarium` verify with this crate, and `../shared/vectors` pins it.
@@ -15,6 +16,7 @@ pub mod api;
 pub mod checkpoint;
 pub mod entry;
 pub mod hash;
+pub mod index;
 pub mod merkle;
 pub mod name;
 pub mod note;
@@ -120,4 +122,16 @@ pub enum Error {
     /// An audit report whose parts do not agree with each other.
     #[error("audit report does not verify: {0}")]
     InvalidReport(String),
+    /// A status-index proof that is malformed, not canonical, or does not verify.
+    #[error("invalid index proof: {0}")]
+    InvalidIndexProof(&'static str),
+    /// A checkpoint that carries no `notarium-index/v1` line where one is required.
+    #[error("the checkpoint commits to no status index")]
+    NoIndexCommitment,
+    /// Stored index nodes that are missing, malformed, or break the index's invariants.
+    #[error("corrupt status index: {0}")]
+    CorruptIndex(&'static str),
+    /// A batch of index updates that the index refuses.
+    #[error("invalid index update: {0}")]
+    InvalidIndexUpdate(&'static str),
 }
