@@ -10,8 +10,9 @@
 //! - The checkpoint line: Tessera's signed checkpoint 15 from `../shared/vectors`, re-signed
 //!   with its published test key after appending `notarium-index/v1 <root>`, verifies with
 //!   `core` and with Go's `golang.org/x/mod/sumdb/note` + `transparency-dev/formats/log`
-//!   (vendored in `tests/independent/go-checkpoint`), which ignore the line; changing the
-//!   line breaks the signature for both.
+//!   (`tests/independent/go-checkpoint`, its modules fetched into Go's module cache by
+//!   `.ci/install-core.sh`; the test itself runs offline), which ignore the line; changing
+//!   the line breaks the signature for both.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -1371,7 +1372,8 @@ fn go_checkpoint_verifier_ignores_the_index_line() {
     std::fs::write(&orig, c["original_signed_note"].as_str().unwrap()).unwrap();
     let out = Command::new(go)
         .current_dir(crate_dir().join("tests/independent/go-checkpoint"))
-        .env("GOFLAGS", "-mod=vendor")
+        .env("GOFLAGS", "-mod=mod")
+        // Offline: the modules must already be in the cache (.ci/install-core.sh).
         .env("GOPROXY", "off")
         .env("GOTOOLCHAIN", "local")
         .args(["run", "."])
@@ -1381,7 +1383,10 @@ fn go_checkpoint_verifier_ignores_the_index_line() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "go run failed");
+    assert!(
+        out.status.success(),
+        "go run failed (are its modules downloaded? run .ci/install-core.sh)"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     let idx_line = c["index_line"].as_str().unwrap();
     assert_eq!(lines.len(), 3, "{stdout}");
