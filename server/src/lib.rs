@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod report;
 pub mod routes;
