@@ -154,7 +154,8 @@ pub(crate) fn check(
                     reason: "not a string or a list of strings",
                 });
             }
-            list.iter().any(|a| a.as_str() == Some(issuer.audience.as_str()))
+            list.iter()
+                .any(|a| a.as_str() == Some(issuer.audience.as_str()))
         }
         Some(_) => {
             return Err(OidcError::InvalidClaim {
@@ -309,18 +310,15 @@ pub(crate) fn context(
 
 /// The claim behind a context key, for error messages.
 fn claim_name(provider: Provider, key: &str) -> &'static str {
-    copied(provider)
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or(
-            match key {
-                "subject" => "sub",
-                "repository" => "git_url",
-                "ref" => "ref_path",
-                _ => "derived",
-            },
-            |(_, c)| c,
-        )
+    copied(provider).iter().find(|(k, _)| *k == key).map_or(
+        match key {
+            "subject" => "sub",
+            "repository" => "git_url",
+            "ref" => "ref_path",
+            _ => "derived",
+        },
+        |(_, c)| c,
+    )
 }
 
 /// Removes `user:password@` from a URL: Jenkins' `GIT_URL` may carry a token.
@@ -357,15 +355,27 @@ mod tests {
 
     #[test]
     fn signer_ids() {
-        let a = signer_id("https://token.actions.githubusercontent.com", "repo:acme/app:ref:refs/heads/main");
+        let a = signer_id(
+            "https://token.actions.githubusercontent.com",
+            "repo:acme/app:ref:refs/heads/main",
+        );
         assert_eq!(a.len(), SIGNER_PREFIX.len() + 32);
         assert!(a[SIGNER_PREFIX.len()..]
             .bytes()
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
-        assert_eq!(a, signer_id("https://token.actions.githubusercontent.com", "repo:acme/app:ref:refs/heads/main"));
+        assert_eq!(
+            a,
+            signer_id(
+                "https://token.actions.githubusercontent.com",
+                "repo:acme/app:ref:refs/heads/main"
+            )
+        );
         // Issuer and subject cannot trade characters.
         assert_ne!(signer_id("https://a", "bc"), signer_id("https://ab", "c"));
-        assert_ne!(a, signer_id("https://gitlab.com", "repo:acme/app:ref:refs/heads/main"));
+        assert_ne!(
+            a,
+            signer_id("https://gitlab.com", "repo:acme/app:ref:refs/heads/main")
+        );
         // Pinned (computed independently with Python's hashlib and base64.b32encode): the id
         // is a contract that receipts and policies name.
         assert_eq!(

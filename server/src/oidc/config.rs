@@ -311,10 +311,13 @@ impl OidcConfig {
         let mut issuers: Vec<IssuerConfig> = Vec::new();
         for (i, raw) in raw.issuers.into_iter().enumerate() {
             let name = raw.issuer.clone();
-            let issuer =
-                IssuerConfig::from_raw(raw).with_context(|| format!("oidc.issuers[{i}] ({name})"))?;
+            let issuer = IssuerConfig::from_raw(raw)
+                .with_context(|| format!("oidc.issuers[{i}] ({name})"))?;
             if issuers.iter().any(|o| o.issuer == issuer.issuer) {
-                bail!("oidc.issuers[{i}]: issuer {} is configured twice", issuer.issuer);
+                bail!(
+                    "oidc.issuers[{i}]: issuer {} is configured twice",
+                    issuer.issuer
+                );
             }
             issuers.push(issuer);
         }
@@ -373,7 +376,12 @@ impl IssuerConfig {
             bail!("leeway_seconds must be at most {}", MAX_LEEWAY.as_secs());
         }
         let server_url = match raw.server_url {
-            Some(s) => Some(check_https("server_url", &s)?.as_str().trim_end_matches('/').to_owned()),
+            Some(s) => Some(
+                check_https("server_url", &s)?
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
             None => default_server_url(raw.provider, &url),
         };
         if raw.rules.is_empty() {
@@ -415,8 +423,8 @@ fn default_server_url(provider: Provider, issuer: &url::Url) -> Option<String> {
 }
 
 fn read_ca_bundle(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path)
-        .with_context(|| format!("reading ca_bundle {}", path.display()))?;
+    let pem =
+        std::fs::read(path).with_context(|| format!("reading ca_bundle {}", path.display()))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .with_context(|| format!("ca_bundle {} is not PEM", path.display()))?;
     if certs.is_empty() {
@@ -430,18 +438,30 @@ impl Rule {
         let name = raw.name.unwrap_or_else(|| format!("rule {}", index + 1));
         let at = || format!("rule {name:?}");
         if raw.role == Role::Admin {
-            bail!("{}: role admin is never granted to a CI token; use read or write", at());
+            bail!(
+                "{}: role admin is never granted to a CI token; use read or write",
+                at()
+            );
         }
         if raw.claims.is_empty() {
-            bail!("{}: no claims: it would grant every token of the issuer", at());
+            bail!(
+                "{}: no claims: it would grant every token of the issuer",
+                at()
+            );
         }
         let mut claims = Vec::new();
         for (claim, Patterns(alternatives)) in raw.claims {
             if CHECKED_CLAIMS.contains(&claim.as_str()) {
-                bail!("{}: claim {claim} is checked by the verifier, not by rules", at());
+                bail!(
+                    "{}: claim {claim} is checked by the verifier, not by rules",
+                    at()
+                );
             }
             if alternatives.is_empty() {
-                bail!("{}: claim {claim} has an empty list: it could never match", at());
+                bail!(
+                    "{}: claim {claim} has an empty list: it could never match",
+                    at()
+                );
             }
             let patterns = alternatives
                 .iter()
@@ -456,14 +476,20 @@ impl Rule {
         let pinned = claims.iter().any(|(claim, patterns)| {
             pins.contains(&claim.as_str())
                 && (provider == Provider::Jenkins
-                    || patterns.iter().all(|p| glob::Pattern::escape(p.as_str()) == p.as_str()))
+                    || patterns
+                        .iter()
+                        .all(|p| glob::Pattern::escape(p.as_str()) == p.as_str()))
         });
         if !pins.is_empty() && !pinned {
             bail!(
                 "{}: a {} rule must pin {} {} (names can be renamed and taken again; ids cannot)",
                 at(),
                 provider.as_str(),
-                if pins.len() == 1 { "claim" } else { "one of the claims" },
+                if pins.len() == 1 {
+                    "claim"
+                } else {
+                    "one of the claims"
+                },
                 pins.join(" or ")
             );
         }
@@ -530,16 +556,58 @@ issuers:
         for (yaml, needle) in [
             (GOOD.replace("https://token", "http://token"), "https://"),
             (GOOD.replace("role: write", "role: admin"), "admin"),
-            (GOOD.replace("repository_id: 892345617", "repository_id: \"8923*\""), "must pin"),
-            (GOOD.replace("repository_id: 892345617", "repository: acme/app"), "must pin"),
-            (GOOD.replace("ref_protected: true", "exp: 5"), "checked by the verifier"),
-            (GOOD.replace("ref_protected: true", "ref_type: []"), "empty list"),
-            (GOOD.replace("ref_protected: true", "ref_type: \"a**b\""), "bad pattern"),
-            (GOOD.replace("provider: github", "provider: github\n    algorithms: [HS256]"), "never none or HMAC"),
-            (GOOD.replace("provider: github", "provider: github\n    leeway_seconds: 3600"), "leeway"),
-            (GOOD.replace("provider: github", "provider: github\n    ca_bundle: /nonexistent/ca.pem"), "ca_bundle"),
-            (GOOD.replace("provider: github", "provider: github\n    colour: blue"), "unknown field"),
-            (format!("{GOOD}{}", GOOD.lines().skip(2).collect::<Vec<_>>().join("\n")), "twice"),
+            (
+                GOOD.replace("repository_id: 892345617", "repository_id: \"8923*\""),
+                "must pin",
+            ),
+            (
+                GOOD.replace("repository_id: 892345617", "repository: acme/app"),
+                "must pin",
+            ),
+            (
+                GOOD.replace("ref_protected: true", "exp: 5"),
+                "checked by the verifier",
+            ),
+            (
+                GOOD.replace("ref_protected: true", "ref_type: []"),
+                "empty list",
+            ),
+            (
+                GOOD.replace("ref_protected: true", "ref_type: \"a**b\""),
+                "bad pattern",
+            ),
+            (
+                GOOD.replace(
+                    "provider: github",
+                    "provider: github\n    algorithms: [HS256]",
+                ),
+                "never none or HMAC",
+            ),
+            (
+                GOOD.replace(
+                    "provider: github",
+                    "provider: github\n    leeway_seconds: 3600",
+                ),
+                "leeway",
+            ),
+            (
+                GOOD.replace(
+                    "provider: github",
+                    "provider: github\n    ca_bundle: /nonexistent/ca.pem",
+                ),
+                "ca_bundle",
+            ),
+            (
+                GOOD.replace("provider: github", "provider: github\n    colour: blue"),
+                "unknown field",
+            ),
+            (
+                format!(
+                    "{GOOD}{}",
+                    GOOD.lines().skip(2).collect::<Vec<_>>().join("\n")
+                ),
+                "twice",
+            ),
         ] {
             let err = format!("{:#}", parse(&yaml).unwrap_err());
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
@@ -568,10 +636,16 @@ issuers:
       - {ledger: default, role: write, claims: {repository_owner_id: "3"}}
 "#;
         let c = parse(yaml).unwrap();
-        assert_eq!(c.issuers[0].server_url.as_deref(), Some("https://gitlab.example.com"));
+        assert_eq!(
+            c.issuers[0].server_url.as_deref(),
+            Some("https://gitlab.example.com")
+        );
         assert_eq!(c.issuers[0].algorithms.len(), 3);
         assert_eq!(c.issuers[1].server_url, None);
-        assert_eq!(c.issuers[2].server_url.as_deref(), Some("https://ghe.example.com"));
+        assert_eq!(
+            c.issuers[2].server_url.as_deref(),
+            Some("https://ghe.example.com")
+        );
         let sub = serde_json::json!({"sub": "https://jenkins.example.com/job/app/job/main/"});
         assert!(c.issuers[1].rules[0].matches(sub.as_object().unwrap()));
     }

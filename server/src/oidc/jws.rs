@@ -7,6 +7,7 @@
 //! key's type (and its `alg`, when the JWK names one), never by the token alone, so a token
 //! cannot make an RSA public key act as an HMAC secret.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -301,25 +302,28 @@ impl KeySet {
         struct RawSet {
             keys: Vec<Value>,
         }
-        let raw: RawSet =
-            serde_json::from_slice(doc).map_err(|e| format!("not a JWK Set: {e}"))?;
+        let raw: RawSet = serde_json::from_slice(doc).map_err(|e| format!("not a JWK Set: {e}"))?;
         let mut set = KeySet::default();
         let mut skipped = Vec::new();
         for (i, v) in raw.keys.into_iter().enumerate() {
             match serde_json::from_value::<RawJwk>(v)
                 .map_err(|e| e.to_string())
                 .and_then(|k| {
-                    let kid = k.kid.clone().filter(|k| !k.is_empty() && k.len() <= MAX_KID_BYTES);
+                    let kid = k
+                        .kid
+                        .clone()
+                        .filter(|k| !k.is_empty() && k.len() <= MAX_KID_BYTES);
                     let kid = kid.ok_or("no usable kid")?;
                     Ok((kid, k.into_jwk()?))
                 }) {
-                Ok((kid, jwk)) => {
-                    if set.keys.contains_key(&kid) {
-                        skipped.push(format!("key {i}: duplicate kid {kid:?}"));
-                    } else {
-                        set.keys.insert(kid, jwk);
+                Ok((kid, jwk)) => match set.keys.entry(kid) {
+                    Entry::Occupied(e) => {
+                        skipped.push(format!("key {i}: duplicate kid {:?}", e.key()));
                     }
-                }
+                    Entry::Vacant(e) => {
+                        e.insert(jwk);
+                    }
+                },
                 Err(reason) => skipped.push(format!("key {i}: {reason}")),
             }
         }
@@ -367,7 +371,10 @@ impl RawJwk {
                 let n = strip_zeros(b64("n", self.n.as_ref())?);
                 let e = strip_zeros(b64("e", self.e.as_ref())?);
                 if n.len() < 256 {
-                    return Err(format!("RSA key of {} bits; 2048 or more needed", n.len() * 8));
+                    return Err(format!(
+                        "RSA key of {} bits; 2048 or more needed",
+                        n.len() * 8
+                    ));
                 }
                 if n.len() > 1024 || e.is_empty() || e.len() > 8 {
                     return Err("RSA key outside 2048-8192 bits or odd exponent".into());
@@ -436,17 +443,29 @@ mod tests {
             (serde_json::json!({"alg":"HS256"}), "token_alg_hmac"),
             (serde_json::json!({"alg":"PS256"}), "token_alg_unsupported"),
             (serde_json::json!({"alg":"rs256"}), "token_alg_unsupported"),
-            (serde_json::json!({"alg":"RS256","crit":["b64"]}), "token_crit_unsupported"),
+            (
+                serde_json::json!({"alg":"RS256","crit":["b64"]}),
+                "token_crit_unsupported",
+            ),
             (serde_json::json!({"alg":7}), "token_malformed"),
-            (serde_json::json!({"alg":"RS256","kid":""}), "token_malformed"),
+            (
+                serde_json::json!({"alg":"RS256","kid":""}),
+                "token_malformed",
+            ),
         ] {
             let t = format!("{}.{p}.AAAA", enc(&header));
-            assert_eq!(parse(&t, 8192).err().map(|e| e.code()), Some(code), "{header}");
+            assert_eq!(
+                parse(&t, 8192).err().map(|e| e.code()),
+                Some(code),
+                "{header}"
+            );
         }
         // Padding and non-canonical trailing bits are not base64url.
         let h = enc(&serde_json::json!({"alg":"RS256"}));
         assert_eq!(
-            parse(&format!("{h}.{p}.AAA="), 8192).err().map(|e| e.code()),
+            parse(&format!("{h}.{p}.AAA="), 8192)
+                .err()
+                .map(|e| e.code()),
             Some("token_malformed")
         );
         assert_eq!(
