@@ -1027,3 +1027,76 @@ async fn the_token_request_endpoint_mints_what_the_verifier_accepts() {
     assert!(reqwest::Client::new().get(&url).send().await.is_err());
     logs.assert_no_tokens(&[token, plain]);
 }
+
+/// Every complete `oidc:` example of `docs/oidc.md` is a configuration the server accepts (its
+/// CA bundle paths replaced by a real bundle), and its patterns match what they promise.
+#[test]
+fn the_documented_examples_are_valid_configurations() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        oidc: RawOidc,
+    }
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/oidc.md"),
+    )
+    .unwrap();
+    let mock = MockIssuer::start();
+    let mut checked = 0;
+    for block in doc.split("```yaml\n").skip(1) {
+        let yaml = block.split("```").next().unwrap();
+        if !yaml.starts_with("oidc:\n  issuers:") || yaml.contains("[...]") {
+            continue;
+        }
+        let yaml = yaml
+            .lines()
+            .map(|l| match l.split_once("ca_bundle: ") {
+                Some((indent, _)) => format!("{indent}ca_bundle: {}", mock.ca_bundle().display()),
+                None => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file: File = yaml_serde::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let config = OidcConfig::from_raw(file.oidc).unwrap_or_else(|e| panic!("{e:#}\n{yaml}"));
+        let rules = &config.issuers[0].rules;
+        // A token each example's first rule is written for, from the mock's realistic claims.
+        let wf = "acme/app/.github/workflows/release.yml@refs/tags/v1.4.0";
+        let claims = match checked {
+            0 => edit(
+                mock.github_claims(AUDIENCE),
+                &[
+                    ("ref", json!("refs/tags/v1.4.0")),
+                    ("workflow_ref", json!(wf)),
+                ],
+            ),
+            1 => edit(mock.gitlab_claims(AUDIENCE), &[("ref_type", json!("tag"))]),
+            2 => edit(
+                mock.gitlab_claims(AUDIENCE),
+                &[("namespace_id", json!("7"))],
+            ),
+            _ => mock.jenkins_claims(AUDIENCE),
+        };
+        let claims = claims.as_object().unwrap();
+        assert!(
+            rules[0].matches(claims),
+            "example {checked}: {}",
+            rules[0].name
+        );
+        let mut moved = claims.clone();
+        for id in ["repository_id", "project_id", "namespace_id"] {
+            moved.insert(id.into(), json!("1"));
+        }
+        moved.insert(
+            "sub".into(),
+            json!("https://jenkins.example.com/job/other/"),
+        );
+        assert!(
+            !rules[0].matches(&moved),
+            "example {checked} matches another project"
+        );
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 4,
+        "GitHub.com, GitLab.com, self-managed GitLab, Jenkins"
+    );
+}
