@@ -1100,3 +1100,42 @@ fn the_documented_examples_are_valid_configurations() {
         "GitHub.com, GitLab.com, self-managed GitLab, Jenkins"
     );
 }
+
+#[tokio::test]
+async fn warming_fetches_each_issuer_once_and_tolerates_an_outage() {
+    let (logs, _guard) = Logs::capture();
+    let up = MockIssuer::start();
+    let down = MockIssuer::start();
+    down.set_reachable(false);
+    let yaml = format!(
+        "{}{}",
+        github_config(&up),
+        github_config(&down).replacen("issuers:\n", "", 1)
+    );
+    let (oidc, _) = verifier(&yaml);
+    oidc.warm().await;
+    assert_eq!((up.jwks_fetches(), down.jwks_fetches()), (1, 0));
+    assert!(
+        logs.text().contains("not reachable at start-up"),
+        "{}",
+        logs.text()
+    );
+    // Warm keys serve the first token without a fetch; the unreachable issuer fails closed.
+    let token = up.mint(&up.current_kid(), &up.github_claims(AUDIENCE));
+    assert_eq!(
+        authenticate(&oidc, &token, &release()).await,
+        Ok(Role::Write)
+    );
+    assert_eq!(up.jwks_fetches(), 1);
+    let other = down.mint(&down.current_kid(), &down.github_claims(AUDIENCE));
+    assert_eq!(
+        authenticate(&oidc, &other, &release())
+            .await
+            .unwrap_err()
+            .code(),
+        "oidc_issuer_unavailable"
+    );
+    oidc.warm().await;
+    assert_eq!(up.jwks_fetches(), 1, "fresh keys are not fetched again");
+    logs.assert_no_tokens(&[token, other]);
+}

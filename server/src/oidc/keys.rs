@@ -143,12 +143,28 @@ impl IssuerKeys {
     /// [`OidcError::IssuerUnavailable`] when the keys are needed and cannot be fetched, or
     /// failed to be fetched less than `min_refresh` ago.
     pub async fn key(&self, kid: &str) -> Result<Jwk, OidcError> {
+        self.keys_for(Some(kid))
+            .await?
+            .ok_or_else(|| self.unknown_kid())
+    }
+
+    /// Fetches the keys unless fresh ones are held, for start-up.
+    ///
+    /// # Errors
+    /// [`OidcError::IssuerUnavailable`] when the fetch fails.
+    pub async fn warm(&self) -> Result<(), OidcError> {
+        self.keys_for(None).await.map(drop)
+    }
+
+    /// The key named `kid` (`None`: no key, only fresh keys), fetching when needed and allowed.
+    async fn keys_for(&self, kid: Option<&str>) -> Result<Option<Jwk>, OidcError> {
         let seen = {
             let now = self.clock.now();
             let s = self.read();
             if s.fresh(now, self.cache) {
+                let Some(kid) = kid else { return Ok(None) };
                 if let Some(k) = s.keys.get(kid) {
-                    return Ok(k.clone());
+                    return Ok(Some(k.clone()));
                 }
                 if !elapsed(s.attempted_at, now, self.min_refresh) {
                     tracing::debug!(issuer = %self.issuer, "unknown kid; keys fetched too recently to fetch again");
@@ -187,27 +203,18 @@ impl IssuerKeys {
         self.lookup(&s, kid)
     }
 
-    /// Fetches the keys now unless they are fresh, for start-up.
-    ///
-    /// # Errors
-    /// [`OidcError::IssuerUnavailable`] when the fetch fails.
-    pub async fn warm(&self) -> Result<(), OidcError> {
-        match self.key("").await {
-            Ok(_) | Err(OidcError::UnknownKid { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyState> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lookup(&self, s: &KeyState, kid: &str) -> Result<Jwk, OidcError> {
+    /// Answers from the state a fetch just left.
+    fn lookup(&self, s: &KeyState, kid: Option<&str>) -> Result<Option<Jwk>, OidcError> {
         if !s.fresh(self.clock.now(), self.cache) {
             return Err(self.unavailable());
         }
+        let Some(kid) = kid else { return Ok(None) };
         match s.keys.get(kid) {
-            Some(k) => Ok(k.clone()),
+            Some(k) => Ok(Some(k.clone())),
             // The unknown kid asked for a fetch that failed: the key may exist, so say so.
             None if s.failed => Err(self.unavailable()),
             None => Err(self.unknown_kid()),
