@@ -22,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod registry;
 pub mod report;

@@ -1,7 +1,8 @@
 //! The end-to-end harness (DESIGN.md §1, `tests/`): real `notariumd` processes listening on
 //! 127.0.0.1 port 0 with temporary data directories ([`Server`]), the real `notarium` binary
-//! run with a clean environment and a temporary state directory ([`Cli`]), and an HTTP proxy
-//! that can tamper with the server's answers ([`proxy::Proxy`]).
+//! run with a clean environment and a temporary state directory ([`Cli`]), an HTTP proxy
+//! that can tamper with the server's answers ([`proxy::Proxy`]), and a mock OIDC issuer
+//! ([`oidc::MockIssuer`]).
 //!
 //! Out of scope: building the binaries. `cargo test -p notarium-e2e` does not build other
 //! packages' binaries, so run `cargo build --bins` first (`cargo test --workspace` builds them,
@@ -13,6 +14,7 @@
 
 pub mod ci_plugins;
 pub mod github;
+pub mod oidc;
 pub mod proxy;
 
 use std::collections::BTreeMap;
