@@ -12,6 +12,7 @@ pub mod api;
 pub mod ci;
 pub mod cli;
 pub mod exit;
+pub mod oci;
 pub mod receipts;
 pub mod report;
 pub mod trust;
