@@ -188,31 +188,30 @@ impl Session {
         if !is_loopback(host) {
             return Ok(session(https));
         }
-        // Loopback: probe `/v2/` over HTTPS; a transport failure there means plain HTTP.
+        // Loopback: probe `/v2/` over HTTPS; when HTTPS cannot be spoken there, plain HTTP,
+        // if what answers it is a registry (`/v2/` says 200 or 401; a TLS server's "HTTP
+        // request to an HTTPS server" is not).
         let probe = |base: Url| {
             let http = http.clone();
             async move {
                 let u = base.join("v2/").expect("a static path joins");
-                http.get(u).send().await.map(|_| ())
+                http.get(u).send().await.map(|r| r.status())
             }
         };
-        match probe(https.clone()).await {
-            Ok(()) => Ok(session(https)),
-            Err(tls) => {
-                let plain = url("http")?;
-                match probe(plain.clone()).await {
-                    Ok(()) => Ok(session(plain)),
-                    Err(e) => Err(Error::Unreachable {
-                        url: https.to_string(),
-                        cause: format!(
-                            "over HTTPS: {}; over plain HTTP: {}",
-                            cause_chain(&tls.without_url()),
-                            cause_chain(&e.without_url())
-                        ),
-                    }),
-                }
-            }
-        }
+        let tls = match probe(https.clone()).await {
+            Ok(_) => return Ok(session(https)),
+            Err(e) => cause_chain(&e.without_url()),
+        };
+        let plain = url("http")?;
+        let why_not = match probe(plain.clone()).await {
+            Ok(StatusCode::OK | StatusCode::UNAUTHORIZED) => return Ok(session(plain)),
+            Ok(status) => format!("{status} to /v2/, not a registry's answer"),
+            Err(e) => cause_chain(&e.without_url()),
+        };
+        Err(Error::Unreachable {
+            url: https.to_string(),
+            cause: format!("over HTTPS: {tls}; over plain HTTP: {why_not}"),
+        })
     }
 
     /// The registry's base URL (`https://host/`).
