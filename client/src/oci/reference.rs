@@ -463,7 +463,12 @@ mod tests {
 
     const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    fn parts(s: &str) -> (String, String, Option<String>, Option<String>) {
+    /// Registry, repository, tag, digest.
+    type Parts = (String, String, Option<String>, Option<String>);
+    /// The same, as a table writes it.
+    type Want<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+    fn parts(s: &str) -> Parts {
         let r = Reference::parse_subject(s).unwrap_or_else(|e| panic!("{s}: {e}"));
         (
             r.registry().to_owned(),
@@ -476,7 +481,7 @@ mod tests {
     #[test]
     fn normalizes_like_docker() {
         let d = format!("sha256:{HEX}");
-        let cases: &[(&str, (&str, &str, Option<&str>, Option<&str>))] = &[
+        let cases: &[(&str, Want)] = &[
             (
                 "oci://alpine",
                 ("docker.io", "library/alpine", Some("latest"), None),

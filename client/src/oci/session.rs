@@ -89,7 +89,7 @@ fn host_of(registry: &str) -> &str {
     if registry.starts_with('[') {
         return registry
             .split_once(']')
-            .map_or(registry, |(h, _)| &h[..])
+            .map_or(registry, |(h, _)| h)
             .trim_start_matches('[');
     }
     registry.split(':').next().unwrap_or(registry)
