@@ -276,7 +276,7 @@ async fn list_api(
                 detail: registry_error_text(resp).await,
             });
         }
-        let next = next_link(&resp, s.base());
+        let next = next_link(resp.headers(), s.base());
         let bytes = read_limited(resp, MAX_MANIFEST_BYTES, "referrers list").await?;
         out.extend(parse_list(&bytes, "referrers list")?);
         match next {
@@ -322,8 +322,8 @@ fn parse_list(bytes: &[u8], what: &str) -> Result<Vec<Descriptor>, Error> {
 }
 
 /// The `rel="next"` target of a `Link` header (distribution-spec pagination).
-fn next_link(resp: &reqwest::Response, base: &Url) -> Option<Url> {
-    let link = resp.headers().get(reqwest::header::LINK)?.to_str().ok()?;
+fn next_link(headers: &reqwest::header::HeaderMap, base: &Url) -> Option<Url> {
+    let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         if !params.replace(' ', "").contains("rel=\"next\"") {
@@ -503,6 +503,30 @@ fn urlencode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_follow_the_next_link() {
+        use reqwest::header::{HeaderMap, HeaderValue, LINK};
+        let base = Url::parse("https://r.io/").unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(next_link(&h, &base), None);
+        h.insert(
+            LINK,
+            HeaderValue::from_static(r#"</v2/a/referrers/sha256:x?n=2&last=y>; rel="prev", </v2/a/referrers/sha256:x?last=z>; rel="next""#),
+        );
+        assert_eq!(
+            next_link(&h, &base).unwrap().as_str(),
+            "https://r.io/v2/a/referrers/sha256:x?last=z"
+        );
+        h.insert(
+            LINK,
+            HeaderValue::from_static(r#"<https://other.example/v2/a>; rel = "next""#),
+        );
+        assert_eq!(
+            next_link(&h, &base).unwrap().as_str(),
+            "https://other.example/v2/a"
+        );
+    }
 
     #[test]
     fn the_fallback_tag_is_alg_dash_hex() {
