@@ -16,6 +16,7 @@ pub mod ci_plugins;
 pub mod github;
 pub mod oidc;
 pub mod proxy;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
