@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use notarium_core::merkle::{self, NodeSource};
-use notarium_core::{leaf_hash, Entry, Hash, KeyAction, TreeSize, UnverifiedCheckpoint};
+use notarium_core::merkle;
+use notarium_core::{leaf_hash, Entry, KeyAction, TreeSize, UnverifiedCheckpoint};
 
 use crate::entries::Columns;
 use crate::store::{sqlite::Sqlite, Reader};
-use crate::tiles::{locate, EdgeChanges, TileEdge, TileTree};
-use crate::{keyfile, Error};
+use crate::tiles::{EdgeChanges, StoredTiles, TileEdge, TileTree};
+use crate::{signer, Error};
 
 /// What part of the ledger a finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -92,22 +92,6 @@ impl Recorder {
     }
 }
 
-/// Stored tiles as a node source, to tell a changed entry from a changed tile.
-struct StoredTiles<'a>(&'a dyn Reader);
-
-impl NodeSource for StoredTiles<'_> {
-    type Error = Error;
-    fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
-        let (tl, t, r, pos) = locate(level, index);
-        let bytes = self.0.tile(tl, t)?.unwrap_or_default();
-        TileTree::from_bytes(tl, t, &bytes)?
-            .node(r, pos)
-            .ok_or_else(|| {
-                Error::Corrupt(format!("stored tile {tl}/{t} lacks node {level}/{index}"))
-            })
-    }
-}
-
 /// Recomputes the ledger in `dir` from its entries and reports every disagreement.
 /// `progress(done, total)` is called every 65,536 entries and at the end.
 ///
@@ -128,7 +112,7 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
             format!("SQLite integrity check: {problem}"),
         );
     }
-    let verifier = match keyfile::read(dir) {
+    let verifier = match signer::read(dir) {
         Ok(k) => Some(k.verifier()),
         Err(e) => {
             rec.add(

@@ -19,10 +19,11 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod backup;
 mod entries;
-mod keyfile;
 mod pool;
 mod read;
+mod signer;
 mod store;
 mod tiles;
 mod writer;
@@ -35,6 +36,7 @@ use std::thread::JoinHandle;
 use notarium_core::{LedgerName, Origin, Receipt, SignedCheckpoint, SignerKey, VerifierKey};
 
 pub use audit::{audit, AuditFinding, FindingKind, LedgerAudit};
+pub use backup::{backup, Backup};
 pub use entries::NewEntry;
 pub use read::SearchQuery;
 
@@ -268,14 +270,35 @@ impl Ledger {
     pub fn open(dir: impl AsRef<Path>, options: LedgerOptions) -> Result<Ledger, Error> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)?;
+        let lost = |dir: &Path| {
+            Error::Corrupt(format!(
+                "the signing key of ledger {} exists in {} but its database holds nothing: the \
+                 database was lost (deleted or emptied). Starting again would sign a second, \
+                 different history under the same key. Restore the database (with its -wal \
+                 file) from a copy; if this ledger never served anything, remove the directory \
+                 to create it anew",
+                options.name,
+                dir.display()
+            ))
+        };
+        let key_exists = dir.join(signer::KEY_FILE).exists();
+        let db_len = std::fs::metadata(dir.join(store::sqlite::DB_FILE)).map_or(0, |m| m.len());
+        if key_exists && db_len == 0 {
+            // Refuse before opening, which would create an empty database in its place.
+            return Err(lost(dir));
+        }
         let backend: Box<dyn Backend> =
             Box::new(store::sqlite::Sqlite::new(dir, options.durability));
         let mut store = backend.writer()?;
-        let stored_origin = store.meta("origin")?;
+        let stored_origin = store.reads().meta("origin")?;
         let is_new = stored_origin.is_none();
         for (what, stored, wanted) in [
             ("has origin", stored_origin, options.origin.as_str()),
-            ("is named", store.meta("name")?, options.name.as_str()),
+            (
+                "is named",
+                store.reads().meta("name")?,
+                options.name.as_str(),
+            ),
         ] {
             if let Some(stored) = stored.filter(|s| s != wanted) {
                 return Err(Error::Config(format!(
@@ -284,14 +307,24 @@ impl Ledger {
                 )));
             }
         }
-        let key = keyfile::load_or_create(
+        if is_new && key_exists {
+            return Err(lost(dir));
+        }
+        let mut record = signer::SignedRecord::open(dir)?;
+        let key = signer::load_or_create(
             dir,
             options.origin.as_str(),
             options.signer.as_ref(),
             is_new,
         )?;
-        let state =
-            writer::State::load(store.as_mut(), &options.name, &options.origin, key, is_new)?;
+        let state = writer::State::load(
+            store.as_mut(),
+            &options.name,
+            &options.origin,
+            key,
+            is_new,
+            &mut record,
+        )?;
         let verifier = state.verifier();
         let shared = Arc::new(Shared {
             name: options.name.clone(),
@@ -308,6 +341,7 @@ impl Ledger {
         let handle = writer::spawn(
             store,
             state,
+            record,
             shared.clone(),
             rx,
             options.max_batch,

@@ -211,6 +211,23 @@ impl NodeSource for TileEdge {
     }
 }
 
+/// Every node of the tree as the stored tiles hold it (no cache, no snapshot): for the checks
+/// on open and the audit, which must see what storage says.
+pub(crate) struct StoredTiles<'a>(pub &'a dyn Reader);
+
+impl NodeSource for StoredTiles<'_> {
+    type Error = Error;
+    fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
+        let (tl, t, r, pos) = locate(level, index);
+        let bytes = self.0.tile(tl, t)?.unwrap_or_default();
+        TileTree::from_bytes(tl, t, &bytes)?
+            .node(r, pos)
+            .ok_or_else(|| {
+                Error::Corrupt(format!("stored tile {tl}/{t} lacks node {level}/{index}"))
+            })
+    }
+}
+
 /// Where a tree node lives: tile level, tile index, levels above the tile's base, position.
 pub(crate) fn locate(level: u8, index: u64) -> (u8, u64, u8, u64) {
     let tile_level = level / 8;

@@ -19,8 +19,9 @@ use notarium_core::{
 };
 
 use crate::entries::{Draft, KeyChange};
+use crate::signer::SignedRecord;
 use crate::store::Writer as Store;
-use crate::tiles::{EdgeChanges, TileEdge, TileTree};
+use crate::tiles::{EdgeChanges, StoredTiles, TileEdge, TileTree};
 use crate::{Appended, CommitInfo, CommitObserver, Error, Shared, Snapshot};
 
 pub(crate) type Done = Box<dyn FnOnce(Result<Appended, Error>) + Send>;
@@ -42,12 +43,74 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Loads the right edge in O(log n) and checks it against the latest signed checkpoint and
-    /// the last entry; a new ledger is given its first, empty checkpoint.
+    /// Loads the right edge in O(log n) and checks it against the latest signed checkpoint, the
+    /// last entry and the record of the latest checkpoint ever signed (kept outside storage);
+    /// a new ledger is given its first, empty checkpoint.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] when the stored checkpoint, tiles and entries disagree.
+    /// [`Error::Corrupt`] when the stored checkpoint, tiles and entries disagree, or storage is
+    /// behind or beside what was signed (lost, restored from an older copy, another ledger).
     pub fn load(
+        store: &mut dyn Store,
+        ledger: &LedgerName,
+        origin: &Origin,
+        key: SignerKey,
+        is_new: bool,
+        record: &mut SignedRecord,
+    ) -> Result<State, Error> {
+        let state = Self::load_stored(store, ledger, origin, key, is_new)?;
+        state.check_record(store, record)?;
+        Ok(state)
+    }
+
+    /// Holds storage against the record of what was signed, and brings the record up to the
+    /// stored checkpoint (a crash can fall between a commit and its record).
+    fn check_record(&self, store: &mut dyn Store, record: &mut SignedRecord) -> Result<(), Error> {
+        const RECORDED: &str = "signed_record";
+        let verifier = self.key.verifier();
+        let Some(signed) = record.latest(&verifier)? else {
+            if store.reads().meta(RECORDED)?.is_some() {
+                return Err(Error::Corrupt(format!(
+                    "the record of the latest signed checkpoint ({}) is missing: it may have \
+                     been deleted together with newer data. Restore it from a backup with the \
+                     database; without it this ledger cannot tell a rolled-back database \
+                     from a whole one",
+                    record.path().display()
+                )));
+            }
+            // First open by a version that keeps the record.
+            record.record(&self.checkpoint)?;
+            store.set_meta(RECORDED, "v1")?;
+            return Ok(());
+        };
+        let (stored, signed_size) = (self.edge.size(), signed.size().0);
+        if stored < signed_size {
+            return Err(Error::Corrupt(format!(
+                "storage holds {stored} entries but this ledger signed a checkpoint of \
+                 {signed_size} (recorded in {}): the database was restored from an older copy, \
+                 or its write-ahead log was lost, and entries {stored}..{signed_size} that \
+                 clients were answered about are gone. Continuing would sign a fork. Restore \
+                 a copy that holds at least {signed_size} entries (`notariumd backup` makes \
+                 one), or retire this ledger and create a new one",
+                record.path().display()
+            )));
+        }
+        let root = notarium_core::merkle::root(&StoredTiles(store.reads()), signed.size())?;
+        if root != signed.root() {
+            return Err(Error::Corrupt(format!(
+                "storage disagrees with the checkpoint of size {signed_size} this ledger signed \
+                 (recorded in {}): the database is another ledger's, or was rewritten. Serving \
+                 it would sign a fork. Restore this ledger's own database",
+                record.path().display()
+            )));
+        }
+        if stored > signed_size {
+            record.record(&self.checkpoint)?;
+        }
+        Ok(())
+    }
+
+    fn load_stored(
         store: &mut dyn Store,
         ledger: &LedgerName,
         origin: &Origin,
@@ -61,7 +124,7 @@ impl State {
             extensions: vec![],
         }
         .sign(&key)?;
-        let Some((size, note)) = store.latest_checkpoint()? else {
+        let Some((size, note)) = store.reads().latest_checkpoint()? else {
             if !is_new {
                 return Err(Error::Corrupt("the ledger has no checkpoint".into()));
             }
@@ -84,14 +147,14 @@ impl State {
                 checkpoint.size()
             )));
         }
-        let last = store.last_entry()?;
+        let last = store.reads().last_entry()?;
         let entries = last.as_ref().map_or(0, |(i, _, _)| i + 1);
         if entries != size {
             return Err(Error::Corrupt(format!(
                 "{entries} entries stored but the latest checkpoint covers {size}"
             )));
         }
-        let edge = TileEdge::load(store, size)?;
+        let edge = TileEdge::load(store.reads(), size)?;
         let root = edge.root()?;
         if root != checkpoint.root() {
             return Err(Error::Corrupt(format!(
@@ -105,6 +168,7 @@ impl State {
                 Some(h) => Some(h),
                 // The last tile of level 0 is full: the leaf is its last hash.
                 None => store
+                    .reads()
                     .tile(0, index / 256)?
                     .and_then(|b| TileTree::from_bytes(0, index / 256, &b).ok())
                     .and_then(|t| t.stored(255)),
@@ -141,6 +205,7 @@ impl State {
 pub(crate) fn spawn(
     store: Box<dyn Store>,
     state: State,
+    record: SignedRecord,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Request>,
     max_batch: usize,
@@ -150,6 +215,7 @@ pub(crate) fn spawn(
     let writer = Writer {
         store,
         state,
+        record,
         shared,
         max_batch: max_batch.max(1),
         on_commit,
@@ -163,6 +229,8 @@ pub(crate) fn spawn(
 struct Writer {
     store: Box<dyn Store>,
     state: State,
+    /// The record of the latest signed checkpoint, written after each commit.
+    record: SignedRecord,
     shared: Arc<Shared>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
@@ -258,17 +326,30 @@ impl Writer {
                     }));
                 }
             }
+            Err(e @ (Error::Corrupt(_) | Error::Io(_))) => {
+                // Storage was replaced under the writer, or what was signed could not be
+                // recorded: no answer can promise what it must, so none is given from now on.
+                tracing::error!(ledger = %self.state.ledger, error = %e,
+                    "the ledger stops writing");
+                self.failed = Some(format!("the ledger stopped writing: {e}"));
+                let msg = e.to_string();
+                for done in waiting {
+                    done(Err(Error::Unavailable(msg.clone())));
+                }
+            }
             Err(e) => {
                 tracing::error!(ledger = %self.state.ledger, error = %e,
                     "batch commit failed; nothing of it was appended");
                 // The in-memory state was not touched, but a commit that failed late may have
-                // reached the disk: bring the state back to what is stored.
+                // reached the disk: bring the state back to what is stored (and hold that
+                // against what was signed).
                 let reload = State::load(
                     self.store.as_mut(),
                     &self.state.ledger,
                     &self.state.origin,
                     self.state.key.clone(),
                     false,
+                    &mut self.record,
                 );
                 match reload {
                     Ok(s) => self.state = s,
@@ -296,13 +377,14 @@ impl Writer {
             match draft.key.clone() {
                 None => {}
                 Some(KeyChange::Created { id, name, role, .. }) => {
-                    let exists = self.store.key(&id)?.is_some() || batch.created.contains_key(&id);
+                    let exists =
+                        self.store.reads().key(&id)?.is_some() || batch.created.contains_key(&id);
                     if exists || local.created.insert(id.clone(), (name, role)).is_some() {
                         return Err(Error::Conflict(format!("key {id} already exists")));
                     }
                 }
                 Some(KeyChange::Revoked { id, signer }) => {
-                    let (name, role) = match self.store.key(&id)? {
+                    let (name, role) = match self.store.reads().key(&id)? {
                         Some(Key {
                             revoked_index: Some(_),
                             ..
@@ -349,6 +431,7 @@ impl Writer {
         let mut edge = self.state.edge.clone();
         let mut changes = EdgeChanges::default();
         let mut written = Vec::with_capacity(batch.len());
+        self.store.check_in_place()?;
         let mut tx = self.store.begin()?;
         for drafts in batch {
             let first = edge.size();
@@ -402,6 +485,8 @@ impl Writer {
         tx.checkpoint(edge.size(), checkpoint.note())?;
         let commit_started = Instant::now();
         tx.commit()?;
+        // Durable before anyone is answered with it (see `signer`).
+        self.record.record(&checkpoint)?;
         let commit_seconds = commit_started.elapsed().as_secs_f64();
         self.state.edge = edge;
         self.state.checkpoint = checkpoint;

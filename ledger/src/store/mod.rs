@@ -120,9 +120,17 @@ pub(crate) trait Reader: Send {
 
 /// The sequencer's connection: reads (to validate key changes and load the right edge) plus
 /// transactions that write a whole batch or nothing.
-pub(crate) trait Writer: Reader {
+pub(crate) trait Writer: Send {
+    /// Reads on the write connection: they see what this connection committed.
+    fn reads(&self) -> &dyn Reader;
     /// Records the ledger's name and origin and its first (empty) checkpoint, atomically.
     fn create(&mut self, name: &str, origin: &str, checkpoint: &str) -> Result<(), Error>;
+    /// Stores a setting (see [`Reader::meta`]).
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error>;
+    /// Checks that the storage written to is still the storage that was opened — for files,
+    /// that none was removed or replaced under the open connection, which would lose what is
+    /// committed from now on. Called before every commit.
+    fn check_in_place(&mut self) -> Result<(), Error>;
     /// Begins the transaction of one batch.
     fn begin(&mut self) -> Result<Box<dyn Batch + '_>, Error>;
     /// Called once when the ledger closes, after the last batch (e.g. to fold a write-ahead log

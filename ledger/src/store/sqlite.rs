@@ -82,6 +82,17 @@ impl Sqlite {
         }
     }
 
+    /// Copies the database in `dir` to `dest` (a new file) while a server may be writing it:
+    /// SQLite's online backup in one step, so the copy is one committed state (in WAL mode the
+    /// reader's snapshot does not block the writer). The copy is synced to disk.
+    ///
+    /// # Errors
+    /// When the database cannot be read or `dest` written.
+    pub(crate) fn copy_to(dir: &Path, dest: &Path) -> Result<(), Error> {
+        let src = open_reader(&dir.join(DB_FILE))?;
+        copy_connection(&src, dest)
+    }
+
     /// A read connection to an existing database, for the offline audit.
     pub(crate) fn existing_reader(dir: &Path) -> Result<Box<dyn Reader>, Error> {
         let path = dir.join(DB_FILE);
@@ -101,8 +112,51 @@ impl Backend for Sqlite {
     }
 
     fn writer(&self) -> Result<Box<dyn Writer>, Error> {
-        Ok(Box::new(Conn(open_writer(&self.path, self.durability)?)))
+        let conn = open_writer(&self.path, self.durability)?;
+        let db = file_id(&self.path)?.ok_or_else(|| {
+            Error::Corrupt(format!("{} vanished as it was opened", self.path.display()))
+        })?;
+        Ok(Box::new(WriteConn {
+            conn: Conn(conn),
+            path: self.path.clone(),
+            db,
+            wal: None,
+        }))
     }
+}
+
+/// The write connection, with the identity of the files it writes: a database file or
+/// write-ahead log removed or replaced under it would silently take every later commit with
+/// it, so each commit first checks that they are still in place.
+struct WriteConn {
+    conn: Conn,
+    path: PathBuf,
+    db: FileId,
+    /// The WAL's identity, once it exists (SQLite creates it on the first write).
+    wal: Option<FileId>,
+}
+
+/// A file's device and inode (its identity, whatever its name).
+type FileId = (u64, u64);
+
+fn file_id(path: &Path) -> Result<Option<FileId>, Error> {
+    match std::fs::metadata(path) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::MetadataExt;
+            Ok(Some((m.dev(), m.ino())))
+        }
+        #[cfg(not(unix))]
+        Ok(_) => Ok(Some((0, 0))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
 }
 
 fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Error> {
@@ -150,6 +204,35 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
+    Ok(())
+}
+
+/// Writes the database of `src` as it is now into the new file `dest`, and syncs it.
+fn copy_connection(src: &Connection, dest: &Path) -> Result<(), Error> {
+    use rusqlite::backup::{Backup, StepResult};
+    if dest.exists() {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} exists already", dest.display()),
+        )));
+    }
+    {
+        let mut dst = Connection::open(dest)?;
+        let backup = Backup::new(src, &mut dst)?;
+        // All pages in one step: one read snapshot, which a concurrent writer cannot restart.
+        match backup.step(-1)? {
+            StepResult::Done => {}
+            other => {
+                return Err(Error::Unavailable(format!(
+                    "the database could not be copied now ({other:?}); retry"
+                )))
+            }
+        }
+        drop(backup);
+        // A copy that stands alone: no WAL beside it.
+        dst.pragma_update(None, "journal_mode", "DELETE")?;
+    }
+    std::fs::File::open(dest)?.sync_all()?;
     Ok(())
 }
 
@@ -447,9 +530,13 @@ impl Reader for Conn {
     }
 }
 
-impl Writer for Conn {
+impl Writer for WriteConn {
+    fn reads(&self) -> &dyn Reader {
+        &self.conn
+    }
+
     fn create(&mut self, name: &str, origin: &str, checkpoint: &str) -> Result<(), Error> {
-        let tx = self.0.transaction()?;
+        let tx = self.conn.0.transaction()?;
         for (k, v) in [("name", name), ("origin", origin)] {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) \
@@ -465,13 +552,78 @@ impl Writer for Conn {
         Ok(())
     }
 
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        self.conn.0.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    fn check_in_place(&mut self) -> Result<(), Error> {
+        let stop = |what: &Path, rescue: String| {
+            Error::Corrupt(format!(
+                "{} was removed or replaced while the ledger had it open: what is committed \
+                 from now on would be lost, so the ledger stops writing; {rescue}",
+                what.display()
+            ))
+        };
+        match file_id(&self.path)? {
+            Some(id) if id == self.db => {}
+            // Deleted: the open connection still sees everything committed; put it back.
+            None => {
+                let rescue = match copy_connection(&self.conn.0, &self.path) {
+                    Ok(()) => format!(
+                        "everything committed was written back to {} from the open connection",
+                        self.path.display()
+                    ),
+                    Err(e) => format!("writing it back from the open connection failed: {e}"),
+                };
+                tracing::error!("{rescue}");
+                return Err(stop(&self.path, rescue));
+            }
+            Some(_) => {
+                return Err(stop(
+                    &self.path,
+                    "the file now there is left alone: restore the ledger's own database".into(),
+                ))
+            }
+        }
+        let wal = wal_path(&self.path);
+        match (self.wal, file_id(&wal)?) {
+            (None, now) => self.wal = now,
+            (Some(was), Some(now)) if was == now => {}
+            (Some(_), _) => {
+                // The open connection still reads the log it wrote: fold it into the database
+                // file, so that nothing committed is lost with it.
+                let rescue = match self
+                    .conn
+                    .0
+                    .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+                {
+                    Ok(()) => format!(
+                        "everything committed was folded into {} from the open log",
+                        self.path.display()
+                    ),
+                    Err(e) => format!("folding the open log into the database failed: {e}"),
+                };
+                tracing::error!("{rescue}");
+                return Err(stop(&wal, rescue));
+            }
+        }
+        Ok(())
+    }
+
     fn begin(&mut self) -> Result<Box<dyn Batch + '_>, Error> {
-        Ok(Box::new(SqliteBatch(self.0.transaction()?)))
+        Ok(Box::new(SqliteBatch(self.conn.0.transaction()?)))
     }
 
     fn close(&mut self) -> Result<(), Error> {
         // Fold the WAL into the database file so that a copy of `ledger.db` alone is whole.
-        self.0.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+        self.conn
+            .0
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
         Ok(())
     }
 }
