@@ -127,6 +127,27 @@ impl Server {
         server
     }
 
+    /// Starts `notariumd` on a copy of the data directory `data` (e.g. a fixture written by an
+    /// earlier version), with `admin_token`.
+    ///
+    /// # Panics
+    /// As [`Server::start`], or when `data` cannot be copied.
+    pub fn start_on(data: &Path, admin_token: &str) -> Server {
+        let root = tempfile::Builder::new()
+            .prefix("notarium-e2e-server-")
+            .tempdir()
+            .expect("temporary directory");
+        copy_tree(data, &root.path().join("data"));
+        let mut server = Server {
+            root,
+            child: None,
+            url: String::new(),
+            admin_token: admin_token.to_owned(),
+        };
+        server.spawn("127.0.0.1:0");
+        server
+    }
+
     fn spawn(&mut self, listen: &str) {
         let log_path = self.log_path();
         let log = OpenOptions::new()
@@ -293,6 +314,20 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Copies a directory tree, keeping file modes (signing keys stay 0600).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
     }
 }
 
