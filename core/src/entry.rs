@@ -327,6 +327,13 @@ pub struct KeyEntry {
     pub signer: String,
     /// Sequencing time.
     pub time: String,
+    /// For `created`: SHA-256 (hex) of the stored credential, itself the SHA-256 of the bearer
+    /// secret — what the server checks a presented key against, committed to here so that an
+    /// audit can tell a credential row rewritten in storage. It reveals nothing usable about
+    /// the secret (a second preimage of a 256-bit random value). Absent in entries written
+    /// before 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// Any entry of a ledger.
@@ -411,6 +418,9 @@ impl Entry {
                         KeyAction::Revoked => "revoked",
                     },
                 );
+                if let Some(c) = &k.credential {
+                    w.str("credential", c);
+                }
                 w.str("id", &k.id);
                 w.str("ledger", &k.ledger);
                 w.str("name", &k.name);
@@ -639,6 +649,7 @@ mod tests {
             role: Role::Admin,
             signer: "admin".into(),
             time: "2026-11-21T10:00:00.000001Z".into(),
+            credential: None,
         });
         for e in [artifact, key] {
             let direct = e.to_bytes().unwrap();

@@ -400,6 +400,7 @@ mod tests {
             role: Role::Write,
             signer: "admin".into(),
             time: Timestamp(i as i64 * 1_000_000).to_string(),
+            credential: None,
         })
     }
 

@@ -62,6 +62,7 @@ fn entry_of(op: Op, artifacts: &[[u8; 32]], signers: &[String]) -> Entry {
             role: Role::Write,
             signer: "admin".into(),
             time: "2026-11-21T10:00:00.000000Z".into(),
+            credential: None,
         })
     };
     match op {

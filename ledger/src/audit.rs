@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use notarium_core::entry::KeyEntry;
 use notarium_core::merkle;
 use notarium_core::{leaf_hash, Entry, KeyAction, TreeSize, UnverifiedCheckpoint};
 
-use crate::entries::Columns;
+use crate::entries::{key_row_mismatch, Columns};
 use crate::store::{sqlite::Sqlite, Reader};
 use crate::tiles::{EdgeChanges, StoredTiles, TileEdge, TileTree};
 use crate::{signer, Error};
@@ -131,13 +132,19 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
         attrs.entry(idx).or_default().insert(k, v);
     }
 
-    let mut checkpoints = store.checkpoints()?.into_iter().peekable();
+    let stored_checkpoints = store.checkpoints()?;
+    // Every commit stores the checkpoint it signed, and the entries of one commit share one
+    // time: where the time changes, a commit ended, and its checkpoint must be there.
+    let signed_sizes: std::collections::HashSet<u64> =
+        stored_checkpoints.iter().map(|(s, _)| *s).collect();
+    let mut previous_time: Option<i64> = None;
+    let mut checkpoints = stored_checkpoints.into_iter().peekable();
     let mut checked_checkpoints = 0u64;
     let mut last_good: Option<u64> = None;
     let mut entry_tampered = false;
     let mut tiles_checked = 0u64;
     let mut edge = TileEdge::default();
-    let mut created: HashMap<String, u64> = HashMap::new();
+    let mut created: HashMap<String, (u64, KeyEntry)> = HashMap::new();
     let mut revoked: HashMap<String, u64> = HashMap::new();
 
     let mut check_checkpoint = |rec: &mut Recorder,
@@ -229,14 +236,34 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
             Ok(entry) => {
                 if let Entry::Key(k) = &entry {
                     match k.action {
-                        KeyAction::Created => created.insert(k.id.clone(), row.index),
-                        KeyAction::Revoked => revoked.insert(k.id.clone(), row.index),
+                        KeyAction::Created => {
+                            created.insert(k.id.clone(), (row.index, k.clone()));
+                        }
+                        KeyAction::Revoked => {
+                            revoked.insert(k.id.clone(), row.index);
+                        }
                     };
                 }
                 Columns::of(&entry)
             }
             Err(_) => Columns::default(),
         };
+        if let (Some(prev), Some(now)) = (previous_time, expected.time_us) {
+            if now != prev && !signed_sizes.contains(&row.index) {
+                rec.add(
+                    FindingKind::Checkpoint,
+                    Some(row.index),
+                    format!(
+                        "the checkpoint of size {} is missing: entries {} and {} were \
+                         sequenced in different commits, and every commit stores its checkpoint",
+                        row.index,
+                        row.index - 1,
+                        row.index
+                    ),
+                );
+            }
+        }
+        previous_time = expected.time_us.or(previous_time);
         if stored != expected {
             rec.add(
                 FindingKind::Index,
@@ -475,18 +502,23 @@ fn describe_index_mismatch(idx: u64, stored: &Columns, want: &Columns) -> String
 fn check_keys(
     store: &dyn Reader,
     rec: &mut Recorder,
-    created: &HashMap<String, u64>,
+    created: &HashMap<String, (u64, KeyEntry)>,
     revoked: &HashMap<String, u64>,
 ) -> Result<(), Error> {
-    let rows = store.keys()?;
-    for key in &rows {
+    let rows = store.credentials()?;
+    for (credential, key) in &rows {
         let (id, c, r) = (&key.id, key.created_index, key.revoked_index);
-        if created.get(id) != Some(&c) {
-            rec.add(
+        match created.get(id) {
+            Some((at, entry)) if *at == c => {
+                if let Some(why) = key_row_mismatch(key, credential, entry) {
+                    rec.add(FindingKind::Key, Some(c), why);
+                }
+            }
+            _ => rec.add(
                 FindingKind::Key,
                 Some(c),
                 format!("api key {id} has no matching created entry at {c}"),
-            );
+            ),
         }
         if revoked.get(id) != r.as_ref() {
             rec.add(

@@ -12,6 +12,8 @@ use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Timestamp,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::Error;
 
 /// One entry to append. The ledger sets `ledger`, `time`, `type` and `v` itself.
@@ -192,6 +194,7 @@ impl Draft {
                     role,
                     signer,
                     time: String::new(),
+                    credential: Some(hex::encode(Sha256::digest(credential))),
                 });
                 let mut draft = Draft::of(&entry)?;
                 draft.key = Some(KeyChange::Created {
@@ -239,6 +242,38 @@ impl Draft {
             (None, None) => unreachable!("a pending draft is built by the sequencer first"),
         }
     }
+}
+
+/// How a stored API key row disagrees with the `created` entry that records it, if it does:
+/// its id, name and role, and — for entries that commit to it (0.2 and later) — its credential.
+pub(crate) fn key_row_mismatch(
+    row: &notarium_core::api::Key,
+    credential: &[u8; 32],
+    created: &KeyEntry,
+) -> Option<String> {
+    let mut wrong = Vec::new();
+    if created.action != KeyAction::Created || created.id != row.id {
+        wrong.push("id");
+    }
+    if created.name != row.name {
+        wrong.push("name");
+    }
+    if created.role != row.role {
+        wrong.push("role");
+    }
+    if let Some(c) = &created.credential {
+        if *c != hex::encode(Sha256::digest(credential)) {
+            wrong.push("credential");
+        }
+    }
+    (!wrong.is_empty()).then(|| {
+        format!(
+            "api key {} disagrees with its created entry {} in: {}",
+            row.id,
+            row.created_index,
+            wrong.join(", ")
+        )
+    })
 }
 
 fn check_key_id(s: &str) -> Result<(), Error> {

@@ -11,6 +11,7 @@ use notarium_core::{
     TreeSize, UnverifiedCheckpoint,
 };
 
+use crate::entries::key_row_mismatch;
 use crate::store::{Filter, Reader};
 use crate::tiles::{locate, TileTree};
 use crate::{Appended, Error, Ledger, Shared, Snapshot};
@@ -501,8 +502,31 @@ impl Ledger {
     ///
     /// # Errors
     /// Storage errors; [`Error::Corrupt`] for a malformed credential row.
+    /// Each row is held against the `created` entry that records the key (id, name, role and,
+    /// for keys created since 0.2, the credential): a row rewritten in storage — a role raised,
+    /// a credential swapped — is refused, never trusted.
     pub fn credentials(&self) -> Result<Vec<([u8; 32], Key)>, Error> {
-        self.shared.with_reader(|r| r.credentials())
+        self.shared.with_reader(|r| {
+            let rows = r.credentials()?;
+            for (credential, key) in &rows {
+                let bytes = r.entry(key.created_index)?.unwrap_or_default();
+                let mismatch = match Entry::from_bytes(&bytes) {
+                    Ok(Entry::Key(created)) => key_row_mismatch(key, credential, &created),
+                    _ => Some(format!(
+                        "api key {} names entry {} as its creation, which is not a key entry",
+                        key.id, key.created_index
+                    )),
+                };
+                if let Some(why) = mismatch {
+                    return Err(Error::Corrupt(format!(
+                        "{why}: the API keys of ledger {} were changed in storage; run \
+                         `notariumd audit` and restore the ledger from a backup",
+                        self.shared.name
+                    )));
+                }
+            }
+            Ok(rows)
+        })
     }
 
     /// Every API key of this ledger, oldest first.

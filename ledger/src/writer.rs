@@ -410,6 +410,7 @@ impl Writer {
                         role,
                         signer,
                         time: String::new(),
+                        credential: None,
                     }))?;
                     draft.key = key;
                 }

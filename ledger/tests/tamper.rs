@@ -267,3 +267,124 @@ fn audit_names_each_change_and_open_guards_the_right_edge() {
 
     assert_eq!(cases, 10);
 }
+
+/// A ledger with API keys (one revoked) and several commits.
+fn build_with_keys(dir: &Path) {
+    use notarium_core::Role;
+    use notarium_ledger::NewEntry;
+    let ledger = common::open(dir);
+    for (id, role, secret) in [
+        ("k_read", Role::Read, 1u8),
+        ("k_write", Role::Write, 2),
+        ("k_old", Role::Write, 3),
+    ] {
+        ledger
+            .append(vec![NewEntry::KeyCreated {
+                id: id.into(),
+                name: format!("{id} key"),
+                role,
+                signer: "admin".into(),
+                credential: [secret; 32],
+            }])
+            .unwrap();
+    }
+    for chunk in (0..60u64).collect::<Vec<_>>().chunks(20) {
+        ledger
+            .append(
+                chunk
+                    .iter()
+                    .map(|i| common::artifact(*i, "k_write"))
+                    .collect(),
+            )
+            .unwrap();
+    }
+    ledger
+        .append(vec![NewEntry::KeyRevoked {
+            id: "k_old".into(),
+            signer: "admin".into(),
+        }])
+        .unwrap();
+    assert_eq!(ledger.credentials().unwrap().len(), 3);
+    assert!(audit(dir, |_, _| {}).unwrap().is_clean());
+}
+
+fn credentials_refused(dir: &Path) -> String {
+    let ledger = Ledger::open(dir, common::options("default")).unwrap();
+    match ledger.credentials() {
+        Err(notarium_ledger::Error::Corrupt(m)) => m,
+        other => panic!("the tampered keys were trusted: {other:?}"),
+    }
+}
+
+#[test]
+fn audit_and_the_server_catch_credential_and_checkpoint_tampering() {
+    let base = tempfile::tempdir().unwrap();
+    build_with_keys(base.path());
+
+    // A read key raised to admin: the audit names the role, and the keys are not trusted.
+    let d = copy(base.path());
+    sql(d.path(), |c| {
+        c.execute("UPDATE api_keys SET role = 'admin' WHERE id = 'k_read'", [])
+            .unwrap();
+    });
+    let f = findings(d.path());
+    assert!(
+        f.iter()
+            .any(|(k, _, m)| *k == FindingKind::Key && m.contains("k_read") && m.contains("role")),
+        "{f:#?}"
+    );
+    assert!(credentials_refused(d.path()).contains("role"));
+
+    // A credential swapped for one the attacker knows the secret of.
+    let d = copy(base.path());
+    sql(d.path(), |c| {
+        c.execute(
+            "UPDATE api_keys SET credential = ?1 WHERE id = 'k_write'",
+            [vec![9u8; 32]],
+        )
+        .unwrap();
+    });
+    let f = findings(d.path());
+    assert!(
+        f.iter().any(|(k, _, m)| *k == FindingKind::Key
+            && m.contains("k_write")
+            && m.contains("credential")),
+        "{f:#?}"
+    );
+    assert!(credentials_refused(d.path()).contains("credential"));
+
+    // A revoked key brought back.
+    let d = copy(base.path());
+    sql(d.path(), |c| {
+        c.execute(
+            "UPDATE api_keys SET revoked_idx = NULL WHERE id = 'k_old'",
+            [],
+        )
+        .unwrap();
+        c.execute("DELETE FROM revocations WHERE key_id = 'k_old'", [])
+            .unwrap();
+    });
+    let f = findings(d.path());
+    assert!(
+        f.iter()
+            .any(|(k, _, m)| *k == FindingKind::Key && m.contains("k_old")),
+        "{f:#?}"
+    );
+
+    // An old checkpoint deleted: the commit that ended at size 23 left no checkpoint.
+    let d = copy(base.path());
+    sql(d.path(), |c| {
+        assert_eq!(
+            c.execute("DELETE FROM checkpoints WHERE size = 23", [])
+                .unwrap(),
+            1
+        );
+    });
+    let f = findings(d.path());
+    assert!(
+        f.iter().any(|(k, i, m)| *k == FindingKind::Checkpoint
+            && *i == Some(23)
+            && m.contains("checkpoint of size 23 is missing")),
+        "{f:#?}"
+    );
+}
