@@ -129,6 +129,47 @@ impl DataDir {
     }
 }
 
+/// Copies every ledger of the data directory `data` into the new directory `dest`, while a
+/// server may be writing them: each ledger with `notarium_ledger::backup` (checked copies), and
+/// the server's own files (each ledger's settings, the admin token's hash). Blocking.
+///
+/// # Errors
+/// When `dest` exists, `data` holds no ledgers, or a copy does not check.
+pub fn backup(data: &Path, dest: &Path) -> anyhow::Result<Vec<notarium_ledger::Backup>> {
+    if dest.exists() {
+        anyhow::bail!(
+            "{} exists already: back up into a new directory",
+            dest.display()
+        );
+    }
+    let source = DataDir {
+        root: data.to_owned(),
+    };
+    let names = source
+        .ledgers()
+        .with_context(|| format!("{} is not a notariumd data directory", data.display()))?;
+    if names.is_empty() {
+        anyhow::bail!("no ledgers in {}", data.join(LEDGERS_DIR).display());
+    }
+    std::fs::create_dir_all(dest.join(LEDGERS_DIR))?;
+    let target = DataDir {
+        root: dest.to_owned(),
+    };
+    let admin = data.join(ADMIN_HASH_FILE);
+    if admin.exists() {
+        std::fs::copy(&admin, dest.join(ADMIN_HASH_FILE))?;
+    }
+    let mut copies = Vec::with_capacity(names.len());
+    for name in names {
+        let meta = source.read_meta(&name)?;
+        let copy = notarium_ledger::backup(&source.ledger_dir(&name), &target.ledger_dir(&name))
+            .with_context(|| format!("ledger {name}"))?;
+        target.write_meta(&name, meta)?;
+        copies.push(copy);
+    }
+    Ok(copies)
+}
+
 /// Writes a file durably; `secret` files are created with mode 0600.
 fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
     let mut opts = std::fs::OpenOptions::new();

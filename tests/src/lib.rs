@@ -149,6 +149,14 @@ impl Server {
     }
 
     fn spawn(&mut self, listen: &str) {
+        if let Err(why) = self.try_spawn(listen) {
+            panic!("{why}");
+        }
+    }
+
+    /// Starts `notariumd` and waits for its ready line; the reason when it exits or stays
+    /// silent instead.
+    fn try_spawn(&mut self, listen: &str) -> Result<(), String> {
         let log_path = self.log_path();
         let log = OpenOptions::new()
             .create(true)
@@ -188,21 +196,37 @@ impl Server {
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!(
+                    return Err(format!(
                         "notariumd printed no ready line within {START_DEADLINE:?}; stdout: {seen:?}; log:\n{}",
                         self.log()
-                    );
+                    ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = child.wait();
-                    panic!(
+                    return Err(format!(
                         "notariumd exited before it was ready ({status:?}); stdout: {seen:?}; log:\n{}",
                         self.log()
-                    );
+                    ));
                 }
             }
         }
         self.child = Some(child);
+        Ok(())
+    }
+
+    /// Stops the server if it runs and tries to start it again on the same address and data
+    /// directory; the reason (exit status, output and log) when it does not become ready.
+    ///
+    /// # Errors
+    /// When the server refuses to start.
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        self.stop();
+        let addr = self
+            .url
+            .strip_prefix("http://")
+            .expect("the server URL is http")
+            .to_owned();
+        self.try_spawn(&addr)
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
