@@ -6,11 +6,11 @@
 //! checks each answer's proofs. Any failure is tampering and moves no state.
 
 use notarium_core::api::{Limits, Page};
+use notarium_core::index::{IndexAnswer, IndexKey};
 use notarium_core::merkle::RightEdge;
 use notarium_core::tiles::{decode_bundle, TileKind, TilePath};
 use notarium_core::{
-    leaf_hash, ArtifactRequest, Entry, Hash, Receipt, Sha256, SignedCheckpoint, Status,
-    VerifiedReceipt,
+    leaf_hash, ArtifactRequest, Entry, Hash, Receipt, Sha256, SignedCheckpoint, VerifiedReceipt,
 };
 
 use crate::api::SearchParams;
@@ -110,12 +110,12 @@ impl Verifier {
         signers: &[String],
     ) -> Result<Verdict, Error> {
         let ans = self.client.authenticate(sha256, signers).await?;
-        let verdict = self.verify_answer(sha256, signers, &ans).await?;
-        if verdict.status == Status::Unknown {
-            // An unknown answer carries no checkpoint: still check the ledger did not fork.
-            self.refresh().await?;
-        }
-        Ok(verdict)
+        let note = ans.checkpoint.clone().ok_or_else(|| {
+            tamper(format!(
+                "the answer for {sha256} names no checkpoint to prove it against"
+            ))
+        })?;
+        self.verify_answer(sha256, signers, &note, &ans).await
     }
 
     /// Authenticates `hashes` (one alone, more in batches of the server's size, each batch
@@ -140,6 +140,14 @@ impl Verifier {
         for chunk in hashes.chunks(size) {
             let ans = self.client.authenticate_many(chunk, signers).await?;
             let cp = self.accept_checkpoint(&ans.checkpoint).await?;
+            if ans.results.iter().any(|r| {
+                r.answer
+                    .checkpoint
+                    .as_deref()
+                    .is_some_and(|c| c != cp.note())
+            }) {
+                return Err(tamper("a result names another checkpoint than the batch's"));
+            }
             if ans.results.len() != chunk.len() {
                 return Err(tamper(format!(
                     "asked about {} hashes, got {} answers",
@@ -163,27 +171,62 @@ impl Verifier {
                         "a result is proven against another checkpoint than the batch's",
                     ));
                 }
-                out.push(self.verify_answer(h, signers, &res.answer).await?);
+                out.push(
+                    self.verify_answer(h, signers, &ans.checkpoint, &res.answer)
+                        .await?,
+                );
             }
             progress(chunk.len());
-        }
-        if out.iter().any(|v| v.status == Status::Unknown) {
-            // An unknown answer carries no proof: still check the ledger did not fork.
-            self.refresh().await?;
         }
         Ok(out)
     }
 
-    /// Every entry about `sha256`, oldest first, all pages, verified.
+    /// Every entry about `sha256`, oldest first, all pages, verified — and proven complete:
+    /// each page carries the proof of every entry about the hash up to its checkpoint, and
+    /// the pages must hold exactly those entries.
     ///
     /// # Errors
-    /// [`Error::Tampering`] when an entry is about something else or out of order; network
-    /// and API errors.
+    /// [`Error::Tampering`] when an entry is about something else, out of order, missing or
+    /// extra, or a page comes without its proof; network and API errors.
     pub async fn history(&mut self, sha256: &Sha256) -> Result<Vec<Found>, Error> {
+        let key = IndexKey::artifact(sha256);
         let mut out: Vec<Found> = Vec::new();
         let mut after = None;
         loop {
             let page = self.client.history(sha256, after).await?;
+            let checkpoint = self.accept_checkpoint(&page.checkpoint).await?;
+            let proof = page.index_proof.as_ref().ok_or_else(|| {
+                tamper(format!(
+                    "the history of {sha256} comes without its completeness proof"
+                ))
+            })?;
+            let all = match proof
+                .verify_in(&key, &checkpoint)
+                .map_err(|e| tamper(format!("the history of {sha256}: {e}")))?
+            {
+                IndexAnswer::Absent => Vec::new(),
+                IndexAnswer::Present {
+                    from: 1, indices, ..
+                } => indices,
+                IndexAnswer::Present { .. } => {
+                    return Err(tamper(format!(
+                        "the history of {sha256} does not reveal every entry"
+                    )))
+                }
+            };
+            // This page must be the next entries of `all` after the cursor.
+            let expected: Vec<u64> = all
+                .iter()
+                .copied()
+                .filter(|i| after.is_none_or(|a| *i > a))
+                .take(page.entries.len())
+                .collect();
+            let got: Vec<u64> = page.entries.iter().map(|r| r.index).collect();
+            if got != expected {
+                return Err(tamper(format!(
+                    "the history of {sha256} shows entries {got:?} where the index proves {expected:?}"
+                )));
+            }
             let found = self.verify_page(&page).await?;
             for f in found {
                 match &f.entry {
@@ -195,13 +238,19 @@ impl Verifier {
                         )))
                     }
                 }
-                if after.is_some_and(|a| f.receipt.index <= a) {
-                    return Err(tamper("history is not in index order"));
-                }
                 after = Some(f.receipt.index);
                 out.push(f);
             }
-            if page.next.is_none() || page.entries.is_empty() {
+            let done = page.next.is_none() || page.entries.is_empty();
+            if done {
+                let shown: Vec<u64> = out.iter().map(|f| f.receipt.index).collect();
+                if shown != all {
+                    return Err(tamper(format!(
+                        "the history of {sha256} shows {} entries; the index proves {}",
+                        shown.len(),
+                        all.len()
+                    )));
+                }
                 return Ok(out);
             }
         }

@@ -5,11 +5,12 @@
 
 use notarium_core::merkle::verify_consistency;
 use notarium_core::{
-    ArtifactRequest, Entry, KeyAction, Receipt, Sha256, SignedCheckpoint, Status,
-    UnverifiedCheckpoint, VerifiedReceipt, VerifierKey,
+    ArtifactRequest, Entry, Receipt, Sha256, SignedCheckpoint, Status, UnverifiedCheckpoint,
+    VerifiedReceipt, VerifierKey,
 };
 
 use notarium_core::api::{Authentication, Limits};
+use notarium_core::status::verify_status;
 
 use crate::api::Client;
 use crate::trust::{LedgerState, StateFile};
@@ -265,81 +266,49 @@ impl Verifier {
         Ok(v)
     }
 
-    /// Verifies an authentication answer for `sha` (optionally restricted to `signers`).
+    /// Verifies an authentication answer for `sha` (optionally restricted to `signers`),
+    /// proven against the checkpoint `note` (the answer's own, or its batch's): the checkpoint
+    /// as [`Verifier::accept_checkpoint`] does, then every receipt in it and the status proof
+    /// (docs/status-index.md) — that the deciding entry is the latest, that its signer's
+    /// latest key entry is the one shown, or that no entry exists at all.
     ///
     /// # Errors
-    /// [`Error::Tampering`] when any part disagrees.
+    /// [`Error::Tampering`] when any part disagrees, when the proof is missing, or when the
+    /// checkpoint commits to no status index.
     pub async fn verify_answer(
         &mut self,
         sha: &Sha256,
         signers: &[String],
+        note: &str,
         ans: &Authentication,
     ) -> Result<Verdict, Error> {
-        let Some(raw) = &ans.receipt else {
-            if ans.status != Status::Unknown {
+        let checkpoint = self.accept_checkpoint(note).await?;
+        let proof_receipts = ans
+            .proof
+            .iter()
+            .flat_map(|p| p.skipped.iter().chain(p.signer_created.iter()));
+        for r in [&ans.receipt, &ans.revocation]
+            .into_iter()
+            .flatten()
+            .chain(proof_receipts)
+        {
+            // Every checkpoint an answer carries is held to what was verified before (a
+            // replayed older receipt is a rollback), then to the answer's own.
+            self.accept_checkpoint(&r.checkpoint).await?;
+            if r.ledger != self.client.ledger() {
                 return Err(tamper(format!(
-                    "status {} for {sha} comes without a receipt",
-                    ans.status
+                    "entry {} belongs to ledger {:?}",
+                    r.index, r.ledger
                 )));
             }
-            return Ok(Verdict {
-                sha256: *sha,
-                status: Status::Unknown,
-                receipt: None,
-                raw: None,
-            });
-        };
-        let v = self.verify_receipt(raw).await?;
-        let Entry::Artifact(a) = &v.entry else {
-            return Err(tamper(format!(
-                "entry {} for {sha} is not an artifact entry",
-                raw.index
-            )));
-        };
-        if a.sha256 != *sha {
-            return Err(tamper(format!(
-                "the server answered for {sha} with an entry for {}",
-                a.sha256
-            )));
         }
-        if !signers.is_empty() && !signers.contains(&a.signer) {
-            return Err(tamper(format!(
-                "entry {} is signed by {}, not by the requested signers",
-                raw.index, a.signer
-            )));
-        }
-        match ans.status {
-            Status::Revoked => {
-                let rev = ans.revocation.as_ref().ok_or_else(|| {
-                    tamper(format!("{sha} is said revoked, without the revocation"))
-                })?;
-                let rv = self.verify_receipt(rev).await?;
-                match &rv.entry {
-                    Entry::Key(k) if k.action == KeyAction::Revoked && k.id == a.signer => {}
-                    _ => {
-                        return Err(tamper(format!(
-                            "entry {} is not the revocation of {}",
-                            rev.index, a.signer
-                        )))
-                    }
-                }
-            }
-            Status::Unknown => return Err(tamper(format!("{sha} is said unknown, with an entry"))),
-            claimed => {
-                if Status::from(a.status) != claimed {
-                    return Err(tamper(format!(
-                        "the server says {claimed} but the entry {} records {}",
-                        raw.index,
-                        a.status.as_str()
-                    )));
-                }
-            }
-        }
+        let v = verify_status(&checkpoint, sha, signers, ans)
+            .map_err(|e| tamper(format!("the answer for {sha}: {e}")))?;
         Ok(Verdict {
             sha256: *sha,
-            status: ans.status,
-            receipt: Some(v),
-            raw: Some(raw.clone()),
+            status: v.status,
+            receipt: v.deciding,
+            raw: ans.receipt.clone(),
         })
     }
 

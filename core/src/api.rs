@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::{ArtifactRequest, Role, Status};
 use crate::hash::{Hash, Sha256};
+use crate::index::IndexProof;
 use crate::name::LedgerName;
 use crate::receipt::Receipt;
 
@@ -199,12 +200,43 @@ pub struct BatchReceipts {
 pub struct Authentication {
     /// `trusted`, `untrusted`, `unsupported`, `revoked` or `unknown`.
     pub status: Status,
+    /// The signed checkpoint the answer is proven against (a single authentication; a batch
+    /// gives it once for all results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
     /// The latest entry that decided the status (absent for `unknown`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
     /// For `revoked`: the `key` entry that revoked the deciding entry's signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<Receipt>,
+    /// The proof that the answer is complete: that the deciding entry is the latest one (from
+    /// the signers asked for), that the signer's latest key entry is the one shown, or that
+    /// no entry about the hash exists (docs/status-index.md). Absent from servers before 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<StatusProof>,
+}
+
+/// What proves a status answer complete, against the index root its checkpoint commits to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StatusProof {
+    /// The entries about the artifact: the last of them, from the deciding entry on (all of
+    /// them when no entry decides).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub index: IndexProof,
+    /// The entries about the artifact after the deciding one — by signers not asked for — in
+    /// order, each proven against the checkpoint (all of them when no entry decides).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Receipt>,
+    /// For a deciding entry: the entries about its signer, the latest of them revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub signer: Option<IndexProof>,
+    /// When the signer's latest entry is its creation (so it is not revoked): that entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_created: Option<Receipt>,
 }
 
 /// One signer or several.
@@ -272,6 +304,11 @@ pub struct Page {
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<u64>,
+    /// For a history: every entry about the hash up to the checkpoint, proven complete
+    /// against its index root (the pages together must be exactly these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub index_proof: Option<IndexProof>,
 }
 
 /// `GET /proof/inclusion`.
@@ -358,8 +395,10 @@ mod tests {
             sha256: Sha256::of(b"x"),
             answer: Authentication {
                 status: Status::Unknown,
+                checkpoint: None,
                 receipt: None,
                 revocation: None,
+                proof: None,
             },
         };
         let v = serde_json::to_value(&r).unwrap();

@@ -22,6 +22,7 @@ pub mod name;
 pub mod note;
 pub mod receipt;
 pub mod report;
+pub mod status;
 pub mod tiles;
 pub mod time;
 pub mod tlog_proof;
@@ -122,6 +123,9 @@ pub enum Error {
     /// An audit report whose parts do not agree with each other.
     #[error("audit report does not verify: {0}")]
     InvalidReport(String),
+    /// A status answer whose proofs do not give the status it claims.
+    #[error("status answer does not verify: {0}")]
+    InvalidStatus(String),
     /// A status-index proof that is malformed, not canonical, or does not verify.
     #[error("invalid index proof: {0}")]
     InvalidIndexProof(&'static str),

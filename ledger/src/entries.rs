@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use notarium_core::entry::{ArtifactEntry, KeyEntry, ENTRY_VERSION, MAX_ENTRY_BYTES};
+use notarium_core::index::IndexKey;
 use notarium_core::time::TIMESTAMP_LEN;
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Timestamp,
@@ -115,6 +116,8 @@ pub(crate) struct Draft {
     opaque: Option<Vec<u8>>,
     columns: Columns,
     pub key: Option<KeyChange>,
+    /// The status-index key the entry concerns (none for opaque bytes).
+    pub index_key: Option<IndexKey>,
 }
 
 impl Draft {
@@ -134,15 +137,18 @@ impl Draft {
                     opaque: Some(bytes),
                     columns: Columns::default(),
                     key: None,
+                    index_key: None,
                 });
             }
             NewEntry::KeyRevoked { id, signer } => {
                 check_key_id(&id)?;
+                let index_key = Some(IndexKey::signer(&id));
                 return Ok(Draft {
                     template: None,
                     opaque: None,
                     columns: Columns::default(),
                     key: Some(KeyChange::Revoked { id, signer }),
+                    index_key,
                 });
             }
             NewEntry::Artifact { request, signer } => {
@@ -222,6 +228,7 @@ impl Draft {
             opaque: None,
             columns: Columns::at(entry, None),
             key: None,
+            index_key: Some(IndexKey::of_entry(entry)),
         })
     }
 

@@ -21,6 +21,7 @@
 mod audit;
 mod backup;
 mod entries;
+mod index;
 mod pool;
 mod read;
 mod signer;
@@ -51,7 +52,7 @@ use tiles::{TileCache, TileEdge, TileTree};
 pub enum Error {
     /// Input that violates a format or limit (from `core`).
     #[error(transparent)]
-    Invalid(#[from] notarium_core::Error),
+    Invalid(notarium_core::Error),
     /// Entry `position` of a multi-entry append violates a format or limit.
     #[error("entry {position}: {source}")]
     InvalidEntry {
@@ -81,6 +82,19 @@ pub enum Error {
     /// The ledger is shutting down or its writer stopped after a storage failure.
     #[error("ledger is not accepting writes: {0}")]
     Unavailable(String),
+}
+
+impl From<notarium_core::Error> for Error {
+    /// `core`'s errors are the caller's input, except a damaged status index, which is the
+    /// storage's.
+    fn from(e: notarium_core::Error) -> Self {
+        match e {
+            notarium_core::Error::CorruptIndex(what) => {
+                Error::Corrupt(format!("the status index is damaged: {what}"))
+            }
+            other => Error::Invalid(other),
+        }
+    }
 }
 
 /// How hard a commit pushes data to disk.
@@ -128,6 +142,10 @@ pub struct LedgerOptions {
     pub tile_cache: usize,
     /// Called after every commit.
     pub on_commit: Option<CommitObserver>,
+    /// Keep the status index and commit to it in every checkpoint (the default, and always
+    /// on in `notariumd`). Off, the ledger is a plain C2SP transparency log — for interoperable
+    /// logs of opaque entries, whose checkpoints other logs must reproduce byte for byte.
+    pub status_index: bool,
 }
 
 impl LedgerOptions {
@@ -142,6 +160,7 @@ impl LedgerOptions {
             readers: 4,
             tile_cache: 1024,
             on_commit: None,
+            status_index: true,
         }
     }
 }
@@ -178,11 +197,22 @@ struct AtomicCounters {
 pub(crate) struct Snapshot {
     pub checkpoint: SignedCheckpoint,
     pub edge: TileEdge,
+    /// The version of the status index's root node the checkpoint commits to.
+    pub index_root: Option<u64>,
 }
 
 impl Snapshot {
     pub fn size(&self) -> u64 {
         self.checkpoint.size().0
+    }
+
+    /// Whether the checkpoint commits to a status index (proofs can be given against it).
+    pub fn indexed(&self) -> bool {
+        self.checkpoint
+            .checkpoint()
+            .extensions
+            .iter()
+            .any(|l| l.starts_with(notarium_core::checkpoint::INDEX_LINE_PREFIX))
     }
 }
 
@@ -323,6 +353,7 @@ impl Ledger {
             &options.origin,
             key,
             is_new,
+            options.status_index,
             &mut record,
         )?;
         let verifier = state.verifier();

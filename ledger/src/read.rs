@@ -4,7 +4,9 @@
 
 use base64::Engine;
 
-use notarium_core::api::{limits, Authentication, Key, Page};
+use notarium_core::api::{limits, Authentication, Key, Page, StatusProof};
+use notarium_core::index::tree;
+use notarium_core::index::{IndexKey, IndexProof};
 use notarium_core::merkle::{self, NodeSource};
 use notarium_core::{
     ArtifactStatus, Entry, Hash, LeafIndex, Receipt, Sha256, SignedCheckpoint, Status, Timestamp,
@@ -12,6 +14,7 @@ use notarium_core::{
 };
 
 use crate::entries::key_row_mismatch;
+use crate::index::StoredIndex;
 use crate::store::{Filter, Reader};
 use crate::tiles::{locate, TileTree};
 use crate::{Appended, Error, Ledger, Shared, Snapshot};
@@ -134,7 +137,8 @@ impl View<'_> {
     }
 
     /// The status of `sha256`, decided by its latest entry (optionally only from `signers`),
-    /// honouring key revocations.
+    /// honouring key revocations, with the proof that the answer is complete when the ledger
+    /// keeps the status index (docs/status-index.md).
     fn authenticate(&self, sha256: &Sha256, signers: &[String]) -> Result<Authentication, Error> {
         if signers.len() > limits::SIGNERS_MAX {
             return Err(notarium_core::Error::InvalidField(
@@ -144,32 +148,135 @@ impl View<'_> {
             .into());
         }
         let size = self.snap.size();
-        let Some((idx, data, signer)) = self.reader.latest_artifact(sha256, size, signers)? else {
-            return Ok(Authentication {
-                status: Status::Unknown,
-                receipt: None,
-                revocation: None,
-            });
-        };
-        let entry =
-            Entry::from_bytes(&data).map_err(|e| Error::Corrupt(format!("entry {idx}: {e}")))?;
-        let Entry::Artifact(artifact) = entry else {
-            return Err(Error::Corrupt(format!(
-                "entry {idx} is indexed as an artifact but is not one"
-            )));
-        };
-        let receipt = self.receipt(idx, &data)?;
-        if let Some(ridx) = self.reader.revocation(&signer, size)? {
-            return Ok(Authentication {
-                status: Status::Revoked,
-                receipt: Some(receipt),
-                revocation: Some(self.receipt(ridx, &self.entry(ridx)?)?),
-            });
-        }
-        Ok(Authentication {
-            status: artifact.status.into(),
-            receipt: Some(receipt),
+        let deciding = self.reader.latest_artifact(sha256, size, signers)?;
+        let mut ans = Authentication {
+            status: Status::Unknown,
+            checkpoint: Some(self.snap.checkpoint.note().to_owned()),
+            receipt: None,
             revocation: None,
+            proof: None,
+        };
+        let mut signer = None;
+        if let Some((idx, data, by)) = &deciding {
+            let entry =
+                Entry::from_bytes(data).map_err(|e| Error::Corrupt(format!("entry {idx}: {e}")))?;
+            let Entry::Artifact(artifact) = entry else {
+                return Err(Error::Corrupt(format!(
+                    "entry {idx} is indexed as an artifact but is not one"
+                )));
+            };
+            ans.receipt = Some(self.receipt(*idx, data)?);
+            ans.status = artifact.status.into();
+            if let Some(ridx) = self.reader.revocation(by, size)? {
+                ans.status = Status::Revoked;
+                ans.revocation = Some(self.receipt(ridx, &self.entry(ridx)?)?);
+            }
+            signer = Some(by.clone());
+        }
+        if self.snap.indexed() {
+            ans.proof = Some(self.status_proof(sha256, deciding.map(|d| d.0), signer)?);
+        }
+        Ok(ans)
+    }
+
+    /// The proof of a status answer: the entries about the hash from the deciding one on (all
+    /// of them when none decides), the later ones' receipts, and the deciding signer's latest
+    /// key entry.
+    fn status_proof(
+        &self,
+        sha256: &Sha256,
+        deciding: Option<u64>,
+        signer: Option<String>,
+    ) -> Result<StatusProof, Error> {
+        let size = self.snap.size();
+        let key = IndexKey::artifact(sha256);
+        let indices = self.reader.artifact_indices(sha256, size)?;
+        let from = match deciding {
+            Some(d) => indices
+                .iter()
+                .position(|i| *i == d)
+                .ok_or_else(|| Error::Corrupt(format!("entry {d} is missing from its index")))?,
+            None => 0,
+        };
+        let map = tree::prove(&StoredIndex(self.reader), self.snap.index_root, &key)?;
+        let index = IndexProof::from_map(map, &key, &indices, (indices.len() - from) as u64)?;
+        let skip_from = if deciding.is_some() { from + 1 } else { 0 };
+        let skipped = indices[skip_from.min(indices.len())..]
+            .iter()
+            .map(|i| self.receipt(*i, &self.entry(*i)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mut signer_proof, mut signer_created) = (None, None);
+        if let Some(by) = signer {
+            let skey = IndexKey::signer(&by);
+            let mut key_entries = Vec::new();
+            if let Some(k) = self.reader.key(&by)? {
+                key_entries.extend(
+                    [Some(k.created_index), k.revoked_index]
+                        .into_iter()
+                        .flatten()
+                        .filter(|i| *i < size),
+                );
+            }
+            let smap = tree::prove(&StoredIndex(self.reader), self.snap.index_root, &skey)?;
+            signer_proof = Some(IndexProof::from_map(smap, &skey, &key_entries, 1)?);
+            if let (Some(&latest), false) = (key_entries.last(), key_entries.len() > 1) {
+                // The latest key entry is the creation: the signer is not revoked.
+                signer_created = Some(self.receipt(latest, &self.entry(latest)?)?);
+            }
+        }
+        Ok(StatusProof {
+            index,
+            skipped,
+            signer: signer_proof,
+            signer_created,
+        })
+    }
+
+    /// Every entry about `sha256` up to the snapshot, proven complete (for a history).
+    fn history_proof(&self, sha256: &Sha256) -> Result<IndexProof, Error> {
+        let key = IndexKey::artifact(sha256);
+        let indices = self.reader.artifact_indices(sha256, self.snap.size())?;
+        let map = tree::prove(&StoredIndex(self.reader), self.snap.index_root, &key)?;
+        Ok(IndexProof::from_map(map, &key, &indices, u64::MAX)?)
+    }
+}
+
+impl View<'_> {
+    /// One page of a search against this view's checkpoint.
+    fn search(&self, q: &SearchQuery) -> Result<Page, Error> {
+        let limit = match q.limit {
+            0 => limits::PAGE_DEFAULT,
+            n => n.min(limits::PAGE_MAX),
+        };
+        let filter = Filter {
+            sha256: q.sha256.as_ref(),
+            name: q.name.as_deref(),
+            signer: q.signer.as_deref(),
+            status: q.status,
+            attr: q.attr.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
+            since: q.since,
+            until: q.until,
+        };
+        let from = q.after.map_or(0, |a| a.saturating_add(1));
+        let rows = self
+            .reader
+            .search(&filter, from, self.snap.size(), limit + 1)?;
+        let more = rows.len() > limit;
+        let entries = rows
+            .into_iter()
+            .take(limit)
+            .map(|(idx, data)| self.receipt(idx, &data))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more {
+            entries.last().map(|r| r.index)
+        } else {
+            None
+        };
+        Ok(Page {
+            checkpoint: self.snap.checkpoint.note().to_owned(),
+            entries,
+            next,
+            index_proof: None,
         })
     }
 }
@@ -429,7 +536,9 @@ impl Ledger {
         })
     }
 
-    /// Every entry for `sha256`, oldest first, after index `after`, at most `limit`.
+    /// Every entry for `sha256`, oldest first, after index `after`, at most `limit`, with the
+    /// proof that the entries about the hash up to the page's checkpoint are exactly those the
+    /// pages hold (when the ledger keeps the status index).
     ///
     /// # Errors
     /// Storage errors.
@@ -439,11 +548,18 @@ impl Ledger {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Page, Error> {
-        self.search(&SearchQuery {
+        let query = SearchQuery {
             sha256: Some(*sha256),
             after,
             limit,
             ..SearchQuery::default()
+        };
+        self.read(|view| {
+            let mut page = view.search(&query)?;
+            if view.snap.indexed() {
+                page.index_proof = Some(view.history_proof(sha256)?);
+            }
+            Ok(page)
         })
     }
 
@@ -452,41 +568,7 @@ impl Ledger {
     /// # Errors
     /// Storage errors.
     pub fn search(&self, q: &SearchQuery) -> Result<Page, Error> {
-        let limit = match q.limit {
-            0 => limits::PAGE_DEFAULT,
-            n => n.min(limits::PAGE_MAX),
-        };
-        let filter = Filter {
-            sha256: q.sha256.as_ref(),
-            name: q.name.as_deref(),
-            signer: q.signer.as_deref(),
-            status: q.status,
-            attr: q.attr.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
-            since: q.since,
-            until: q.until,
-        };
-        let from = q.after.map_or(0, |a| a.saturating_add(1));
-        self.read(|view| {
-            let rows = view
-                .reader
-                .search(&filter, from, view.snap.size(), limit + 1)?;
-            let more = rows.len() > limit;
-            let entries = rows
-                .into_iter()
-                .take(limit)
-                .map(|(idx, data)| view.receipt(idx, &data))
-                .collect::<Result<Vec<_>, _>>()?;
-            let next = if more {
-                entries.last().map(|r| r.index)
-            } else {
-                None
-            };
-            Ok(Page {
-                checkpoint: view.snap.checkpoint.note().to_owned(),
-                entries,
-                next,
-            })
-        })
+        self.read(|view| view.search(q))
     }
 
     /// The API key whose secret hashes to `credential`.

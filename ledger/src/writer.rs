@@ -32,12 +32,17 @@ pub(crate) struct Request {
     pub done: Done,
 }
 
-/// What only the writer knows: the right edge of the tree and the signing key.
+/// What only the writer knows: the right edge of the tree, the status index's root and the
+/// signing key.
 pub(crate) struct State {
     ledger: LedgerName,
     origin: Origin,
     key: SignerKey,
     edge: TileEdge,
+    /// The version of the status index's root node (`None`: the empty index).
+    index_root: Option<u64>,
+    /// Whether the ledger keeps the status index (see `LedgerOptions::status_index`).
+    indexed: bool,
     checkpoint: SignedCheckpoint,
     last_time_us: i64,
 }
@@ -56,11 +61,47 @@ impl State {
         origin: &Origin,
         key: SignerKey,
         is_new: bool,
+        indexed: bool,
         record: &mut SignedRecord,
     ) -> Result<State, Error> {
-        let state = Self::load_stored(store, ledger, origin, key, is_new)?;
+        let mut state = Self::load_stored(store, ledger, origin, key, is_new, indexed)?;
         state.check_record(store, record)?;
+        if indexed && state.checkpoint.checkpoint().index_root()?.is_none() {
+            state.build_index(store, record)?;
+        }
         Ok(state)
+    }
+
+    /// Gives a ledger written before the status index existed its index, and re-signs its
+    /// latest checkpoint over the same tree with the index line, so that answers can be proven
+    /// complete before the next commit.
+    fn build_index(
+        &mut self,
+        store: &mut dyn Store,
+        record: &mut SignedRecord,
+    ) -> Result<(), Error> {
+        let size = self.edge.size();
+        let started = Instant::now();
+        tracing::info!(ledger = %self.ledger, entries = size,
+            "building the status index of a ledger written before it existed (once)");
+        let root = crate::index::build(store, size, |done, total| {
+            if done < total {
+                tracing::info!(ledger = %self.ledger, done, total, "building the status index");
+            }
+        })?;
+        let root_hash = crate::index::root_hash(store.reads(), root)?;
+        let mut body = self.checkpoint.checkpoint().clone();
+        body.set_index_root(&root_hash);
+        let checkpoint = body.sign(&self.key)?;
+        let mut tx = store.begin()?;
+        tx.resign_checkpoint(size, checkpoint.note(), root)?;
+        tx.commit()?;
+        record.record(&checkpoint)?;
+        self.index_root = root;
+        self.checkpoint = checkpoint;
+        tracing::info!(ledger = %self.ledger, entries = size,
+            seconds = started.elapsed().as_secs_f64(), "status index built");
+        Ok(())
     }
 
     /// Holds storage against the record of what was signed, and brings the record up to the
@@ -116,14 +157,18 @@ impl State {
         origin: &Origin,
         key: SignerKey,
         is_new: bool,
+        indexed: bool,
     ) -> Result<State, Error> {
-        let empty = Checkpoint {
+        let mut empty = Checkpoint {
             origin: origin.clone(),
             size: TreeSize(0),
             root: notarium_core::hash::empty_root(),
             extensions: vec![],
+        };
+        if indexed {
+            empty.set_index_root(&notarium_core::index::EMPTY);
         }
-        .sign(&key)?;
+        let empty = empty.sign(&key)?;
         let Some((size, note)) = store.reads().latest_checkpoint()? else {
             if !is_new {
                 return Err(Error::Corrupt("the ledger has no checkpoint".into()));
@@ -134,6 +179,8 @@ impl State {
                 origin: origin.clone(),
                 key,
                 edge: TileEdge::default(),
+                index_root: None,
+                indexed,
                 checkpoint: empty,
                 last_time_us: 0,
             });
@@ -180,11 +227,24 @@ impl State {
             }
             last_time_us = time_us.unwrap_or(0);
         }
+        // The stored index must be the one the checkpoint commits to.
+        let index_root = store.reads().index_version(size)?;
+        if let Some(committed) = checkpoint.checkpoint().index_root()? {
+            let stored = crate::index::root_hash(store.reads(), index_root)?;
+            if stored != committed {
+                return Err(Error::Corrupt(format!(
+                    "the stored status index has root {stored}, the signed checkpoint of size \
+                     {size} commits to {committed}"
+                )));
+            }
+        }
         Ok(State {
             ledger: ledger.clone(),
             origin: origin.clone(),
             key,
             edge,
+            index_root,
+            indexed,
             checkpoint,
             last_time_us,
         })
@@ -198,6 +258,7 @@ impl State {
         Snapshot {
             checkpoint: self.checkpoint.clone(),
             edge: self.edge.clone(),
+            index_root: self.index_root,
         }
     }
 }
@@ -349,6 +410,7 @@ impl Writer {
                     &self.state.origin,
                     self.state.key.clone(),
                     false,
+                    self.state.indexed,
                     &mut self.record,
                 );
                 match reload {
@@ -432,6 +494,26 @@ impl Writer {
         let mut edge = self.state.edge.clone();
         let mut changes = EdgeChanges::default();
         let mut written = Vec::with_capacity(batch.len());
+        // The status index: every key this batch's entries concern, extended in one pass
+        // (read from committed nodes, before the transaction that writes the new ones).
+        let mut keyed = Vec::new();
+        let mut next = edge.size();
+        for draft in batch.iter().flatten() {
+            if let (Some(k), true) = (draft.index_key, self.state.indexed) {
+                keyed.push((next, k));
+            }
+            next += 1;
+        }
+        let applied = if keyed.is_empty() {
+            None
+        } else {
+            Some(notarium_core::index::tree::apply_entries(
+                &crate::index::StoredIndex(self.store.reads()),
+                self.state.index_root,
+                &keyed,
+                next,
+            )?)
+        };
         self.store.check_in_place()?;
         let mut tx = self.store.begin()?;
         for drafts in batch {
@@ -476,20 +558,44 @@ impl Writer {
                 tx.tile(tile.level, tile.index, &tile.bytes(256))?;
             }
         }
-        let checkpoint = Checkpoint {
+        let size = edge.size();
+        debug_assert_eq!(size, next);
+        let mut index_root = self.state.index_root;
+        let mut index_hash = None;
+        if let Some(applied) = &applied {
+            for (key, node) in &applied.nodes {
+                tx.index_node(key, node)?;
+            }
+            index_root = Some(size);
+            index_hash = Some(applied.root_hash);
+        }
+        let mut body = Checkpoint {
             origin: self.state.origin.clone(),
-            size: TreeSize(edge.size()),
+            size: TreeSize(size),
             root: edge.root()?,
             extensions: vec![],
+        };
+        if self.state.indexed {
+            let index_hash = match index_hash {
+                Some(h) => h,
+                None => self
+                    .state
+                    .checkpoint
+                    .checkpoint()
+                    .index_root()?
+                    .unwrap_or(notarium_core::index::EMPTY),
+            };
+            body.set_index_root(&index_hash);
         }
-        .sign(&self.state.key)?;
-        tx.checkpoint(edge.size(), checkpoint.note())?;
+        let checkpoint = body.sign(&self.state.key)?;
+        tx.checkpoint(size, checkpoint.note(), index_root)?;
         let commit_started = Instant::now();
         tx.commit()?;
         // Durable before anyone is answered with it (see `signer`).
         self.record.record(&checkpoint)?;
         let commit_seconds = commit_started.elapsed().as_secs_f64();
         self.state.edge = edge;
+        self.state.index_root = index_root;
         self.state.checkpoint = checkpoint;
         Ok((written, commit_seconds, changes.completed))
     }

@@ -11,6 +11,7 @@
 pub(crate) mod sqlite;
 
 use notarium_core::api::Key;
+use notarium_core::index::tree::{Node, NodeKey};
 use notarium_core::{ArtifactStatus, Sha256, Timestamp};
 
 use crate::entries::Columns;
@@ -68,6 +69,13 @@ pub(crate) trait Reader: Send {
     fn checkpoint(&self, size: u64) -> Result<Option<String>, Error>;
     /// The largest stored checkpoint: its size and note.
     fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, Error>;
+    /// The version of the status-index root the checkpoint of `size` commits to (`None` before
+    /// the index existed, or for an empty index).
+    fn index_version(&self, size: u64) -> Result<Option<u64>, Error>;
+    /// A node of the status index.
+    fn index_node(&self, key: &NodeKey) -> Result<Option<Node>, Error>;
+    /// Every artifact entry about `sha256` below `below`, by index.
+    fn artifact_indices(&self, sha256: &Sha256, below: u64) -> Result<Vec<u64>, Error>;
     /// The artifact entry with the greatest index below `below` for `sha256`, signed by one of
     /// `signers` (any signer when empty): its index, bytes and signer.
     fn latest_artifact(
@@ -131,6 +139,9 @@ pub(crate) trait Writer: Send {
     /// that none was removed or replaced under the open connection, which would lose what is
     /// committed from now on. Called before every commit.
     fn check_in_place(&mut self) -> Result<(), Error>;
+    /// Removes every node of the status index (before building it anew for a ledger whose
+    /// checkpoints do not commit to any).
+    fn clear_index(&mut self) -> Result<(), Error>;
     /// Begins the transaction of one batch.
     fn begin(&mut self) -> Result<Box<dyn Batch + '_>, Error>;
     /// Called once when the ledger closes, after the last batch (e.g. to fold a write-ahead log
@@ -148,8 +159,15 @@ pub(crate) trait Batch {
     fn key_revoked(&mut self, id: &str, index: u64) -> Result<(), Error>;
     /// Stores hash tile `level/index` (a full tile, or the right-most one as it grew).
     fn tile(&mut self, level: u8, index: u64, hashes: &[u8]) -> Result<(), Error>;
-    /// Stores the signed checkpoint of tree size `size`.
-    fn checkpoint(&mut self, size: u64, note: &str) -> Result<(), Error>;
+    /// Stores a node of the status index (nodes are written once, under a new key).
+    fn index_node(&mut self, key: &NodeKey, node: &Node) -> Result<(), Error>;
+    /// Stores the signed checkpoint of tree size `size` and the version of the index root it
+    /// commits to.
+    fn checkpoint(&mut self, size: u64, note: &str, index: Option<u64>) -> Result<(), Error>;
+    /// Replaces the note of the stored checkpoint of `size` by one over the same tree that
+    /// also commits to the index — once, when a ledger written before the index gets it.
+    fn resign_checkpoint(&mut self, size: u64, note: &str, index: Option<u64>)
+        -> Result<(), Error>;
     /// Makes the whole batch durable with the configured durability, or nothing of it.
     fn commit(self: Box<Self>) -> Result<(), Error>;
 }

@@ -8,7 +8,9 @@
 //!   hash, which is not public and therefore not in the entry).
 //! - `tiles`: C2SP hash tiles by `(level, idx)`, 32 bytes per hash; only the right-most tile
 //!   of each level is ever rewritten, and only by appending hashes.
-//! - `checkpoints`: every signed checkpoint, by size.
+//! - `checkpoints`: every signed checkpoint, by size, with the version of the status-index
+//!   root it commits to.
+//! - `index_nodes`: the status index's versioned nodes (core::index::tree), written once.
 //! - `meta`: name and origin.
 //!
 //! Connections: one writer (WAL, the configured `synchronous`), and read-only readers that see
@@ -21,6 +23,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use notarium_core::api::Key;
+use notarium_core::index::tree::{Node, NodeKey};
 use notarium_core::{Role, Sha256};
 
 use super::{Backend, Batch, Filter, LastEntry, Reader, StoredEntry, Writer};
@@ -31,7 +34,8 @@ use crate::{Durability, Error};
 pub(crate) const DB_FILE: &str = "ledger.db";
 
 /// Numbered migrations; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE entries (
     idx INTEGER PRIMARY KEY,
@@ -65,7 +69,15 @@ CREATE TABLE tiles (
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
 CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
-"];
+",
+    r"
+-- The status index (docs/status-index.md): versioned nodes under their key, whose bytes sort
+-- by version first so that a commit's nodes are appended at the end of the B-tree; and the
+-- version of the index root each checkpoint commits to (NULL before the index existed).
+CREATE TABLE index_nodes (key BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
+ALTER TABLE checkpoints ADD COLUMN index_version INTEGER;
+",
+];
 
 /// The SQLite file of one ledger.
 pub(crate) struct Sqlite {
@@ -323,6 +335,33 @@ impl Reader for Conn {
             .prepare_cached("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
+    }
+
+    fn index_version(&self, size: u64) -> Result<Option<u64>, Error> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT index_version FROM checkpoints WHERE size = ?1")?
+            .query_row([size], |r| r.get::<_, Option<u64>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn index_node(&self, key: &NodeKey) -> Result<Option<Node>, Error> {
+        let bytes: Option<Vec<u8>> = self
+            .0
+            .prepare_cached("SELECT node FROM index_nodes WHERE key = ?1")?
+            .query_row([key.to_bytes()], |r| r.get(0))
+            .optional()?;
+        Ok(bytes.map(|b| Node::decode(&b)).transpose()?)
+    }
+
+    fn artifact_indices(&self, sha256: &Sha256, below: u64) -> Result<Vec<u64>, Error> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT idx FROM entries WHERE sha256 = ?1 AND idx < ?2 AND type = 'artifact' \
+             ORDER BY idx",
+        )?;
+        let rows = stmt.query_map(params![&sha256.0[..], sql_int(below)], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn latest_artifact(
@@ -615,6 +654,11 @@ impl Writer for WriteConn {
         Ok(())
     }
 
+    fn clear_index(&mut self) -> Result<(), Error> {
+        self.conn.0.execute("DELETE FROM index_nodes", [])?;
+        Ok(())
+    }
+
     fn begin(&mut self) -> Result<Box<dyn Batch + '_>, Error> {
         Ok(Box::new(SqliteBatch(self.conn.0.transaction()?)))
     }
@@ -694,10 +738,37 @@ impl Batch for SqliteBatch<'_> {
         Ok(())
     }
 
-    fn checkpoint(&mut self, size: u64, note: &str) -> Result<(), Error> {
+    fn index_node(&mut self, key: &NodeKey, node: &Node) -> Result<(), Error> {
         self.0
-            .prepare_cached("INSERT INTO checkpoints (size, note) VALUES (?1, ?2)")?
-            .execute(params![size, note])?;
+            .prepare_cached("INSERT INTO index_nodes (key, node) VALUES (?1, ?2)")?
+            .execute(params![key.to_bytes(), node.encode()])?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, size: u64, note: &str, index: Option<u64>) -> Result<(), Error> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO checkpoints (size, note, index_version) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![size, note, index])?;
+        Ok(())
+    }
+
+    fn resign_checkpoint(
+        &mut self,
+        size: u64,
+        note: &str,
+        index: Option<u64>,
+    ) -> Result<(), Error> {
+        let changed = self
+            .0
+            .prepare_cached("UPDATE checkpoints SET note = ?2, index_version = ?3 WHERE size = ?1")?
+            .execute(params![size, note, index])?;
+        if changed != 1 {
+            return Err(Error::Corrupt(format!(
+                "no checkpoint of size {size} to re-sign"
+            )));
+        }
         Ok(())
     }
 

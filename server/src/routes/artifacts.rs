@@ -81,7 +81,11 @@ pub async fn authenticate_many(
     let results = hashes
         .into_iter()
         .zip(answers)
-        .map(|(sha256, answer)| HashResult { sha256, answer })
+        .map(|(sha256, mut answer)| {
+            // The batch names its checkpoint once, for every result.
+            answer.checkpoint = None;
+            HashResult { sha256, answer }
+        })
         .collect();
     Ok(Json(BatchAuthentication {
         checkpoint: checkpoint.note().to_owned(),
