@@ -1,7 +1,10 @@
-//! A proxy between the CLI and a real `notariumd` plays a lying server (DESIGN.md §5). Each
-//! lie — a swapped proof hash, an older checkpoint, a fork signed by the right key, a changed
-//! entry status, a checkpoint signed by another key — must give exit 5 and leave the client's
-//! stored state byte for byte as it was. A control test shows the proxy itself is harmless.
+//! A proxy between the CLI and a real `notariumd` plays a lying server (docs/verification.md).
+//! Each lie — a swapped proof hash, an older checkpoint, a fork signed by the right key, a
+//! changed entry status, a checkpoint signed by another key; and the lies only the status index
+//! catches (docs/status-index.md): an older entry shown as the latest, a hidden revocation,
+//! `unknown` for a notarized hash, an index proof against another root, a checkpoint without
+//! the index line — must give exit 5 and leave the client's stored state byte for byte as it
+//! was. A control test shows the proxy itself is harmless.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -336,4 +339,169 @@ fn a_pinned_key_that_differs_from_the_stored_one() {
         .expect_code(5)
         .expect_stderr("differs");
     assert_eq!(w.state(), state);
+}
+
+/// GETs `path` (below the ledger) straight from the server, as JSON: genuine material for a
+/// lie assembled from real parts.
+fn genuine(w: &World, path: &str) -> Value {
+    genuine_as(w, &w.s.writer.secret, path)
+}
+
+/// [`genuine`] with another key.
+fn genuine_as(w: &World, secret: &str, path: &str) -> Value {
+    let url = format!("{}/api/v1/ledgers/default/{path}", w.s.server.url());
+    let secret = secret.to_owned();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async move {
+            let resp = reqwest::Client::new()
+                .get(&url)
+                .bearer_auth(secret)
+                .send()
+                .await
+                .expect("the server answers");
+            assert!(resp.status().is_success(), "{url}: {}", resp.status());
+            resp.json::<Value>().await.expect("JSON")
+        })
+}
+
+fn file_sha(w: &World, name: &str) -> String {
+    Sha256::of(format!("{name}\n").as_bytes()).to_hex()
+}
+
+#[test]
+fn hiding_a_later_untrusted_entry_is_caught() {
+    let w = World::new();
+    w.notarize_via("a");
+    let sha = file_sha(&w, "a");
+    let first = genuine(&w, &format!("artifacts/{sha}"))["receipt"]["index"]
+        .as_u64()
+        .unwrap();
+    w.via.run(["untrust", "a"]).expect_code(0);
+    // Genuine parts, all in the current checkpoint: the older trusted entry, and the proof of
+    // the whole history (which reveals the later untrusted one too).
+    let old = genuine(&w, &format!("entries/{first}"));
+    let history = genuine(&w, &format!("artifacts/{sha}/history"))["index_proof"].clone();
+    w.proxy.rewrite_json(Route::Artifact, move |v| {
+        v["status"] = json!("trusted");
+        v["receipt"] = old.clone();
+        v["proof"]["index"] = history.clone();
+        v["proof"]["skipped"] = json!([]);
+    });
+    w.expect_tampering(&["authenticate", "a"])
+        .expect_stderr("is not the latest");
+    w.expect_honest(&["authenticate", "a"], 1);
+}
+
+#[test]
+fn hiding_the_signer_s_revocation_is_caught() {
+    let w = World::new();
+    w.notarize_via("a");
+    let created = w.s.writer.id.clone();
+    // Revoke the key that notarized `a`: it now authenticates as revoked (exit 4).
+    w.s.server
+        .admin()
+        .run(["key", "revoke", &created])
+        .expect_code(0);
+    // The key's genuine `created` entry, proven in the current checkpoint.
+    let keys: Value = {
+        let run = w.s.server.admin().run(["key", "list", "--output", "json"]);
+        run.expect_code(0);
+        run.json()
+    };
+    let created_index = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == created.as_str())
+        .unwrap()["created_index"]
+        .as_u64()
+        .unwrap();
+    let reader = w.s.server.create_key("reader", "read");
+    let created_receipt = genuine_as(&w, &reader.secret, &format!("entries/{created_index}"));
+    let via = w.via.with_key(&reader.secret);
+    via.run(["authenticate", "a"]).expect_code(4);
+    w.proxy.rewrite_json(Route::Artifact, move |v| {
+        v["status"] = json!("trusted");
+        v.as_object_mut().unwrap().remove("revocation");
+        v["proof"]["signer_created"] = created_receipt.clone();
+    });
+    let state = via.state_snapshot();
+    let run = via.run(["authenticate", "a"]);
+    run.expect_code(5)
+        .expect_stderr("is not signer")
+        .expect_stderr("latest key entry");
+    assert_eq!(via.state_snapshot(), state, "{run}");
+    w.proxy.pass_through();
+    via.run(["authenticate", "a"]).expect_code(4);
+}
+
+#[test]
+fn unknown_for_a_notarized_hash_is_caught() {
+    let w = World::new();
+    w.notarize_via("a");
+    w.proxy.rewrite_json(Route::Artifact, |v| {
+        v["status"] = json!("unknown");
+        let o = v.as_object_mut().unwrap();
+        o.remove("receipt");
+        o.remove("revocation");
+    });
+    w.expect_tampering(&["authenticate", "a"])
+        .expect_stderr("yet the answer shows none deciding");
+    // Without the proof at all, the answer proves nothing.
+    w.proxy.pass_through();
+    w.proxy.rewrite_json(Route::Artifact, |v| {
+        v["status"] = json!("unknown");
+        let o = v.as_object_mut().unwrap();
+        o.remove("receipt");
+        o.remove("proof");
+    });
+    w.expect_tampering(&["authenticate", "a"])
+        .expect_stderr("carries no status proof");
+    w.expect_honest(&["authenticate", "a"], 0);
+}
+
+#[test]
+fn an_index_proof_against_another_root_is_caught() {
+    let w = World::new();
+    w.notarize_via("a");
+    let sha = file_sha(&w, "a");
+    // A genuine proof for `a` from an earlier checkpoint: the index has grown since.
+    let earlier = genuine(&w, &format!("artifacts/{sha}"))["proof"]["index"].clone();
+    w.grow_server(3);
+    w.via.run(["checkpoint"]).expect_code(0);
+    w.proxy.rewrite_json(Route::Artifact, move |v| {
+        v["proof"]["index"] = earlier.clone();
+    });
+    w.expect_tampering(&["authenticate", "a"])
+        .expect_stderr("does not lead to the index root");
+    w.expect_honest(&["authenticate", "a"], 0);
+}
+
+#[test]
+fn a_checkpoint_without_the_index_commitment_is_caught() {
+    let w = World::new();
+    w.notarize_via("a");
+    // The right key signs the same tree without the index line: consistent, but it commits
+    // to no index, so no status can be proven against it.
+    let key = w.s.server.signing_key();
+    let strip = move |note: &str| -> String {
+        let mut body = UnverifiedCheckpoint::parse(note)
+            .expect("a checkpoint")
+            .claimed()
+            .clone();
+        body.extensions.clear();
+        body.sign(&key).expect("signs").note().to_owned()
+    };
+    w.proxy.rewrite_json(Route::Artifact, move |v| {
+        let note = v["checkpoint"].as_str().unwrap().to_owned();
+        let stripped = strip(&note);
+        v["checkpoint"] = json!(stripped);
+        v["receipt"]["checkpoint"] = json!(stripped);
+    });
+    w.expect_tampering(&["authenticate", "a"])
+        .expect_stderr("index");
+    w.expect_honest(&["authenticate", "a"], 0);
 }
