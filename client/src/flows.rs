@@ -5,8 +5,10 @@
 //! each for what was asked, all proven against the one checkpoint of their batch — before it
 //! checks each answer's proofs. Any failure is tampering and moves no state.
 
+use std::collections::BTreeMap;
+
 use notarium_core::api::{Limits, Page};
-use notarium_core::index::{IndexAnswer, IndexKey};
+use notarium_core::index::{root_of_sorted, IndexAnswer, IndexKey, Value};
 use notarium_core::merkle::RightEdge;
 use notarium_core::tiles::{decode_bundle, TileKind, TilePath};
 use notarium_core::{
@@ -294,9 +296,9 @@ impl Verifier {
     }
 
     /// Downloads the whole log through its C2SP tiles and entry bundles, recomputes every leaf
-    /// hash and the root, and checks them against the latest checkpoint (verified and
-    /// consistent with this machine's earlier view). `progress` is told how many entries were
-    /// done.
+    /// hash, the root and the status index (docs/status-index.md), and checks them against the
+    /// latest checkpoint (verified and consistent with this machine's earlier view) and the
+    /// index root it commits to. `progress` is told how many entries were done.
     ///
     /// # Errors
     /// [`Error::Tampering`] when a tile disagrees with its entries or the root with the
@@ -307,6 +309,8 @@ impl Verifier {
         let mut edge = RightEdge::new();
         let mut level0: Vec<Hash> = Vec::with_capacity(256);
         let mut bundle_index = 0u64;
+        // The status index, rebuilt from the entries, to hold against the checkpoint's line.
+        let mut index: BTreeMap<IndexKey, Value> = BTreeMap::new();
         while edge.size().0 < size {
             let width = (size - bundle_index * 256).min(256) as u16;
             let bundle_path = TilePath {
@@ -333,6 +337,12 @@ impl Verifier {
             let tile = self.client.log_file(&tile_path).await?;
             level0.clear();
             for leaf in leaves {
+                if let Ok(entry) = Entry::from_bytes(leaf) {
+                    let v = index
+                        .entry(IndexKey::of_entry(&entry))
+                        .or_insert(Value::NONE);
+                    *v = v.push(edge.size().0);
+                }
                 let h = leaf_hash(leaf);
                 level0.push(h);
                 edge.push(h, |_, _, _| {});
@@ -351,6 +361,19 @@ impl Verifier {
                 "the {size} entries give root {} but the signed checkpoint says {}",
                 edge.root().to_base64(),
                 cp.root().to_base64()
+            )));
+        }
+        let committed = cp
+            .checkpoint()
+            .index_root()
+            .map_err(|e| tamper(format!("checkpoint {size}: {e}")))?
+            .ok_or_else(|| tamper(format!("checkpoint {size} commits to no status index")))?;
+        let rebuilt = root_of_sorted(index)
+            .map_err(|e| tamper(format!("rebuilding the status index: {e}")))?;
+        if rebuilt != committed {
+            return Err(tamper(format!(
+                "the {size} entries give status index root {rebuilt}, the signed checkpoint \
+                 commits to {committed}"
             )));
         }
         Ok(Audited {

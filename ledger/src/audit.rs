@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use notarium_core::entry::KeyEntry;
+use notarium_core::index::{root_of_sorted, tree, IndexKey, Value};
 use notarium_core::merkle;
 use notarium_core::{leaf_hash, Entry, KeyAction, TreeSize, UnverifiedCheckpoint};
 
@@ -29,6 +30,8 @@ pub enum FindingKind {
     Checkpoint,
     /// The API key rows disagree with the key entries.
     Key,
+    /// The status index disagrees with the entries it is built from.
+    StatusIndex,
     /// SQLite's own integrity check failed, or a file is unreadable.
     Storage,
 }
@@ -145,6 +148,8 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
     let mut tiles_checked = 0u64;
     let mut edge = TileEdge::default();
     let mut created: HashMap<String, (u64, KeyEntry)> = HashMap::new();
+    // The status index, rebuilt from the entries: each key's value and its entries.
+    let mut rebuilt: BTreeMap<IndexKey, Rebuilt> = BTreeMap::new();
     let mut revoked: HashMap<String, u64> = HashMap::new();
 
     let mut check_checkpoint = |rec: &mut Recorder,
@@ -234,6 +239,17 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
         };
         let expected = match Entry::from_bytes(&row.data) {
             Ok(entry) => {
+                let key = IndexKey::of_entry(&entry);
+                let slot = rebuilt.entry(key).or_insert_with(|| Rebuilt {
+                    value: Value::NONE,
+                    indices: Vec::new(),
+                    about: match &entry {
+                        Entry::Artifact(a) => format!("artifact {}", a.sha256),
+                        Entry::Key(k) => format!("signer {}", k.id),
+                    },
+                });
+                slot.value = slot.value.push(row.index);
+                slot.indices.push(row.index);
                 if let Entry::Key(k) = &entry {
                     match k.action {
                         KeyAction::Created => {
@@ -324,6 +340,8 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
         );
     }
     check_keys(store, &mut rec, &created, &revoked)?;
+    check_index(store, &mut rec, rebuilt)?;
+    check_index_nodes(store, &mut rec)?;
     progress(size, total);
 
     let first_bad_index = rec.findings.iter().filter_map(|f| f.index).min();
@@ -336,6 +354,165 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
         findings: rec.findings,
         more_findings: rec.more,
     })
+}
+
+/// A key of the status index as the entries give it.
+struct Rebuilt {
+    value: Value,
+    indices: Vec<u64>,
+    /// What the key is, for findings.
+    about: String,
+}
+
+/// Holds the status index against its rebuild from the entries: the root the latest
+/// checkpoint commits to, the stored nodes behind it, and — where they differ — the first key
+/// whose stored value disagrees, and the first of its entries concerned.
+fn check_index(
+    store: &dyn Reader,
+    rec: &mut Recorder,
+    rebuilt: BTreeMap<IndexKey, Rebuilt>,
+) -> Result<(), Error> {
+    let Some((size, note)) = store.latest_checkpoint()? else {
+        return Ok(());
+    };
+    let Ok(claimed) = UnverifiedCheckpoint::parse(&note) else {
+        return Ok(()); // the checkpoint findings name it
+    };
+    let committed = match claimed.claimed().index_root() {
+        Ok(Some(root)) => root,
+        // A ledger written before the index (or a plain C2SP log): nothing to hold it to.
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            rec.add(
+                FindingKind::StatusIndex,
+                Some(size.saturating_sub(1)),
+                format!("checkpoint {size}: {e}"),
+            );
+            return Ok(());
+        }
+    };
+    let expected = root_of_sorted(rebuilt.iter().map(|(k, r)| (*k, r.value)))?;
+    let version = store.index_version(size)?;
+    let stored = crate::index::root_hash(store, version);
+    if expected == committed && stored.as_ref().ok() == Some(&committed) {
+        return Ok(());
+    }
+    // Which key disagrees, and from which of its entries on.
+    let mut first: Option<(u64, String)> = None;
+    for (key, r) in &rebuilt {
+        let held = match tree::prove(&crate::index::StoredIndex(store), version, key) {
+            Ok(map) => map.leaf.filter(|l| l.key == *key).map(|l| l.value),
+            Err(_) => None,
+        };
+        if held == Some(r.value) {
+            continue;
+        }
+        let count = held.map_or(0, |v| v.count);
+        let at = if count < r.value.count {
+            r.indices[count as usize]
+        } else {
+            r.indices[0]
+        };
+        let why = format!(
+            "the status index holds {count} entries for {}, the entries give {} (first concerned: entry {at})",
+            r.about, r.value.count
+        );
+        if first.as_ref().is_none_or(|(i, _)| at < *i) {
+            first = Some((at, why));
+        }
+    }
+    let (index, message) = first.unwrap_or_else(|| {
+        (
+            size.saturating_sub(1),
+            format!(
+                "the status index root is {}, the entries give {expected}, and checkpoint {size} commits to {committed}",
+                stored.map_or_else(|e| e.to_string(), |h| h.to_string())
+            ),
+        )
+    });
+    rec.add(FindingKind::StatusIndex, Some(index), message);
+    Ok(())
+}
+
+/// Holds every stored node of the status index to what refers to it: a root to the checkpoint
+/// that commits to it, every other node to its parent written in the same commit (a commit
+/// writes the whole path from each key it touches to the root, so each node has one). A row
+/// changed anywhere — under the latest root or an older one — breaks one of these.
+fn check_index_nodes(store: &dyn Reader, rec: &mut Recorder) -> Result<(), Error> {
+    // The root each version's checkpoint commits to (a root is written at the checkpoint of
+    // the commit that wrote it).
+    let mut committed: HashMap<u64, Option<notarium_core::Hash>> = HashMap::new();
+    for (size, version) in store.index_versions()? {
+        if version == Some(size) {
+            let root = store
+                .checkpoint(size)?
+                .and_then(|n| UnverifiedCheckpoint::parse(&n).ok())
+                .and_then(|c| c.claimed().index_root().ok().flatten());
+            committed.insert(size, root);
+        }
+    }
+    let mut bad: Option<(u64, String)> = None;
+    let mut note = |version: u64, why: String| {
+        let at = version.saturating_sub(1);
+        if bad.as_ref().is_none_or(|(i, _)| at < *i) {
+            bad = Some((at, why));
+        }
+    };
+    store.scan_index_nodes(&mut |key_bytes, node_bytes| {
+        let key = match tree::NodeKey::from_bytes(key_bytes) {
+            Ok(k) => k,
+            Err(e) => {
+                note(0, format!("a status index row has a malformed key: {e}"));
+                return Ok(());
+            }
+        };
+        let node = match tree::Node::decode(node_bytes) {
+            Ok(n) => n,
+            Err(e) => {
+                note(key.version, format!("status index node {key:?} does not decode: {e}"));
+                return Ok(());
+            }
+        };
+        if key.path.is_empty() {
+            match committed.get(&key.version) {
+                Some(Some(root)) if *root == node.hash() => {}
+                Some(_) => note(
+                    key.version,
+                    format!(
+                        "the status index root written at {} is not the one its checkpoint commits to",
+                        key.version
+                    ),
+                ),
+                None => note(
+                    key.version,
+                    format!("a status index root at {} has no checkpoint", key.version),
+                ),
+            }
+        }
+        if let tree::Node::Internal(n) = &node {
+            for (slot, child) in n.children().iter().enumerate() {
+                let Some(c) = child else { continue };
+                let at = tree::NodeKey {
+                    version: c.version,
+                    path: key.path.child(slot as u8),
+                };
+                match store.index_node(&at) {
+                    Ok(Some(found)) if found.hash() == c.hash => {}
+                    Ok(_) | Err(_) => note(
+                        c.version,
+                        format!(
+                            "status index node {at:?} is missing or not what its parent {key:?} records"
+                        ),
+                    ),
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if let Some((at, why)) = bad {
+        rec.add(FindingKind::StatusIndex, Some(at), why);
+    }
+    Ok(())
 }
 
 /// A stored column value as one of `known` values, `?` for anything else.

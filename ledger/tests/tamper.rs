@@ -388,3 +388,61 @@ fn audit_and_the_server_catch_credential_and_checkpoint_tampering() {
         "{f:#?}"
     );
 }
+
+#[test]
+fn a_changed_status_index_row_is_found_by_the_audit_and_never_proven() {
+    let base = tempfile::tempdir().unwrap();
+    build_with_keys(base.path());
+    // Rewrite the current leaf of artifact 59 (the newest row holding its key): the node's
+    // last bytes are its value.
+    let d = copy(base.path());
+    let key59 =
+        notarium_core::index::IndexKey::artifact(&notarium_core::Sha256::of(&59u64.to_be_bytes()));
+    let changed = {
+        let conn = Connection::open(d.path().join("ledger.db")).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT key, node FROM index_nodes WHERE substr(node, 1, 1) = x'01' \
+                 AND instr(node, ?1) > 0 ORDER BY key DESC LIMIT 1",
+            )
+            .unwrap();
+        let (key, mut node): (Vec<u8>, Vec<u8>) = stmt
+            .query_row([key59.as_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        let last = node.len() - 1;
+        node[last] ^= 0x01;
+        drop(stmt);
+        conn.execute(
+            "UPDATE index_nodes SET node = ?1 WHERE key = ?2",
+            params![node, key],
+        )
+        .unwrap();
+        key
+    };
+    assert!(!changed.is_empty());
+    let f = findings(d.path());
+    assert!(
+        f.iter()
+            .any(|(k, _, m)| *k == FindingKind::StatusIndex && m.contains("status index")),
+        "{f:#?}"
+    );
+    // The server never proves from a damaged index: every answer about any artifact is
+    // either refused (storage error) or, for keys off the damaged path, still verifies.
+    let ledger = Ledger::open(d.path(), common::options("default")).unwrap();
+    let mut refused = 0;
+    for i in 0..60u64 {
+        let sha = notarium_core::Sha256::of(&i.to_be_bytes());
+        match ledger.authenticate(&sha, &[]) {
+            Err(notarium_ledger::Error::Corrupt(m)) => {
+                assert!(m.contains("status index"), "{m}");
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+            Ok(ans) => {
+                let cp = ledger.checkpoint();
+                notarium_core::status::verify_status(&cp, &sha, &[], &ans).unwrap();
+            }
+        }
+    }
+    assert!(refused > 0, "the damaged leaf's key is refused");
+}

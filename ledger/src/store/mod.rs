@@ -120,6 +120,14 @@ pub(crate) trait Reader: Send {
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, Error>;
     /// Every revocation row: key id and the index of its revocation entry.
     fn revocation_rows(&self) -> Result<Vec<(String, u64)>, Error>;
+    /// Calls `f` with every stored node of the status index (its key's bytes and the node's
+    /// bytes), in key order.
+    fn scan_index_nodes(
+        &self,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error>;
+    /// Every stored checkpoint's size with the index version it commits to.
+    fn index_versions(&self) -> Result<Vec<(u64, Option<u64>)>, Error>;
     /// How many entry rows exist.
     fn count_entries(&self) -> Result<u64, Error>;
     /// How many tiles are stored.

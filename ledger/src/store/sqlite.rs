@@ -556,6 +556,30 @@ impl Reader for Conn {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn scan_index_nodes(
+        &self,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut stmt = self
+            .0
+            .prepare("SELECT key, node FROM index_nodes ORDER BY key")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let key: Vec<u8> = row.get(0)?;
+            let node: Vec<u8> = row.get(1)?;
+            f(&key, &node)?;
+        }
+        Ok(())
+    }
+
+    fn index_versions(&self) -> Result<Vec<(u64, Option<u64>)>, Error> {
+        let mut stmt = self
+            .0
+            .prepare("SELECT size, index_version FROM checkpoints ORDER BY size")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn count_entries(&self) -> Result<u64, Error> {
         Ok(self
             .0

@@ -601,7 +601,8 @@ pub async fn audit(g: &Global) -> Result<u8> {
         );
     } else {
         println!(
-            "audit ok: {size} entries recomputed from the log's tiles give the signed root {root}"
+            "audit ok: {size} entries recomputed from the log's tiles give the signed root {root} \
+             and the status index it commits to"
         );
         println!(
             "the checkpoint is signed by {} and consistent with this machine's earlier view",
