@@ -50,6 +50,9 @@ pub(crate) struct StoredEntry {
     pub time_us: Option<i64>,
 }
 
+/// Called with each stored index node: its key's bytes and the node's bytes.
+pub(crate) type NodeVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), Error> + 'a;
+
 /// The last entry's index, bytes and sequencing time (µs).
 pub(crate) type LastEntry = (u64, Vec<u8>, Option<i64>);
 
@@ -122,10 +125,7 @@ pub(crate) trait Reader: Send {
     fn revocation_rows(&self) -> Result<Vec<(String, u64)>, Error>;
     /// Calls `f` with every stored node of the status index (its key's bytes and the node's
     /// bytes), in key order.
-    fn scan_index_nodes(
-        &self,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error>;
+    fn scan_index_nodes(&self, f: &mut NodeVisitor<'_>) -> Result<(), Error>;
     /// Every stored checkpoint's size with the index version it commits to.
     fn index_versions(&self) -> Result<Vec<(u64, Option<u64>)>, Error>;
     /// How many entry rows exist.

@@ -26,7 +26,7 @@ use notarium_core::api::Key;
 use notarium_core::index::tree::{Node, NodeKey};
 use notarium_core::{Role, Sha256};
 
-use super::{Backend, Batch, Filter, LastEntry, Reader, StoredEntry, Writer};
+use super::{Backend, Batch, Filter, LastEntry, NodeVisitor, Reader, StoredEntry, Writer};
 use crate::entries::Columns;
 use crate::{Durability, Error};
 
@@ -556,10 +556,7 @@ impl Reader for Conn {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn scan_index_nodes(
-        &self,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+    fn scan_index_nodes(&self, f: &mut NodeVisitor<'_>) -> Result<(), Error> {
         let mut stmt = self
             .0
             .prepare("SELECT key, node FROM index_nodes ORDER BY key")?;
