@@ -254,10 +254,12 @@ impl Client {
         &self,
         hashes: &[Sha256],
         signers: &[String],
+        fresh: bool,
     ) -> Result<BatchAuthentication, Error> {
         let body = to_value(&AuthenticateRequest {
             sha256: hashes.to_vec(),
             signer: (!signers.is_empty()).then(|| Signers::Many(signers.to_vec())),
+            fresh,
         })?;
         self.json(
             Method::POST,

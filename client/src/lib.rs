@@ -16,6 +16,7 @@ pub mod flows;
 pub mod oci;
 pub mod receipts;
 pub mod results;
+pub mod status;
 pub mod trust;
 pub mod verify;
 

@@ -270,6 +270,11 @@ pub struct AuthenticateRequest {
     /// Only entries by these signers (key ids) decide.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<Signers>,
+    /// Answer against a fresh attestation of the latest tree: its checkpoint signed again with
+    /// the current time (a `notarium-time/v1` line), so that the answers say how recent they
+    /// are when verified offline later (docs/status-index.md, "Fresh status").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fresh: bool,
 }
 
 /// The status of one hash of a batch authentication.

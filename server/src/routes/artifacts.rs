@@ -51,7 +51,9 @@ pub async fn authenticate(
     ))
 }
 
-/// Authenticates many hashes at once, all against one checkpoint.
+/// Authenticates many hashes at once, all against one checkpoint; with `fresh`, against the
+/// latest checkpoint signed again with the current time, for status proofs kept for offline
+/// verification.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/authenticate", tag = "artifacts",
     params(("ledger" = String, Path, description = "Ledger name")),
     request_body = AuthenticateRequest,
@@ -70,11 +72,15 @@ pub async fn authenticate_many(
         )));
     }
     let signers = req.signer.map(|s| s.into_vec()).unwrap_or_default();
-    let hashes = req.sha256;
+    let (hashes, fresh) = (req.sha256, req.fresh);
     let (checkpoint, answers, hashes) = access
         .handle
         .read(move |ledger| {
-            let (cp, answers) = ledger.authenticate_many(&hashes, &signers)?;
+            let (cp, answers) = if fresh {
+                ledger.authenticate_attested(&hashes, &signers)?
+            } else {
+                ledger.authenticate_many(&hashes, &signers)?
+            };
             Ok::<_, notarium_ledger::Error>((cp, answers, hashes))
         })
         .await?;
