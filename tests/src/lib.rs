@@ -14,6 +14,7 @@
 pub mod ci_plugins;
 pub mod github;
 pub mod proxy;
+pub mod release;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

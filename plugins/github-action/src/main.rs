@@ -34,7 +34,8 @@ pub use notarium_client::exit as code;
 #[command(
     name = "notarium-github",
     version,
-    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment)."
+    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment).",
+    after_help = code::HELP
 )]
 struct Cli {
     #[command(flatten)]
@@ -206,6 +207,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(ge) = cause.downcast_ref::<github::Error>() {
             return if ge.is_server_side() {
                 code::UNREACHABLE
+            } else if matches!(ge, github::Error::Api { status: 401, .. }) {
+                // A refused token, as a refused Notarium key. (GitHub also answers 403 when
+                // it rate-limits, so only 401 says the token is wrong.)
+                code::UNAUTHORIZED
             } else {
                 code::USAGE
             };
@@ -258,6 +263,7 @@ fn main() -> ExitCode {
             let what = match c {
                 code::TAMPERING => "VERIFICATION FAILED",
                 code::UNREACHABLE => "server error",
+                code::UNAUTHORIZED => "unauthorized",
                 _ => "error",
             };
             eprintln!("notarium-github: {what}: {e:#}");

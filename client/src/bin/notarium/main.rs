@@ -18,7 +18,8 @@ pub use notarium_client::exit as code;
 #[command(
     name = "notarium",
     version,
-    about = "Notarize and authenticate build outputs with proofs."
+    about = "Notarize and authenticate build outputs with proofs.",
+    after_help = code::HELP
 )]
 struct Cli {
     #[command(flatten)]
@@ -129,6 +130,7 @@ fn main() -> ExitCode {
             let what = match code {
                 code::TAMPERING => "VERIFICATION FAILED",
                 code::UNREACHABLE => "server error",
+                code::UNAUTHORIZED => "unauthorized",
                 _ => "error",
             };
             eprintln!("notarium: {what}: {e:#}");
