@@ -25,6 +25,8 @@ fn max_glibc(objdump: &Path, binary: &Path) -> (u32, u32) {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut max = (0, 0);
     for word in text.split_whitespace() {
+        // objdump writes the version as `(GLIBC_2.17)` or `GLIBC_2.17`.
+        let word = word.trim_matches(|c| c == '(' || c == ')');
         let Some(v) = word.strip_prefix("GLIBC_") else {
             continue;
         };
