@@ -13,6 +13,7 @@
 
 pub mod ci_plugins;
 pub mod github;
+pub mod gitlab;
 pub mod proxy;
 pub mod release;
 

@@ -283,10 +283,7 @@ impl ReleaseServer {
 
     /// The base URL of the genuine release: `…/releases/download/vVERSION`.
     pub fn base_url(&self) -> String {
-        format!(
-            "{}/releases/download/v{}",
-            self.url, self.served.version
-        )
+        format!("{}/releases/download/v{}", self.url, self.served.version)
     }
 
     /// The base URL of a mirror that serves a tampered CLI archive.
@@ -306,7 +303,11 @@ impl ReleaseServer {
 
     /// Whether a tampered `notarium` ever ran.
     pub fn tampered_ran(&self) -> bool {
-        self.served.tampered.path().join("tampered-notarium-ran").exists()
+        self.served
+            .tampered
+            .path()
+            .join("tampered-notarium-ran")
+            .exists()
     }
 }
 

@@ -212,7 +212,9 @@ fn refused_credentials_are_7_unauthorized() {
         ("no key", s.server.cli(), vec!["notarize", "app"]),
         (
             "an unknown key",
-            s.server.cli().with_key("nk_this-key-was-never-issued-0123456789"),
+            s.server
+                .cli()
+                .with_key("nk_this-key-was-never-issued-0123456789"),
             vec!["authenticate", "app"],
         ),
         (
@@ -250,7 +252,12 @@ fn refused_credentials_are_7_unauthorized() {
     run.expect_code(2);
     let help = Cli::new("http://127.0.0.1:9").run(["--help"]);
     help.expect_code(0);
-    for line in ["Exit codes", "7   unauthorized", "64  usage", "6   server unreachable"] {
+    for line in [
+        "Exit codes",
+        "7   unauthorized",
+        "64  usage",
+        "6   server unreachable",
+    ] {
         assert!(help.stdout.contains(line), "--help lacks {line:?}: {help}");
     }
 }

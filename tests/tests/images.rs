@@ -110,7 +110,11 @@ fn build_images(c: &Containers, r: &Release) {
         .arg(c.dir.path().join("archives"))
         .output()
         .expect("scripts/images runs");
-    assert!(out.status.success(), "scripts/images failed: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "scripts/images failed: {}",
+        text(&out)
+    );
     eprintln!(
         "scripts/images took {:.1} s",
         started.elapsed().as_secs_f64()
@@ -239,7 +243,10 @@ fn server_and_cli_images_run_as_documented() {
     let config = &doc[0]["Config"];
     assert_eq!(config["User"], "65532:65532", "{config:#}");
     assert!(config["Volumes"].get("/data").is_some(), "{config:#}");
-    assert!(config["ExposedPorts"].get("7373/tcp").is_some(), "{config:#}");
+    assert!(
+        config["ExposedPorts"].get("7373/tcp").is_some(),
+        "{config:#}"
+    );
     let env: Vec<&str> = config["Env"]
         .as_array()
         .expect("Env")
@@ -256,9 +263,12 @@ fn server_and_cli_images_run_as_documented() {
         labels["org.opencontainers.image.source"],
         "https://github.com/notarium/notarium"
     );
-    let health = doc[0]["Healthcheck"]["Test"].to_string()
-        + &config["Healthcheck"]["Test"].to_string();
-    assert!(health.contains("/readyz"), "no health check on /readyz: {doc:#}");
+    let health =
+        doc[0]["Healthcheck"]["Test"].to_string() + &config["Healthcheck"]["Test"].to_string();
+    assert!(
+        health.contains("/readyz"),
+        "no health check on /readyz: {doc:#}"
+    );
 
     // The server, as the README runs it: a named volume on /data, the port published on
     // 127.0.0.1 only, the admin token from the environment.
@@ -290,7 +300,12 @@ fn server_and_cli_images_run_as_documented() {
 
     // Not root, and the data is in the volume.
     let id = c.podman(["exec", &name, "/bin/id", "-u"]);
-    assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), "65532", "{}", text(&id));
+    assert_eq!(
+        String::from_utf8_lossy(&id.stdout).trim(),
+        "65532",
+        "{}",
+        text(&id)
+    );
     let ls = c.podman(["exec", &name, "/bin/ls", "/data/ledgers/default"]);
     assert!(
         String::from_utf8_lossy(&ls.stdout).contains("signing.key"),
@@ -363,7 +378,12 @@ fn server_and_cli_images_run_as_documented() {
     let stop = c.podman(["stop", "-t", "30", &name]);
     assert!(stop.status.success(), "{}", text(&stop));
     let code = c.podman(["inspect", "--format", "{{.State.ExitCode}}", &name]);
-    assert_eq!(String::from_utf8_lossy(&code.stdout).trim(), "0", "{}", text(&code));
+    assert_eq!(
+        String::from_utf8_lossy(&code.stdout).trim(),
+        "0",
+        "{}",
+        text(&code)
+    );
     drop(running);
     let _ = c.podman(["volume", "rm", "-f", &volume]);
 }

@@ -50,7 +50,10 @@ fn release_lists_what_it_holds_and_packages_reproducibly() {
         format!("notariumd-{version}-{platform}.tar.gz"),
     ];
     for name in &expected {
-        assert!(files.contains_key(name), "the manifest lacks {name}: {files:#?}");
+        assert!(
+            files.contains_key(name),
+            "the manifest lacks {name}: {files:#?}"
+        );
     }
     // SHA256SUMS, the manifest and the bytes agree.
     let sums: BTreeMap<String, String> = std::fs::read_to_string(r.dir().join("SHA256SUMS"))
@@ -64,7 +67,11 @@ fn release_lists_what_it_holds_and_packages_reproducibly() {
     let recomputed = recomputed_sums(r);
     assert_eq!(sums, recomputed, "SHA256SUMS and the files disagree");
     for (name, e) in &files {
-        assert_eq!(e["sha256"].as_str(), Some(recomputed[name].as_str()), "{name}");
+        assert_eq!(
+            e["sha256"].as_str(),
+            Some(recomputed[name].as_str()),
+            "{name}"
+        );
         let size = std::fs::metadata(r.dir().join(name)).expect("file").len();
         assert_eq!(e["size"].as_u64(), Some(size), "{name}");
         assert_eq!(e["platform"], platform, "{name}");
@@ -119,7 +126,11 @@ fn release_lists_what_it_holds_and_packages_reproducibly() {
         .current_dir(workspace_root())
         .output()
         .expect("scripts/release runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         std::fs::read_to_string(again.path().join("SHA256SUMS")).expect("SHA256SUMS"),
         std::fs::read_to_string(r.dir().join("SHA256SUMS")).expect("SHA256SUMS"),
@@ -157,10 +168,7 @@ fn released_linux_binaries_need_glibc_2_28_at_most() {
         let file = format!("{archive}-{version}-{platform}.tar.gz");
         let dir = r.unpack(&file);
         for bin in bins {
-            let path = dir
-                .path()
-                .join(file.trim_end_matches(".tar.gz"))
-                .join(bin);
+            let path = dir.path().join(file.trim_end_matches(".tar.gz")).join(bin);
             let (major, minor) = max_glibc(&objdump, &path);
             println!("{bin} ({platform}) needs GLIBC_{major}.{minor} at most");
             eprintln!("{bin} ({platform}) needs GLIBC_{major}.{minor} at most");
@@ -197,7 +205,12 @@ fn wheel_installs_the_cli_on_path() {
         .expect("python3 -m venv runs");
     assert!(st.success(), "python3 -m venv");
     let out = Command::new(venv.path().join("bin/pip"))
-        .args(["install", "--no-index", "--disable-pip-version-check", "--quiet"])
+        .args([
+            "install",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+        ])
         .arg(r.dir().join(&wheel))
         .env_remove("PIP_FIND_LINKS")
         .output()
@@ -245,7 +258,10 @@ fn pins_come_from_the_release_and_nothing_else() {
     }
     let gitlab = std::fs::read_to_string(root.path().join("plugins/gitlab/templates/notarize.yml"))
         .expect("template");
-    assert!(gitlab.contains(&format!("default: ghcr.io/notarium/notarium:{}", r.version())));
+    assert!(gitlab.contains(&format!(
+        "default: ghcr.io/notarium/notarium:{}",
+        r.version()
+    )));
 
     let pin = |release: &Path, extra: &[&str]| {
         Command::new(workspace_root().join("scripts/pin"))
@@ -263,19 +279,26 @@ fn pins_come_from_the_release_and_nothing_else() {
         .arg("--check")
         .output()
         .expect("scripts/pin runs");
-    assert!(!out.status.success(), "the repository's plugins pin no local build");
+    assert!(
+        !out.status.success(),
+        "the repository's plugins pin no local build"
+    );
 
     // A release directory whose archive changed after the build: refused, nothing written.
     let forged = tempfile::tempdir().expect("temporary directory");
-    for f in r.files().keys().chain(["SHA256SUMS".to_owned(), "manifest.json".to_owned()].iter()) {
+    for f in r
+        .files()
+        .keys()
+        .chain(["SHA256SUMS".to_owned(), "manifest.json".to_owned()].iter())
+    {
         std::fs::copy(r.dir().join(f), forged.path().join(f)).expect("copy");
     }
     let mut bytes = std::fs::read(forged.path().join(&archive)).expect("archive");
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(forged.path().join(&archive), bytes).expect("write");
-    let before = std::fs::read(root.path().join("plugins/github-action/notarium-action.sh"))
-        .expect("read");
+    let before =
+        std::fs::read(root.path().join("plugins/github-action/notarium-action.sh")).expect("read");
     let out = pin(forged.path(), &[]);
     assert!(!out.status.success());
     assert!(
