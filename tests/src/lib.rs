@@ -14,6 +14,7 @@
 pub mod ci_plugins;
 pub mod github;
 pub mod gitlab;
+pub mod jenkins;
 pub mod proxy;
 pub mod release;
 
