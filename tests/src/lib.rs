@@ -1,4 +1,4 @@
-//! The end-to-end harness (DESIGN.md §1, `tests/`): real `notariumd` processes listening on
+//! The end-to-end harness (docs/design.md §1, `tests/`): real `notariumd` processes listening on
 //! 127.0.0.1 port 0 with temporary data directories ([`Server`]), the real `notarium` binary
 //! run with a clean environment and a temporary state directory ([`Cli`]), and an HTTP proxy
 //! that can tamper with the server's answers ([`proxy::Proxy`]).

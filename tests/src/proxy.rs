@@ -1,6 +1,6 @@
 //! A small HTTP proxy between the CLI and a real `notariumd`, listening on 127.0.0.1 port 0.
 //! It forwards every request unchanged and, per [`Route`], may rewrite the server's answer:
-//! that is how the tamper tests play a malicious or compromised server (DESIGN.md §5).
+//! that is how the tamper tests play a malicious or compromised server (docs/verification.md).
 //!
 //! It runs on its own Tokio runtime, so tests stay synchronous and run the CLI as a process;
 //! dropping the proxy shuts the runtime down.

@@ -1,4 +1,4 @@
-//! The `notarium` CLI against a real `notariumd`: every exit code of DESIGN.md §6, the
+//! The `notarium` CLI against a real `notariumd`: every exit code of docs/cli.md, the
 //! directory manifest diff, offline receipts with the server gone, and 10,000 files notarized
 //! in one command. Each test starts its own server and state directory.
 

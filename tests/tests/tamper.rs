@@ -1,4 +1,4 @@
-//! A proxy between the CLI and a real `notariumd` plays a lying server (DESIGN.md §5). Each
+//! A proxy between the CLI and a real `notariumd` plays a lying server (docs/verification.md). Each
 //! lie — a swapped proof hash, an older checkpoint, a fork signed by the right key, a changed
 //! entry status, a checkpoint signed by another key — must give exit 5 and leave the client's
 //! stored state byte for byte as it was. A control test shows the proxy itself is harmless.
