@@ -8,7 +8,7 @@
 # at another version.
 #
 # Extra Rust targets (musl, aarch64) are added only when asked:
-#   NOTARIUM_RELEASE_TARGETS="x86_64-unknown-linux-musl aarch64-unknown-linux-gnu" .ci/install-release.sh
+#   NOTARIUM_RELEASE_TARGETS="x86_64-unknown-linux-musl aarch64-unknown-linux-gnu.2.17" .ci/install-release.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -45,6 +45,7 @@ if [ "$have_zigbuild" != "$CARGO_ZIGBUILD_VERSION" ]; then
 fi
 
 for target in ${NOTARIUM_RELEASE_TARGETS:-}; do
+  target=${target%%.*} # x86_64-unknown-linux-gnu.2.17 is cargo-zigbuild's; rustup knows no glibc suffix
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 
