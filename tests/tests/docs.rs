@@ -59,9 +59,9 @@ fn every_endpoint_is_in_the_http_api_page() {
         }
         // The tile endpoints share one row whose first path names the ledger.
         let within_ledger = short.trim_start_matches("/ledgers/{l}");
-        if !page.contains(short)
-            && !(within_ledger.starts_with("/log/") && page.contains(within_ledger))
-        {
+        let documented = page.contains(short)
+            || (within_ledger.starts_with("/log/") && page.contains(within_ledger));
+        if !documented {
             missing.push(path.clone());
         }
     }
