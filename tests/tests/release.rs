@@ -171,7 +171,6 @@ fn released_linux_binaries_need_glibc_2_28_at_most() {
             let path = dir.path().join(file.trim_end_matches(".tar.gz")).join(bin);
             let (major, minor) = max_glibc(&objdump, &path);
             println!("{bin} ({platform}) needs GLIBC_{major}.{minor} at most");
-            eprintln!("{bin} ({platform}) needs GLIBC_{major}.{minor} at most");
             worst = worst.max((major, minor));
         }
     }
