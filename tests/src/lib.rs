@@ -1,4 +1,4 @@
-//! The end-to-end harness (DESIGN.md §1, `tests/`): real `notariumd` processes listening on
+//! The end-to-end harness (docs/design.md §1, `tests/`): real `notariumd` processes listening on
 //! 127.0.0.1 port 0 with temporary data directories ([`Server`]), the real `notarium` binary
 //! run with a clean environment and a temporary state directory ([`Cli`]), an HTTP proxy
 //! that can tamper with the server's answers ([`proxy::Proxy`]), and a mock OIDC issuer
@@ -14,9 +14,12 @@
 
 pub mod ci_plugins;
 pub mod github;
+pub mod gitlab;
+pub mod jenkins;
 pub mod oidc;
 pub mod proxy;
 pub mod registry;
+pub mod release;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -34,7 +34,8 @@ pub use notarium_client::exit as code;
 #[command(
     name = "notarium-github",
     version,
-    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment)."
+    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment).",
+    after_help = code::HELP
 )]
 struct Cli {
     #[command(flatten)]
@@ -216,11 +217,16 @@ fn main() -> ExitCode {
             }
         }
     });
-    // GitHub's own failures: its fault (5xx, unreachable) is 6, the request's is a usage error.
+    // GitHub's own failures: its fault (5xx, unreachable) is 6, a refused token 7, the
+    // request's a usage error.
     code::finish("notarium-github", g.json(), None, result, |cause| {
         cause.downcast_ref::<github::Error>().map(|ge| {
             if ge.is_server_side() {
                 code::UNREACHABLE
+            } else if matches!(ge, github::Error::Api { status: 401, .. }) {
+                // A refused token, as a refused Notarium key. (GitHub also answers 403 when
+                // it rate-limits, so only 401 says the token is wrong.)
+                code::UNAUTHORIZED
             } else {
                 code::USAGE
             }

@@ -1,5 +1,5 @@
 //! `notarium`: notarize and authenticate build outputs against a Notarium ledger, trusting
-//! nothing without a proof. Every outcome becomes an exit code in one place ([`exit_code`]).
+//! nothing without a proof. Every outcome becomes an exit code in one place ([`code::finish`]).
 
 #![forbid(unsafe_code)]
 
@@ -18,7 +18,8 @@ pub use notarium_client::exit as code;
 #[command(
     name = "notarium",
     version,
-    about = "Notarize and authenticate build outputs with proofs."
+    about = "Notarize and authenticate build outputs with proofs.",
+    after_help = code::HELP
 )]
 struct Cli {
     #[command(flatten)]
