@@ -1,4 +1,4 @@
-//! The exit codes of DESIGN.md §6, shared by `notarium` and `notarium-github` so that every
+//! The exit codes of docs/cli.md, shared by `notarium` and `notarium-github` so that every
 //! tool and plugin gives the same verdict the same number. [`HELP`] lists them in `--help`.
 
 use notarium_core::Status;

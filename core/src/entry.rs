@@ -1,4 +1,4 @@
-//! The entries of DESIGN.md §2: what one leaf of a ledger holds, and its canonical bytes.
+//! The entries of docs/ledger.md: what one leaf of a ledger holds, and its canonical bytes.
 //!
 //! An entry is the UTF-8 JSON object with keys sorted by their UTF-8 bytes and no
 //! insignificant whitespace. The server writes these bytes once; everyone else hashes the bytes

@@ -1,4 +1,4 @@
-//! Receipts (DESIGN.md §3): an entry with everything needed to verify it offline — entry bytes
+//! Receipts (docs/http-api.md): an entry with everything needed to verify it offline — entry bytes
 //! → leaf hash → inclusion in the checkpoint's root → checkpoint signature by the pinned key.
 
 use base64::Engine;

@@ -1,4 +1,4 @@
-//! Configuration (DESIGN.md §4): built-in defaults, then the YAML file (`--config`), then
+//! Configuration (docs/configuration.md): built-in defaults, then the YAML file (`--config`), then
 //! `NOTARIUM_*` environment variables, then command-line flags; checked once at start-up into
 //! a [`Config`] so that nothing is re-validated per request.
 //!
@@ -161,7 +161,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 }
 
-/// The most entries a batch and hashes an authenticate request may hold (DESIGN.md §3).
+/// The most entries a batch and hashes an authenticate request may hold (docs/http-api.md).
 pub const MAX_BATCH: u64 = 1000;
 
 /// The most entries an audit report may hold: a report is one JSON document, built in memory.

@@ -1,4 +1,4 @@
-//! The one error type of the HTTP API and its one mapping to responses (DESIGN.md §3):
+//! The one error type of the HTTP API and its one mapping to responses (docs/http-api.md):
 //! `{"error":{"code":"<snake_case>","message":"<for humans>"}}` with a fitting status. A 5xx
 //! never carries internal text: the real error is logged here, once.
 

@@ -999,7 +999,7 @@ async fn openapi_matches_the_router() {
         }
     }
     documented.sort();
-    // The contract of DESIGN.md §3 plus the operations endpoints.
+    // The contract of docs/http-api.md plus the operations endpoints.
     let mut contract: Vec<(String, String)> = [
         ("GET", "/api/v1/ledgers"),
         ("POST", "/api/v1/ledgers"),

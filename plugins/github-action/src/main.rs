@@ -1,4 +1,4 @@
-//! `notarium-github`: the GitHub-only features of Notarium's GitHub plugin (DESIGN.md §7).
+//! `notarium-github`: the GitHub-only features of Notarium's GitHub plugin (docs/plugins.md).
 //! `status` sets a commit status with a verdict; `release notarize|authenticate --tag T` does
 //! to every asset of a GitHub release what `notarium notarize|authenticate` does to files.
 //! It talks to `GITHUB_API_URL` (github.com or GitHub Enterprise Server) with `GITHUB_TOKEN`,
@@ -27,7 +27,7 @@ use notarium_core::VerifierKey;
 
 use crate::github::{GitHub, NewStatus};
 
-/// Exit codes of DESIGN.md §6, the same as `notarium`'s.
+/// Exit codes of docs/cli.md, the same as `notarium`'s.
 pub use notarium_client::exit as code;
 
 #[derive(Parser, Debug)]

@@ -1,4 +1,4 @@
-//! The commands of DESIGN.md §6. Each returns the exit code of its outcome; failures are
+//! The commands of docs/cli.md. Each returns the exit code of its outcome; failures are
 //! errors whose kind decides the code (see `exit_code` in main.rs).
 
 use std::collections::BTreeMap;

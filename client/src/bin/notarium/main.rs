@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes of DESIGN.md §6 (shared with the plugins).
+/// Exit codes of docs/cli.md (shared with the plugins).
 pub use notarium_client::exit as code;
 
 #[derive(Parser, Debug)]
