@@ -255,9 +255,15 @@ impl Client {
         hashes: &[Sha256],
         signers: &[String],
     ) -> Result<BatchAuthentication, Error> {
+        // The signer policy is evaluated here, on verified entries (`crate::identity`), never
+        // asked of the server: its answer would be a claim, and older servers refuse the fields.
         let body = to_value(&AuthenticateRequest {
             sha256: hashes.to_vec(),
             signer: (!signers.is_empty()).then(|| Signers::Many(signers.to_vec())),
+            signer_issuer: None,
+            signer_repository: None,
+            signer_workflow: None,
+            signer_ref: None,
         })?;
         self.json(
             Method::POST,

@@ -19,6 +19,11 @@ pub const REVOKED: u8 = 4;
 pub const TAMPERING: u8 = 5;
 /// Server unreachable or server error.
 pub const UNREACHABLE: u8 = 6;
+/// The deciding entry's verified identity does not match the signer policy asked for
+/// (`--signer-issuer`, `--signer-repository`, `--signer-workflow`, `--signer-ref`), or it has
+/// none (an API-key entry). Its own outcome, not `unknown`: the artifact is notarized, but not
+/// by the signer required.
+pub const SIGNER_MISMATCH: u8 = 8;
 /// Usage error.
 pub const USAGE: u8 = 64;
 
@@ -56,6 +61,7 @@ pub fn reason(code: u8) -> &'static str {
         REVOKED => "revoked",
         TAMPERING => "verification_failed",
         UNREACHABLE => "server_unreachable",
+        SIGNER_MISMATCH => "signer_mismatch",
         _ => "usage",
     }
 }

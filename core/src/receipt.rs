@@ -94,6 +94,18 @@ impl Receipt {
         if ledger != &self.ledger {
             return Err(Error::ReceiptMismatch("entry belongs to another ledger"));
         }
+        // The ledger writes an identity only with the signer derived from it: anyone can
+        // recompute it, and an entry that disagrees was not written by an honest ledger.
+        if let Entry::Artifact(a) = &entry {
+            if a.identity
+                .as_ref()
+                .is_some_and(|id| id.signer_id() != a.signer)
+            {
+                return Err(Error::ReceiptMismatch(
+                    "the entry's signer is not the id of its verified identity",
+                ));
+            }
+        }
         verify_inclusion(
             &self.leaf_hash,
             LeafIndex(self.index),

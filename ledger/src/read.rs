@@ -148,6 +148,7 @@ impl View<'_> {
                 status: Status::Unknown,
                 receipt: None,
                 revocation: None,
+                signer_policy: None,
             });
         };
         let entry =
@@ -163,12 +164,14 @@ impl View<'_> {
                 status: Status::Revoked,
                 receipt: Some(receipt),
                 revocation: Some(self.receipt(ridx, &self.entry(ridx)?)?),
+                signer_policy: None,
             });
         }
         Ok(Authentication {
             status: artifact.status.into(),
             receipt: Some(receipt),
             revocation: None,
+            signer_policy: None,
         })
     }
 }

@@ -126,10 +126,20 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(ledger = %h.name(), size = h.size(), verifier_key = %h.verifier_key(),
             public_read = h.meta().public_read, "ledger open");
     }
+    for i in &state.config().oidc.issuers {
+        tracing::info!(issuer = %i.issuer, provider = i.provider.as_str(), rules = i.rules.len(),
+            "CI tokens of this issuer are credentials");
+    }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        // Beside serving, not before: an issuer that is down costs its fetch timeout, and must
+        // neither delay nor stop the start (its tokens fail closed until it answers).
+        let oidc = state.oidc().clone();
+        if !oidc.is_empty() {
+            tokio::spawn(async move { oidc.warm().await });
+        }
         crate::serve(listener, state, crate::shutdown_signal()).await?;
         Ok(())
     })

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use notarium_client::api::{parse_attrs, SearchParams};
 use notarium_client::exit::usage;
+use notarium_client::identity::PolicyArgs;
 use notarium_client::{Client, Found, Verifier};
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
@@ -67,6 +68,10 @@ pub struct AuthenticateArgs {
     /// For dir://: the manifest saved at notarization, to list the files that differ.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Who must have built it: the deciding entry's verified identity must match (exit 8
+    /// otherwise, also for an entry written with an API key).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// `inspect`.
@@ -305,9 +310,10 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
         .authenticate_many(&hashes, &a.signers, |n| pb.inc(n as u64))
         .await?;
     pb.finish_and_clear();
+    let policy = a.policy.policy();
     let mut rows = Vec::with_capacity(verdicts.len());
     for (s, verdict) in subjects.iter().zip(&verdicts) {
-        let mut row = Row::of_verdict(&s.display, verdict);
+        let mut row = Row::of_verdict_under(&s.display, verdict, &policy);
         if let (Some(now), Some(path)) = (&s.manifest, &a.manifest) {
             if verdict.status != Status::Trusted {
                 row.details = manifest_diff(&mut v, now, path, &a.signers).await?;
@@ -428,6 +434,9 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     if subjects.is_empty() {
         subjects.push((path.display().to_string(), art.sha256));
     }
+    let policy = a.policy.policy();
+    let outcome =
+        (!policy.is_empty()).then(|| notarium_core::api::PolicyOutcome::of(policy.check(art)));
     let mut rows = Vec::new();
     for (display, sha) in subjects {
         let (status, c) = if sha == art.sha256 {
@@ -436,7 +445,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
         } else {
             ("verification failed".to_owned(), code::TAMPERING)
         };
-        rows.push(Row {
+        let row = Row {
             subject: display,
             sha256: sha.to_hex(),
             status,
@@ -449,6 +458,14 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
                 format!("offline: receipt verified against checkpoint {} of {}", v.checkpoint.size(), key.name()),
                 "offline: later status changes and key revocations cannot be seen without the server".into(),
             ],
+            ..Row::default()
+        }
+        .provenance(Some(&v.entry));
+        // A file that is not the receipt's stays a verification failure, whatever the policy.
+        rows.push(if c == code::TAMPERING {
+            row
+        } else {
+            row.under(outcome.clone())
         });
     }
     Ok(output::print(
@@ -466,6 +483,7 @@ pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
         receipt: Some(a.receipt),
         offline: true,
         manifest: None,
+        policy: PolicyArgs::default(),
     };
     let c = authenticate_offline(g, &auth)?;
     // A valid receipt is success whatever status it records; a mismatch stays 5.
@@ -518,8 +536,9 @@ fn receipt_rows(found: &[Found]) -> Vec<Row> {
                     index: Some(r.index),
                     signer: Some(e.signer().to_owned()),
                     time: Some(e.time().to_owned()),
-                    details: vec![],
+                    ..Row::default()
                 }
+                .provenance(Some(e))
             },
         )
         .collect()
