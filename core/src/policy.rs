@@ -80,7 +80,7 @@ impl SignerPolicy {
         }
         if let Some(want) = &self.repository {
             let got = ctx("repository");
-            let ok = got.is_some_and(|r| with_host(r, host).iter().any(|c| c == strip(want)));
+            let ok = got.is_some_and(|r| normal(r, host) == normal(want, host));
             if !ok {
                 out.push(format!(
                     "repository: required {want}, verified {}",
@@ -94,8 +94,7 @@ impl SignerPolicy {
                 let bare = w.rsplit_once('@').map_or(w, |(path, _)| path);
                 [w, bare]
                     .iter()
-                    .flat_map(|c| with_host(c, host))
-                    .any(|c| c == strip(want))
+                    .any(|c| normal(c, host) == normal(want, host))
             });
             if !ok {
                 out.push(format!(
@@ -147,15 +146,18 @@ fn strip(s: &str) -> &str {
     s.strip_prefix("https://").unwrap_or(s)
 }
 
-/// A value as is and, when the CI's host is known and the value does not start with it,
-/// prefixed by `<host>/`.
-fn with_host(v: &str, host: Option<&str>) -> Vec<String> {
+/// A value without a leading `https://` nor, when the CI's host is known, `<host>/`: so that
+/// `github.com/acme/app` and `acme/app` compare equal on GitHub, and GitLab's
+/// `gitlab.example.com/acme/app//.gitlab-ci.yml` equals `acme/app//.gitlab-ci.yml`.
+fn normal<'a>(v: &'a str, host: Option<&str>) -> &'a str {
     let v = strip(v);
-    let mut out = vec![v.to_owned()];
-    if let Some(h) = host.filter(|h| !h.is_empty() && !v.starts_with(&format!("{h}/"))) {
-        out.push(format!("{h}/{v}"));
+    match host.filter(|h| !h.is_empty()) {
+        Some(h) => v
+            .strip_prefix(h)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .unwrap_or(v),
+        None => v,
     }
-    out
 }
 
 #[cfg(test)]
