@@ -20,7 +20,8 @@ pub struct Cli {
     /// Data directory [default: ./notarium-data].
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// YAML configuration file (every key also has a NOTARIUM_<KEY> variable).
+    /// YAML configuration file (every key but the nested `oidc` section also has a
+    /// NOTARIUM_<KEY> variable).
     #[arg(long, value_name = "FILE", env = "NOTARIUM_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// What to do (default: serve).
