@@ -722,7 +722,7 @@ fn signer_policies_hold_the_deciding_entry_to_its_verified_identity() {
     s.work.write("lib.tar.gz", b"notarized with an API key");
     s.work.write("new.tar.gz", b"never notarized");
     ci_cli(&s.server, &token, s.work.path())
-        .run(["notarize", "app.tar.gz", "--receipts", "receipts"])
+        .run(["notarize", "app.tar.gz", "--ci", "--receipts", "receipts"])
         .expect_code(0);
     // An API key asserting exactly what the policy asks: asserted is not verified.
     s.cli
@@ -759,6 +759,17 @@ fn signer_policies_hold_the_deciding_entry_to_its_verified_identity() {
         (Some("trusted"), Some("trusted"))
     );
     assert_eq!(r["signer_policy"]["matched"], true);
+    assert_eq!(r["verified_identity"]["subject"], GITHUB_SUBJECT);
+    assert_eq!(r["asserted_ci"]["repository"], "acme/spoofed");
+    let text = auth(&["app.tar.gz"]);
+    text.expect_code(0);
+    assert!(
+        text.stdout.contains("verified identity (github CI token")
+            && text.stdout.contains(
+                "asserted CI context (from the client, not verified): provider=github, ref=refs/heads/main, repository=acme/spoofed, workflow=release"
+            ),
+        "{text}"
+    );
     for w in [
         "github.com/acme/app/.github/workflows/release.yml",
         "acme/app/.github/workflows/release.yml@refs/heads/main",
@@ -805,6 +816,8 @@ fn signer_policies_hold_the_deciding_entry_to_its_verified_identity() {
         "json",
     ]);
     run.expect_code(8);
+    assert!(run.results()[0].get("verified_identity").is_none());
+    assert_eq!(run.results()[0]["asserted_ci"]["repository"], "acme/app");
     let m = run.results()[0]["signer_policy"]["mismatches"][0]
         .as_str()
         .unwrap()
@@ -926,4 +939,117 @@ fn the_rate_limit_applies_per_identity() {
     // an API key.
     assert_eq!(http("GET", &url, Some(&tag), None).status, 200);
     assert_eq!(http("GET", &url, Some(&s.writer.secret), None).status, 200);
+}
+
+#[test]
+fn gitlab_and_jenkins_tokens_record_their_own_verified_context() {
+    let gitlab = MockIssuer::start();
+    let jenkins = MockIssuer::start_at("/oidc");
+    let yaml = format!(
+        r#"oidc:
+  issuers:
+    - issuer: {gitlab}
+      provider: gitlab
+      audience: notarium
+      ca_bundle: {gitlab_ca}
+      rules:
+        - {{ledger: default, role: write, claims: {{project_id: "20", ref_protected: "true"}}}}
+    - issuer: {jenkins}
+      provider: jenkins
+      audience: notarium
+      ca_bundle: {jenkins_ca}
+      rules:
+        - {{ledger: default, role: write, claims: {{sub: "https://jenkins.example.com/job/acme/job/app/**"}}}}
+"#,
+        gitlab = gitlab.issuer(),
+        gitlab_ca = gitlab.ca_bundle().display(),
+        jenkins = jenkins.issuer(),
+        jenkins_ca = jenkins.ca_bundle().display(),
+    );
+    let s = Setup::with_config(&yaml);
+    s.work.write("gitlab.bin", b"built on GitLab");
+    s.work.write("jenkins.bin", b"built on Jenkins");
+    let gl_token = gitlab.mint(&gitlab.current_kid(), &gitlab.gitlab_claims("notarium"));
+    let jk_token = jenkins.mint(&jenkins.current_kid(), &jenkins.jenkins_claims("notarium"));
+    let notarize = |token: &str, file: &str| {
+        let run = s
+            .server
+            .cli()
+            .with_key(token)
+            .current_dir(s.work.path())
+            .run(["notarize", file, "--output", "json"]);
+        run.expect_code(0);
+        run.results()[0]["verified_identity"].clone()
+    };
+
+    let id = notarize(&gl_token, "gitlab.bin");
+    assert_eq!(id["provider"], "gitlab");
+    assert_eq!(id["issuer"], gitlab.issuer());
+    assert_eq!(
+        id["subject"],
+        "project_path:acme/app:ref_type:branch:ref:main"
+    );
+    let host = gitlab.issuer().trim_start_matches("https://").to_owned();
+    for (k, v) in [
+        ("repository", "acme/app".to_owned()),
+        ("repository_id", "20".to_owned()),
+        ("repository_owner_id", "72".to_owned()),
+        ("ref", "refs/heads/main".to_owned()),
+        ("pipeline_id", "574".to_owned()),
+        (
+            "pipeline_url",
+            format!("{}/acme/app/-/pipelines/574", gitlab.issuer()),
+        ),
+        (
+            "run_url",
+            format!("{}/acme/app/-/jobs/302", gitlab.issuer()),
+        ),
+        (
+            "workflow_ref",
+            format!("{host}/acme/app//.gitlab-ci.yml@refs/heads/main"),
+        ),
+    ] {
+        assert_eq!(id["context"][k], v.as_str(), "gitlab {k}");
+    }
+    let id = notarize(&jk_token, "jenkins.bin");
+    assert_eq!(id["provider"], "jenkins");
+    for (k, v) in [
+        ("repository", "https://git.example.com/acme/app.git"),
+        ("commit", "0fffdd6505a3f5f573e34338cb9eac1211bace14"),
+        (
+            "run_url",
+            "https://jenkins.example.com/job/acme/job/app/job/main/42/",
+        ),
+    ] {
+        assert_eq!(id["context"][k], v, "jenkins {k}");
+    }
+    assert!(
+        !id.to_string().contains("ghp_secret"),
+        "credentials in git_url are never recorded"
+    );
+
+    // The policy speaks each provider's language.
+    let auth = |args: &[&str]| {
+        let mut all = vec!["authenticate"];
+        all.extend_from_slice(args);
+        s.cli.run(all)
+    };
+    auth(&[
+        "gitlab.bin",
+        "--signer-workflow",
+        "acme/app//.gitlab-ci.yml",
+        "--signer-repository",
+        "acme/app",
+        "--signer-issuer",
+        gitlab.issuer(),
+    ])
+    .expect_code(0);
+    auth(&["gitlab.bin", "--signer-issuer", jenkins.issuer()]).expect_code(8);
+    auth(&[
+        "jenkins.bin",
+        "--signer-workflow",
+        "https://jenkins.example.com/job/acme/job/app/job/main/",
+    ])
+    .expect_code(0);
+    auth(&["jenkins.bin", "--signer-ref", "refs/heads/main"]).expect_code(8);
 }
