@@ -611,6 +611,30 @@ fn bad_tokens_are_refused_with_their_code_and_nothing_is_written() {
     );
     assert_eq!(post_entry(&server, &genuine, "good").status, 201);
     assert_eq!(size(&server), before + 1);
+    // On a public ledger, a genuine token that no rule grants reads as anyone may, and
+    // still writes nothing.
+    server
+        .admin()
+        .run(["ledger", "create", "public", "--public-read"])
+        .expect_code(0);
+    let stranger = mock.mint(&rsa, &other_owner);
+    let a = http(
+        "GET",
+        &format!("{url}/api/v1/ledgers/public/artifacts/{sha}"),
+        Some(&stranger),
+        None,
+    );
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (200, Some("unknown"))
+    );
+    let a = http(
+        "POST",
+        &format!("{url}/api/v1/ledgers/public/entries"),
+        Some(&stranger),
+        Some(&notarize_body("stranger")),
+    );
+    assert_error(&a, 403, "oidc_no_rule_matches", &stranger, "public write");
     // Tokens are credentials for a ledger's routes only.
     let who = http("GET", &format!("{url}/api/v1/whoami"), Some(&genuine), None);
     assert_error(&who, 401, "unauthorized", &genuine, "whoami");
