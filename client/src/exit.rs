@@ -23,6 +23,11 @@ pub const UNREACHABLE: u8 = 6;
 /// role or ledger does not allow the request (HTTP 401 or 403). Not a usage error: the command
 /// was right, the key is not.
 pub const UNAUTHORIZED: u8 = 7;
+/// The deciding entry's verified identity does not match the signer policy asked for
+/// (`--signer-issuer`, `--signer-repository`, `--signer-workflow`, `--signer-ref`), or it has
+/// none (an API-key entry). Its own outcome, not `unknown`: the artifact is notarized, but not
+/// by the signer required.
+pub const SIGNER_MISMATCH: u8 = 8;
 /// Usage error.
 pub const USAGE: u8 = 64;
 
@@ -37,10 +42,11 @@ Exit codes (with several files the worst, i.e. highest, wins):
   5   verification failed: tampering, a bad proof or signature, a rollback or fork
   6   server unreachable, failing (5xx) or rate limiting (429)
   7   unauthorized: no API key, an unknown or revoked one, or one without the role (401, 403)
+  8   signer mismatch: the deciding entry's verified identity is not the --signer-* asked for
   64  usage: a wrong flag, argument or request
 
 With --output json the document says the same in exit_code and reason (trusted, untrusted,
-unknown, unsupported, revoked, verification_failed, server_unreachable, unauthorized, usage).";
+unknown, unsupported, revoked, verification_failed, server_unreachable, unauthorized, signer_mismatch, usage).";
 
 /// The code of a verified status.
 pub fn for_status(s: Status) -> u8 {
@@ -80,6 +86,7 @@ pub fn reason(code: u8) -> &'static str {
         TAMPERING => "verification_failed",
         UNREACHABLE => "server_unreachable",
         UNAUTHORIZED => "unauthorized",
+        SIGNER_MISMATCH => "signer_mismatch",
         _ => "usage",
     }
 }

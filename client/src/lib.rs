@@ -13,6 +13,7 @@ pub mod ci;
 pub mod cli;
 pub mod exit;
 pub mod flows;
+pub mod identity;
 pub mod oci;
 pub mod receipts;
 pub mod results;

@@ -20,6 +20,7 @@ pub mod index;
 pub mod merkle;
 pub mod name;
 pub mod note;
+pub mod policy;
 pub mod receipt;
 pub mod report;
 pub mod status;
@@ -28,10 +29,14 @@ pub mod time;
 pub mod tlog_proof;
 
 pub use checkpoint::{Checkpoint, Origin, SignedCheckpoint, UnverifiedCheckpoint};
-pub use entry::{ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Status};
+pub use entry::{
+    ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Status,
+    VerifiedIdentity,
+};
 pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};
 pub use name::LedgerName;
 pub use note::{SignerKey, VerifierKey};
+pub use policy::SignerPolicy;
 pub use receipt::{Receipt, VerifiedReceipt};
 pub use report::{AuditReport, ReportRange, ReportSummary, VerifiedReport};
 pub use time::Timestamp;

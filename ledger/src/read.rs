@@ -155,6 +155,7 @@ impl View<'_> {
             receipt: None,
             revocation: None,
             proof: None,
+            signer_policy: None,
         };
         let mut signer = None;
         if let Some((idx, data, by)) = &deciding {

@@ -190,6 +190,7 @@ fn every_status_answer_is_proven_and_every_mutation_rejected() {
                     ci: Default::default(),
                 },
                 signer: signer.clone(),
+                identity: None,
             });
             pending.push((None, Some((sha, status, signer))));
         }

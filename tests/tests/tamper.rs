@@ -216,6 +216,7 @@ fn grow_fork(fork: &Ledger, size: u64) {
                 ci: BTreeMap::new(),
             },
             signer: "k_forger".into(),
+            identity: None,
         })
         .collect();
     fork.append(entries).expect("the fork grows");

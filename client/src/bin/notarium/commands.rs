@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use notarium_client::api::{parse_attrs, SearchParams};
 use notarium_client::exit::usage;
+use notarium_client::identity::PolicyArgs;
 use notarium_client::status::{Offline, StatusFile};
 use notarium_client::{Client, Found, Verifier};
 use notarium_core::{
@@ -80,6 +81,10 @@ pub struct AuthenticateArgs {
     /// For dir://: the manifest saved at notarization, to list the files that differ.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Who must have built it: the deciding entry's verified identity must match (exit 8
+    /// otherwise, also for an entry written with an API key).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// `inspect`.
@@ -325,9 +330,10 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
             .await?
     };
     pb.finish_and_clear();
+    let policy = a.policy.policy();
     let mut rows = Vec::with_capacity(verdicts.len());
     for (s, verdict) in subjects.iter().zip(&verdicts) {
-        let mut row = Row::of_verdict(&s.display, verdict);
+        let mut row = Row::of_verdict_under(&s.display, verdict, &policy);
         if let (Some(now), Some(path)) = (&s.manifest, &a.manifest) {
             if verdict.status != Status::Trusted {
                 row.details = manifest_diff(&mut v, now, path, &a.signers).await?;
@@ -494,6 +500,12 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
         v.checkpoint.size(),
         key.name()
     );
+    let policy = a.policy.policy();
+    // An unknown stays unknown: the policy holds only an entry that decides.
+    let policy_outcome = |entry: Option<&notarium_core::entry::ArtifactEntry>| {
+        let e = entry.filter(|_| !policy.is_empty())?;
+        Some(notarium_core::api::PolicyOutcome::of(policy.check(e)))
+    };
     let mut rows = Vec::new();
     for (display, sha) in subjects {
         let mut row = Row {
@@ -506,7 +518,9 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
             signer: Some(art.signer.clone()),
             time: Some(art.time.clone()),
             details: vec![receipt_line.clone()],
-        };
+            ..Row::default()
+        }
+        .provenance(Some(&v.entry));
         if sha != art.sha256 {
             row.details
                 .push(format!("the receipt is for {}, not this file", art.sha256));
@@ -525,7 +539,14 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
                     row.index = Some(d.index.0);
                     row.signer = Some(d.entry.signer().to_owned());
                     row.time = Some(d.entry.time().to_owned());
+                    row = row.provenance(Some(&d.entry));
                 }
+                // The policy holds the entry that decides now, not the receipt's.
+                let decided = match p.deciding.as_ref().map(|d| &d.entry) {
+                    Some(Entry::Artifact(d)) => Some(d),
+                    _ => None,
+                };
+                row = row.under(policy_outcome(decided));
                 let age = now.saturating_sub(p.time);
                 let at = i64::try_from(p.time)
                     .ok()
@@ -554,6 +575,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
             }
             other => {
                 set(&mut row, Status::from(art.status));
+                row = row.under(policy_outcome(Some(art)));
                 if let Some(Offline::NotCovered(why)) = other {
                     row.details.push(format!("offline: {why}"));
                 }
@@ -578,8 +600,13 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     ))
 }
 
-/// Marks a row whose status is not proven recent enough (exit 6: ask the server again).
+/// Marks a row whose status is not proven recent enough (exit 6: ask the server again),
+/// unless a worse outcome (a signer mismatch) already stands.
 fn stale(row: &mut Row, why: String) {
+    if row.code > code::UNREACHABLE {
+        row.details.push(why);
+        return;
+    }
     row.status = "status too old".to_owned();
     row.code = code::UNREACHABLE;
     row.reason = "status_stale";
@@ -597,6 +624,7 @@ pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
         status: None,
         max_status_age: None,
         manifest: None,
+        policy: PolicyArgs::default(),
     };
     let c = authenticate_offline(g, &auth)?;
     // A valid receipt is success whatever status it records; a mismatch stays 5.
@@ -649,8 +677,9 @@ fn receipt_rows(found: &[Found]) -> Vec<Row> {
                     index: Some(r.index),
                     signer: Some(e.signer().to_owned()),
                     time: Some(e.time().to_owned()),
-                    details: vec![],
+                    ..Row::default()
                 }
+                .provenance(Some(e))
             },
         )
         .collect()

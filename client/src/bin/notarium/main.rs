@@ -38,7 +38,8 @@ enum Command {
     Untrust(commands::NotarizeArgs),
     /// Record files (or hashes) as unsupported.
     Unsupport(commands::NotarizeArgs),
-    /// Check files (or hashes): exit 0 trusted, 1 untrusted, 2 unknown, 3 unsupported, 4 revoked.
+    /// Check files (or hashes): exit 0 trusted, 1 untrusted, 2 unknown, 3 unsupported, 4 revoked,
+    /// 8 signer mismatch (with --signer-issuer, --signer-repository, --signer-workflow, --signer-ref).
     Authenticate(commands::AuthenticateArgs),
     /// Show every entry for a file or hash, verified.
     Inspect(commands::InspectArgs),
