@@ -275,9 +275,11 @@ impl Writer {
                     Err(re) => {
                         tracing::error!(ledger = %self.state.ledger, error = %re,
                             "cannot reload the ledger state; refusing writes");
-                        self.failed = Some(format!(
+                        let why = format!(
                             "storage failed and the ledger state could not be reloaded: {re}"
-                        ));
+                        );
+                        self.shared.stopped(&why);
+                        self.failed = Some(why);
                     }
                 }
                 let msg = e.to_string();

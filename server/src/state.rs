@@ -1,8 +1,7 @@
 //! The server's one shared state, composed of its rooms: the validated configuration, the open
 //! ledgers ([`crate::registry`]), who holds which credential ([`crate::auth`]), request limits
-//! ([`crate::limits`]) and metrics.
+//! ([`crate::limits`]), readiness ([`crate::health`]) and metrics.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use notarium_core::api::Limits as WireLimits;
@@ -12,6 +11,7 @@ use crate::auth::{Caller, Credentials, KeyInfo};
 use crate::config::Config;
 use crate::datadir::{DataDir, LedgerMeta};
 use crate::error::ApiResult;
+use crate::health::Readiness;
 use crate::limits::RequestLimits;
 use crate::metrics::Metrics;
 use crate::registry::{LedgerHandle, Registry};
@@ -24,8 +24,19 @@ pub const DEFAULT_LEDGER: &str = "default";
 pub struct Startup {
     /// A generated admin token (only on the first start without a configured one).
     pub generated_admin_token: Option<String>,
-    /// The verifier key of each ledger created at this start.
-    pub created_ledgers: Vec<(String, String)>,
+    /// Each ledger created at this start.
+    pub created_ledgers: Vec<CreatedLedger>,
+}
+
+/// A ledger created at start, with what is now fixed about it.
+#[derive(Debug)]
+pub struct CreatedLedger {
+    /// Its name.
+    pub name: String,
+    /// The origin frozen into its checkpoints.
+    pub origin: String,
+    /// The key that verifies them.
+    pub verifier_key: String,
 }
 
 /// The shared state; cheap to clone.
@@ -40,7 +51,7 @@ struct Inner {
     credentials: Credentials,
     limits: RequestLimits,
     metrics: Arc<Metrics>,
-    ready: AtomicBool,
+    readiness: Readiness,
 }
 
 impl std::fmt::Debug for AppState {
@@ -71,13 +82,16 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let names = data.ledgers()?;
         let registry = Arc::new(Registry::new(data, config.clone(), metrics.clone()));
-        let credentials = Credentials::new(admin_hash);
+        let credentials = Credentials::new(admin_hash)
+            .with_metrics_token(config.metrics.token.as_ref().map(|t| t.expose()));
         if names.is_empty() {
             let name = LedgerName::new(DEFAULT_LEDGER).expect("valid");
             let handle = registry.create_blocking(&name, LedgerMeta::default())?;
-            startup
-                .created_ledgers
-                .push((name.to_string(), handle.verifier_key().to_string()));
+            startup.created_ledgers.push(CreatedLedger {
+                name: name.to_string(),
+                origin: handle.origin().to_string(),
+                verifier_key: handle.verifier_key().to_string(),
+            });
         }
         for name in names {
             let (_, keys) = registry.open(&name)?;
@@ -90,7 +104,7 @@ impl AppState {
                 ledgers: registry,
                 credentials,
                 metrics,
-                ready: AtomicBool::new(false),
+                readiness: Readiness::default(),
             }),
         };
         Ok((state, startup))
@@ -99,6 +113,11 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The data directory (locked by this process).
+    pub fn data_dir(&self) -> &DataDir {
+        self.inner.ledgers.data()
     }
 
     /// The metrics.
@@ -123,12 +142,25 @@ impl AppState {
 
     /// True from the moment the server serves until shutdown begins.
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::SeqCst)
+        self.inner.readiness.is_serving()
     }
 
-    /// Marks the server ready or not.
+    /// Marks the server serving or not.
     pub fn set_ready(&self, ready: bool) {
-        self.inner.ready.store(ready, Ordering::SeqCst);
+        self.inner.readiness.set_serving(ready);
+    }
+
+    /// Whether the server can do its job now: serving, every ledger writing, storage taking
+    /// writes ([`crate::health`]).
+    ///
+    /// # Errors
+    /// 503 naming the reason.
+    pub async fn readiness(&self) -> ApiResult<()> {
+        let ledgers = self.ledgers();
+        self.inner
+            .readiness
+            .check(self.inner.ledgers.data(), &ledgers)
+            .await
     }
 
     /// The ledger named `name`.
@@ -159,6 +191,14 @@ impl AppState {
     /// 401 for a malformed header, an unknown or a revoked key.
     pub fn caller(&self, authorization: Option<&str>) -> ApiResult<Caller> {
         self.inner.credentials.caller(authorization)
+    }
+
+    /// Whether this `Authorization` value may read `/metrics`.
+    ///
+    /// # Errors
+    /// 401 when a metrics token is configured and not given.
+    pub fn metrics_reader(&self, authorization: Option<&str>) -> ApiResult<()> {
+        self.inner.credentials.metrics_reader(authorization)
     }
 
     /// Remembers a key created by this process.

@@ -110,13 +110,18 @@ async fn operations_endpoints() {
     for needle in [
         "notarium_http_requests_total{route=\"/api/v1/ledgers/{ledger}/entries\",method=\"POST\",status=\"201\"} 1",
         "notarium_http_request_duration_seconds_bucket{route=\"/api/v1/ledgers/{ledger}/entries\"",
-        "notarium_ledger_entries{ledger=\"default\"} 1",
-        "notarium_commit_batch_entries_count{ledger=\"default\"} 1",
-        "notarium_commit_fsync_seconds_count{ledger=\"default\"} 1",
+        "notarium_ledgers 1\n",
+        "notarium_ledger_entries 1\n",
+        "notarium_commit_batch_entries_count 1\n",
+        "notarium_commit_fsync_seconds_count 1\n",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
     assert!(!text.contains(ADMIN));
+    assert!(
+        !text.contains("ledger=\""),
+        "no series names a ledger by default:\n{text}"
+    );
 
     let r = call(&state, "GET", "/", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "the dashboard");
@@ -126,6 +131,43 @@ async fn operations_endpoints() {
     let r = call(&state, "PUT", "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.error_code(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token_and_name_ledgers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), |c| {
+        c.metrics_token = Some("metrics-scraper-0123456789".into());
+        c.metrics_ledger_names = Some(true);
+    });
+    let (_, writer) = create_key(&s, "default", "write", ADMIN).await;
+    for (token, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(writer.as_str()), StatusCode::UNAUTHORIZED),
+        (Some("metrics-scraper-wrong"), StatusCode::UNAUTHORIZED),
+        (Some("metrics-scraper-0123456789"), StatusCode::OK),
+        (Some(ADMIN), StatusCode::OK),
+    ] {
+        let r = call(&s, "GET", "/metrics", token, None).await;
+        assert_eq!(r.status, status, "{token:?}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(r.error_code(), "unauthorized");
+        } else {
+            let text = r.text();
+            assert!(
+                text.contains("notarium_ledger_entries{ledger=\"default\"} 1"),
+                "{text}"
+            );
+            assert!(text.contains("notarium_commit_batch_entries_count{ledger=\"default\"} 1"));
+        }
+    }
+    let open_dir = tempfile::tempdir().unwrap();
+    let open = state(open_dir.path(), |_| {});
+    assert_eq!(
+        call(&open, "GET", "/metrics", None, None).await.status,
+        StatusCode::OK,
+        "without metrics_token the endpoint is open (ledger names hidden)"
+    );
 }
 
 #[tokio::test]
@@ -961,11 +1003,16 @@ async fn timeouts_and_overload() {
         c.request_timeout_ms = Some(300);
         c.max_concurrent_requests = Some(1);
     });
-    // Every slot taken: the next request is refused at once, not queued.
+    // Every slot taken: the next request is refused at once, not queued; health checks
+    // still answer.
     let permit = s.limits().slot().unwrap();
-    let r = call(&s, "GET", "/healthz", None, None).await;
+    let r = call(&s, "GET", "/api/v1/ledgers/default", Some(ADMIN), None).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.error_code(), "overloaded");
+    for probe in ["/healthz", "/readyz"] {
+        let r = call(&s, "GET", probe, None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{probe} while overloaded");
+    }
     drop(permit);
     // A write stuck behind a locked database times out with the JSON error.
     let lock = lock_database(dir.path(), "default");
