@@ -23,6 +23,16 @@ pub struct Cli {
     /// YAML configuration file (every key also has a NOTARIUM_<KEY> variable).
     #[arg(long, value_name = "FILE", env = "NOTARIUM_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); reloaded on change or
+    /// SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The URL clients reach this server at, e.g. https://notary.example.com/notarium.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -67,6 +77,13 @@ impl Cli {
         }
         if let Some(d) = &self.data_dir {
             raw.data_dir = Some(d.clone());
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            raw.tls_cert = Some(cert.clone());
+            raw.tls_key = Some(key.clone());
+        }
+        if let Some(u) = &self.public_url {
+            raw.public_url = Some(u.clone());
         }
         raw.validate()
     }

@@ -17,6 +17,7 @@ pub mod github;
 pub mod oidc;
 pub mod proxy;
 pub mod registry;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
