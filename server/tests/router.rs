@@ -1155,3 +1155,106 @@ async fn an_oversized_notarization_fails_alone() {
         .json();
     assert_eq!(v["size"], 1000);
 }
+
+#[tokio::test]
+async fn openapi_carries_the_enforced_constraints_and_media_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), |_| {});
+    let spec = call(&s, "GET", "/openapi.json", None, None).await.json();
+    let schemas = &spec["components"]["schemas"];
+    let request = &schemas["ArtifactRequest"]["properties"];
+    assert_eq!(request["name"]["maxLength"], 1024);
+    assert_eq!(request["name"]["minLength"], 1);
+    assert_eq!(request["kind"]["maxLength"], 32);
+    assert_eq!(request["attributes"]["maxProperties"], 64);
+    assert_eq!(
+        request["attributes"]["propertyNames"]["pattern"],
+        "^[A-Za-z0-9._/-]{1,128}$"
+    );
+    assert_eq!(
+        request["attributes"]["additionalProperties"]["maxLength"],
+        1024
+    );
+    assert_eq!(request["ci"]["additionalProperties"], false);
+    assert!(request["ci"]["properties"]["run_url"].is_object());
+    assert_eq!(
+        schemas["BatchRequest"]["properties"]["entries"]["maxItems"],
+        1000
+    );
+    assert_eq!(
+        schemas["BatchRequest"]["properties"]["entries"]["minItems"],
+        1
+    );
+    assert_eq!(
+        schemas["AuthenticateRequest"]["properties"]["sha256"]["maxItems"],
+        1000
+    );
+    assert_eq!(
+        schemas["CreateLedger"]["properties"]["name"]["pattern"],
+        "^[a-z0-9][a-z0-9_-]{0,63}$"
+    );
+
+    let param = |path: &str, method: &str, name: &str| -> serde_json::Value {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+            .clone()
+    };
+    let limit = param("/api/v1/ledgers/{ledger}/entries", "get", "limit");
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_u64(),
+            limit["schema"]["maximum"].as_u64()
+        ),
+        (Some(1), Some(1000))
+    );
+    let window = param("/api/v1/ledgers/{ledger}/stats", "get", "window");
+    assert_eq!(window["schema"]["maximum"], 86400);
+    let sha = param(
+        "/api/v1/ledgers/{ledger}/artifacts/{sha256}",
+        "get",
+        "sha256",
+    );
+    assert_eq!(sha["schema"]["pattern"], "^[0-9a-fA-F]{64}$");
+
+    // /report: JSON by default, HTML with format=html, both under one 200.
+    let report =
+        &spec["paths"]["/api/v1/ledgers/{ledger}/report"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        report["application/json"]["schema"]["$ref"],
+        "#/components/schemas/AuditReport"
+    );
+    assert!(report["text/html"].is_object(), "{report}");
+    let r = call(
+        &s,
+        "GET",
+        "/api/v1/ledgers/default/report",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let r = call(
+        &s,
+        "GET",
+        "/api/v1/ledgers/default/report?format=html",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+
+    let metrics = &spec["paths"]["/metrics"]["get"];
+    assert!(
+        metrics["responses"]["200"]["content"]["text/plain; version=0.0.4"].is_object(),
+        "{metrics}"
+    );
+    assert!(spec["components"]["securitySchemes"]["metrics_token"].is_object());
+    assert!(spec["servers"].is_null(), "no public_url: no servers entry");
+}

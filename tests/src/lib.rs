@@ -14,6 +14,7 @@
 
 pub mod ci_plugins;
 pub mod github;
+pub mod nginx;
 pub mod oidc;
 pub mod proxy;
 pub mod registry;
@@ -105,6 +106,7 @@ pub struct Server {
     child: Option<Child>,
     url: String,
     admin_token: String,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -114,6 +116,14 @@ impl Server {
     /// # Panics
     /// When the binary is missing, or the server exits or stays silent before it is ready.
     pub fn start() -> Server {
+        Server::start_with_env(&[])
+    }
+
+    /// Like [`Server::start`], with extra `NOTARIUM_*` settings (kept for restarts).
+    ///
+    /// # Panics
+    /// As [`Server::start`].
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("notarium-e2e-server-")
             .tempdir()
@@ -123,6 +133,10 @@ impl Server {
             child: None,
             url: String::new(),
             admin_token: format!("e2e-admin-{}", random_hex(16)),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         server.spawn("127.0.0.1:0");
         server
@@ -142,6 +156,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .env("NOTARIUM_ADMIN_TOKEN", &self.admin_token)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
@@ -599,7 +614,12 @@ impl Default for Setup {
 impl Setup {
     /// Starts a server, creates a `write` key named `ci`, and a CLI with it.
     pub fn new() -> Setup {
-        let server = Server::start();
+        Setup::with_env(&[])
+    }
+
+    /// Like [`Setup::new`], with extra `NOTARIUM_*` settings for the server.
+    pub fn with_env(env: &[(&str, &str)]) -> Setup {
+        let server = Server::start_with_env(env);
         let writer = server.create_key("ci", "write");
         let work = Workdir::new();
         let cli = server
