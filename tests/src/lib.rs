@@ -84,7 +84,7 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// Removes every inherited variable that would change what a binary does.
-fn clean_env(cmd: &mut Command) {
+pub fn clean_env(cmd: &mut Command) {
     for (k, _) in std::env::vars_os() {
         let name = k.to_string_lossy();
         if name.starts_with("NOTARIUM_") || FOREIGN_VARS.contains(&name.as_ref()) {
