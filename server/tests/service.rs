@@ -885,3 +885,47 @@ fn the_example_configuration_documents_every_key_and_loads() {
         .unwrap()
         .starts_with("notariumd ready on https://"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_storage_whose_writes_hang_without_piling_up_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), |_| {});
+    assert_eq!(
+        call(&s, "GET", "/readyz", None, None).await.status,
+        StatusCode::OK
+    );
+    // A FIFO where the probe writes: opening it for writing blocks until someone reads, as a
+    // write to a frozen file system blocks until it thaws.
+    let probe = dir.path().join(".notariumd-write-probe");
+    let made = Command::new("mkfifo").arg(&probe).status().unwrap();
+    assert!(made.success());
+    // Past the interval in which the last answer is reused.
+    tokio::time::sleep(notarium_server::health::PROBE_INTERVAL).await;
+    let started = Instant::now();
+    let r = call(&s, "GET", "/readyz", None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.error_code(), "storage_unresponsive");
+    assert!(started.elapsed() >= notarium_server::health::PROBE_TIMEOUT);
+    // While that write hangs, readiness answers at once and starts no second one.
+    let started = Instant::now();
+    let r = call(&s, "GET", "/readyz", None, None).await;
+    assert_eq!(r.error_code(), "storage_unresponsive");
+    assert!(started.elapsed() < notarium_server::health::PROBE_TIMEOUT);
+    assert_eq!(
+        call(&s, "GET", "/healthz", None, None).await.status,
+        StatusCode::OK
+    );
+    // Thaw: a reader takes the write; the probe ends and the next one succeeds.
+    let reader = std::fs::File::open(&probe).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = call(&s, "GET", "/readyz", None, None).await;
+        if r.status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready again: {}", r.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(reader);
+    assert!(!probe.exists(), "the probe cleans up after itself");
+}
