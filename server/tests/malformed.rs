@@ -103,6 +103,28 @@ async fn malformed_requests_get_4xx_json_errors() {
             "invalid_json",
         ),
         case(
+            "an attribute given twice, once with an escape",
+            "POST",
+            &e,
+            format!(r#"{{"sha256":"{h}","name":"a","attributes":{{"k":"1","\u006b":"2"}}}}"#),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "the 40th attribute repeats the 3rd",
+            "POST",
+            &e,
+            format!(
+                r#"{{"sha256":"{h}","name":"a","attributes":{{{},"k2":"again"}}}}"#,
+                (0..39)
+                    .map(|i| format!(r#""k{i}":"v""#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            400,
+            "invalid_json",
+        ),
+        case(
             "entries given twice in a batch",
             "POST",
             format!("{e}/batch"),
