@@ -52,6 +52,16 @@ pub async fn serve(
         None => None,
     };
     let connections = Arc::new(Connections::new(&state.config().connections));
+    if let Some(limit) = crate::connections::open_files_limit() {
+        if connections.max() + 64 > limit {
+            tracing::warn!(
+                max_connections = connections.max(),
+                open_files_limit = limit,
+                "max_connections is close to the open-files limit: accept may run out of \
+                 descriptors; raise the limit (LimitNOFILE) or lower max_connections"
+            );
+        }
+    }
     let reaper = tokio::spawn(reap(connections.clone()));
     let watcher = tls
         .as_ref()
@@ -67,7 +77,8 @@ pub async fn serve(
                 + state.config().connections.header_read_timeout,
         )
         .max_header_size(MAX_HEAD_BYTES)
-        .max_buf_size(MAX_HEAD_BYTES.max(8192) * 2);
+        // Room for a whole head; bodies pass through in chunks.
+        .max_buf_size(MAX_HEAD_BYTES * 2);
     let builder = Arc::new(builder);
     // Each connection task holds a sender; when all are gone, every connection has ended.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
