@@ -684,4 +684,64 @@ mod tests {
             .apply_env(|k| (k == "NOTARIUM_MAX_LEDGERS").then(|| "many".into()))
             .is_err());
     }
+
+    #[test]
+    fn service_settings_from_the_environment() {
+        let mut raw = RawConfig::default();
+        raw.apply_env(|k| {
+            Some(
+                match k {
+                    "NOTARIUM_PUBLIC_URL" => "https://notary.example.com:8443/ci/notarium/",
+                    "NOTARIUM_TLS_CERT" => "/etc/notarium/tls/cert.pem",
+                    "NOTARIUM_TLS_KEY" => "/etc/notarium/tls/key.pem",
+                    "NOTARIUM_METRICS_LEDGER_NAMES" => "true",
+                    "NOTARIUM_METRICS_TOKEN" => "metrics-token-0123456789",
+                    "NOTARIUM_MAX_CONNECTIONS_PER_ADDRESS" => "0",
+                    "NOTARIUM_IDLE_TIMEOUT_MS" => "5000",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap();
+        let c = raw.validate().unwrap();
+        let url = c.public_url.as_ref().unwrap();
+        assert_eq!(url.prefix(), "/ci/notarium");
+        assert_eq!(url.base(), "https://notary.example.com:8443/ci/notarium");
+        assert_eq!(c.origin_prefix, "notary.example.com:8443/ci/notarium");
+        assert_eq!(c.origin_source, OriginSource::PublicUrl);
+        assert!(c.tls.is_some());
+        assert!(c.metrics.ledger_names && c.metrics.token.is_some());
+        assert!(
+            !format!("{c:?}").contains("metrics-token-0123"),
+            "secrets never print"
+        );
+        assert_eq!(c.connections.per_address, 0);
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.connections.header_read_timeout, Duration::from_secs(10));
+
+        for bad in [
+            "tls_cert: /a.pem",
+            "public_url: ftp://notary.example.com",
+            "public_url: https://notary.example.com/api",
+            "public_url: https://notary.example.com/x?y=1",
+            "public_url: https://user:pw@notary.example.com",
+            "metrics_token: short",
+        ] {
+            let raw: RawConfig = yaml_serde::from_str(bad).unwrap();
+            assert!(raw.validate().is_err(), "{bad}");
+        }
+        let explicit: RawConfig =
+            yaml_serde::from_str("public_url: https://a.example\norigin_prefix: b.example\n")
+                .unwrap();
+        let c = explicit.validate().unwrap();
+        assert_eq!(
+            (c.origin_prefix.as_str(), c.origin_source),
+            ("b.example", OriginSource::Configured)
+        );
+        assert_eq!(
+            RawConfig::default().validate().unwrap().origin_source,
+            OriginSource::Default
+        );
+    }
 }
