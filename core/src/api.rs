@@ -184,6 +184,7 @@ pub struct RevokedKey {
 pub struct BatchRequest {
     /// 1 to [`Limits::batch_max_entries`] notarizations or status changes, appended
     /// all-or-nothing.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub entries: Vec<ArtifactRequest>,
 }
 
@@ -274,7 +275,7 @@ impl PolicyOutcome {
     }
 }
 
-/// One signer or several.
+/// One signer or several (at most [`limits::SIGNERS_MAX`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
@@ -301,6 +302,7 @@ impl Signers {
 #[serde(deny_unknown_fields)]
 pub struct AuthenticateRequest {
     /// 1 to [`Limits::authenticate_max_hashes`] SHA-256 hashes.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub sha256: Vec<Sha256>,
     /// Only entries by these signers (key ids) decide.
     #[serde(default, skip_serializing_if = "Option::is_none")]

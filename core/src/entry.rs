@@ -214,11 +214,15 @@ pub struct ArtifactRequest {
     pub name: String,
     /// Size in bytes, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub size: Option<u64>,
     /// What the artifact is (`file` by default, `dir`, `container`, …): 1–32 of
     /// `a-z 0-9 - _ .`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9._-]{1,32}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9._-]{1,32}$")
+    )]
     pub kind: Option<String>,
     /// The status to record (`trusted` by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,10 +230,53 @@ pub struct ArtifactRequest {
     /// Free-form string attributes: at most 64; keys 1–128 of `A-Z a-z 0-9 - _ . /`, values
     /// at most 1,024 bytes without control characters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::attributes))]
     pub attributes: BTreeMap<String, String>,
     /// Normalised CI context (keys from [`CI_KEYS`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::ci))]
     pub ci: BTreeMap<String, String>,
+}
+
+/// The OpenAPI schemas of the maps of [`ArtifactRequest`], with the limits
+/// [`ArtifactRequest::validate`] enforces.
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+
+    use super::{CI_KEYS, MAX_ATTRIBUTES, MAX_ATTR_KEY_BYTES, MAX_VALUE_BYTES};
+
+    fn value() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(MAX_VALUE_BYTES))
+            .description(Some("At most 1,024 bytes, no control characters."))
+    }
+
+    pub fn attributes() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .max_properties(Some(MAX_ATTRIBUTES))
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_ATTR_KEY_BYTES))
+                    .pattern(Some("^[A-Za-z0-9._/-]{1,128}$")),
+            ))
+            .additional_properties(Some(value()))
+            .into()
+    }
+
+    pub fn ci() -> Schema {
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for key in CI_KEYS {
+            object = object.property(*key, value());
+        }
+        object.into()
+    }
 }
 
 fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {

@@ -228,6 +228,8 @@ pub(crate) struct Shared {
     snapshot: RwLock<Arc<Snapshot>>,
     cache: Mutex<TileCache>,
     counters: AtomicCounters,
+    /// Why the writer refuses appends, once it does (see [`Ledger::stopped`]).
+    stopped: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -247,6 +249,11 @@ impl Shared {
             }
         }
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+    }
+
+    /// Records that the writer refuses appends from now on, and why.
+    fn stopped(&self, why: &str) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
     }
 
     /// Runs `f` with a pooled read connection.
@@ -367,6 +374,7 @@ impl Ledger {
             snapshot: RwLock::new(Arc::new(state.snapshot())),
             cache: Mutex::new(TileCache::new(options.tile_cache)),
             counters: AtomicCounters::default(),
+            stopped: Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel();
         let handle = writer::spawn(
@@ -408,6 +416,19 @@ impl Ledger {
     /// The current tree size.
     pub fn size(&self) -> u64 {
         self.shared.snapshot().size()
+    }
+
+    /// Why the ledger no longer accepts appends, once its writer has stopped after a storage
+    /// failure it could not recover from (its state could not be reloaded from storage); `None`
+    /// while it writes. A server reports it as not ready: only an operator can repair this.
+    /// A commit that fails and leaves a state that reloads (a full disk) does not stop the
+    /// writer: the next batch is tried again.
+    pub fn stopped(&self) -> Option<String> {
+        self.shared
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// What the sequencer has done since the ledger was opened.

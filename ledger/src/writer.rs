@@ -429,7 +429,9 @@ impl Writer {
                 // recorded: no answer can promise what it must, so none is given from now on.
                 tracing::error!(ledger = %self.state.ledger, error = %e,
                     "the ledger stops writing");
-                self.failed = Some(format!("the ledger stopped writing: {e}"));
+                let why = format!("the ledger stopped writing: {e}");
+                self.shared.stopped(&why);
+                self.failed = Some(why);
                 let msg = e.to_string();
                 for done in waiting {
                     done(Err(Error::Unavailable(msg.clone())));
@@ -455,9 +457,11 @@ impl Writer {
                     Err(re) => {
                         tracing::error!(ledger = %self.state.ledger, error = %re,
                             "cannot reload the ledger state; refusing writes");
-                        self.failed = Some(format!(
+                        let why = format!(
                             "storage failed and the ledger state could not be reloaded: {re}"
-                        ));
+                        );
+                        self.shared.stopped(&why);
+                        self.failed = Some(why);
                     }
                 }
                 let msg = e.to_string();

@@ -66,6 +66,14 @@ export function unpin(ledger) {
 }
 
 /**
+ * The URL of an API path, found from this script's own URL (`…/assets/api.js` → `…/api/v1`),
+ * so that the dashboard works under any path prefix a reverse proxy serves it at.
+ */
+export function apiUrl(path) {
+  return new URL(`../api/v1${path}`, import.meta.url).href;
+}
+
+/**
  * Calls the API with the session's key (or `token`). Returns parsed JSON, or the text for
  * `as: 'text'`; throws ApiError with the server's code and message.
  */
@@ -76,7 +84,7 @@ export async function api(path, { method = 'GET', body, token, as = 'json' } = {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let resp;
   try {
-    resp = await fetch(`/api/v1${path}`, {
+    resp = await fetch(apiUrl(path), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -64,6 +64,7 @@ pub enum Presented<'a> {
 #[derive(Debug)]
 pub struct Credentials {
     admin: [u8; 32],
+    metrics: Option<[u8; 32]>,
     keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
 }
 
@@ -72,7 +73,38 @@ impl Credentials {
     pub fn new(admin: [u8; 32]) -> Self {
         Credentials {
             admin,
+            metrics: None,
             keys: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Makes `/metrics` require `token` (or the admin token).
+    pub fn with_metrics_token(mut self, token: Option<&str>) -> Self {
+        self.metrics = token.map(credential_hash);
+        self
+    }
+
+    /// Whether a request with this `Authorization` value may read `/metrics`: anyone when no
+    /// metrics token is configured, otherwise the metrics token or the admin token. API keys
+    /// never: they belong to one ledger, metrics to the server.
+    ///
+    /// # Errors
+    /// 401 without a credential or with another one.
+    pub fn metrics_reader(&self, authorization: Option<&str>) -> ApiResult<()> {
+        let Some(metrics) = &self.metrics else {
+            return Ok(());
+        };
+        let refused = || {
+            ApiError::Unauthorized(
+                "/metrics needs the metrics token: Authorization: Bearer <metrics token>".into(),
+            )
+        };
+        let token = authorization.and_then(bearer_token).ok_or_else(refused)?;
+        let hash = credential_hash(token);
+        if ct_eq(&hash, metrics) || ct_eq(&hash, &self.admin) {
+            Ok(())
+        } else {
+            Err(refused())
         }
     }
 
@@ -257,6 +289,33 @@ mod tests {
             c.identify(Some("Bearer nk_unknown")),
             Err(ApiError::Unauthorized(m)) if m == "unknown API key"
         ));
+    }
+
+    #[test]
+    fn metrics_token() {
+        let open = Credentials::new(credential_hash("admin-token-0123456789"));
+        assert!(
+            open.metrics_reader(None).is_ok(),
+            "no token configured: open"
+        );
+        let c = Credentials::new(credential_hash("admin-token-0123456789"))
+            .with_metrics_token(Some("metrics-token-0123456789"));
+        assert!(c
+            .metrics_reader(Some("Bearer metrics-token-0123456789"))
+            .is_ok());
+        assert!(c
+            .metrics_reader(Some("bearer admin-token-0123456789"))
+            .is_ok());
+        for refused in [
+            None,
+            Some("Bearer nope"),
+            Some("Basic metrics-token-0123456789"),
+        ] {
+            assert!(matches!(
+                c.metrics_reader(refused),
+                Err(ApiError::Unauthorized(_))
+            ));
+        }
     }
 
     #[test]

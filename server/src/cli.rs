@@ -24,6 +24,16 @@ pub struct Cli {
     /// NOTARIUM_<KEY> variable).
     #[arg(long, value_name = "FILE", env = "NOTARIUM_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); reloaded on change or
+    /// SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The URL clients reach this server at, e.g. https://notary.example.com/notarium.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -79,6 +89,13 @@ impl Cli {
         if let Some(d) = &self.data_dir {
             raw.data_dir = Some(d.clone());
         }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            raw.tls_cert = Some(cert.clone());
+            raw.tls_key = Some(key.clone());
+        }
+        if let Some(u) = &self.public_url {
+            raw.public_url = Some(u.clone());
+        }
         raw.validate()
     }
 }
@@ -128,12 +145,18 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .build()?;
     let listen = config.listen;
     let (state, startup) = AppState::open(config)?;
-    // Secrets go to stdout once, never to the log.
-    if let Some(token) = &startup.generated_admin_token {
-        println!("admin token (shown once, only its hash is stored): {token}");
+    match &startup.generated_admin_token {
+        Some(token) => hand_over_admin_token(&state, token)?,
+        None => {
+            if let Some(path) = state.data_dir().leftover_first_token() {
+                tracing::warn!(path = %path.display(),
+                    "the first start's admin token is still in this file: keep it in a secret \
+                     store and delete the file");
+            }
+        }
     }
-    for (ledger, vkey) in &startup.created_ledgers {
-        println!("ledger {ledger} created; verifier key: {vkey}");
+    for created in &startup.created_ledgers {
+        announce_origin(state.config(), created);
     }
     for h in state.ledgers() {
         tracing::info!(ledger = %h.name(), size = h.size(), verifier_key = %h.verifier_key(),
@@ -179,6 +202,62 @@ fn backup(data_dir: &std::path::Path, dest: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Says, on stdout and in the log, which origin a new ledger has frozen into its identity and
+/// where it came from: every checkpoint names it and clients pin the key with it, so a wrong
+/// one (the built-in `localhost/notarium` on a server that clients reach by another name) is
+/// cheap to fix now and impossible later.
+fn announce_origin(config: &Config, created: &crate::state::CreatedLedger) {
+    use crate::config::OriginSource;
+    let source = match config.origin_source {
+        OriginSource::Configured => "from origin_prefix",
+        OriginSource::PublicUrl => "from public_url",
+        OriginSource::Default => {
+            "the built-in default: neither public_url nor origin_prefix is set"
+        }
+    };
+    println!(
+        "ledger {} created with origin {} ({source}); verifier key: {}",
+        created.name, created.origin, created.verifier_key
+    );
+    println!(
+        "  the origin is now part of this ledger's identity: every checkpoint names it and it \
+         can never change"
+    );
+    tracing::warn!(ledger = %created.name, origin = %created.origin, source,
+        verifier_key = %created.verifier_key, "ledger created; its origin is fixed from now on");
+    if config.origin_source == OriginSource::Default {
+        println!(
+            "  if clients will reach this server by another name, stop it now, remove {} and \
+             start again with public_url set (docs/operations.md)",
+            config.data_dir.display()
+        );
+    }
+}
+
+/// Shows a generated admin token to the operator, never to a log: on stderr when stderr is a
+/// terminal (someone is watching), otherwise in a 0600 file whose path is printed. Under a
+/// service manager stdout and stderr are the journal, which many can read and which is kept.
+fn hand_over_admin_token(state: &AppState, token: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("admin token (shown once, only its hash is stored): {token}");
+        return Ok(());
+    }
+    let path = state.data_dir().write_first_token(token).map_err(|e| {
+        e.context(format!(
+            "cannot hand over the generated admin token; delete {} and start again for a new one",
+            state.data_dir().admin_hash_file().display()
+        ))
+    })?;
+    println!(
+        "admin token written to {} (mode 0600; the server keeps only its hash): move it to a \
+         secret store, then delete the file",
+        path.display()
+    );
+    tracing::info!(path = %path.display(), "generated admin token written to a file");
+    Ok(())
 }
 
 fn audit(data_dir: &std::path::Path, output: Output) -> ExitCode {

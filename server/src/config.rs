@@ -72,6 +72,29 @@ pub struct RawConfig {
     /// Trusted CI issuers whose OIDC tokens are credentials, and their rules (`docs/oidc.md`).
     /// File only: nested, so no `NOTARIUM_*` variable.
     pub oidc: Option<RawOidc>,
+    /// The URL clients use to reach this server (`https://notary.example.com/notarium`):
+    /// scheme, host and path prefix, when a reverse proxy serves it. Links, the dashboard and
+    /// the API description use it, and on first start it gives the origin.
+    pub public_url: Option<String>,
+    /// A PEM file with the TLS certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// A PEM file with the TLS private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// A connection must send a complete request head within this time once it has sent its
+    /// first byte (default 10,000 ms).
+    pub header_read_timeout_ms: Option<u64>,
+    /// A connection with no request in flight is closed after this time (default 60,000 ms).
+    pub idle_timeout_ms: Option<u64>,
+    /// Connections open at once (default: from the file-descriptor limit).
+    pub max_connections: Option<u64>,
+    /// Connections open at once from one client address (default 256; 0: no cap).
+    pub max_connections_per_address: Option<u64>,
+    /// A bearer token that `/metrics` requires (a secret). Prefer `metrics_token_file`.
+    pub metrics_token: Option<String>,
+    /// A file whose first line is the token that `/metrics` requires.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Label metrics with ledger names (default false: totals over all ledgers).
+    pub metrics_ledger_names: Option<bool>,
 }
 
 impl fmt::Debug for RawConfig {
@@ -85,6 +108,12 @@ impl fmt::Debug for RawConfig {
             )
             .field("admin_token_file", &self.admin_token_file)
             .field("oidc", &self.oidc)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metrics_token_file", &self.metrics_token_file)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +172,128 @@ pub struct Limits {
     pub ledgers: usize,
 }
 
+/// Limits on connections, which protect the server before any request is read.
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    /// From a connection's first byte of a request head to the whole head.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// Connections open at once; `None`: from the file-descriptor limit at start.
+    pub max: Option<usize>,
+    /// Connections open at once from one client address; 0: no cap.
+    pub per_address: usize,
+}
+
+/// Where the TLS certificate and key are read from (and reread when they change).
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Who may read `/metrics` and what it shows.
+#[derive(Clone, Debug)]
+pub struct MetricsAccess {
+    /// The bearer token it requires (the admin token is accepted too); `None`: no credential.
+    pub token: Option<Secret>,
+    /// Whether series carry ledger names.
+    pub ledger_names: bool,
+}
+
+/// The URL clients reach the server at, when it differs from its listen address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    url: url::Url,
+    prefix: String,
+}
+
+/// Path segments that the server's own routes start with: a prefix may not be one of them.
+const ROUTE_ROOTS: &[&str] = &[
+    "api",
+    "assets",
+    "healthz",
+    "readyz",
+    "metrics",
+    "openapi.json",
+];
+
+impl PublicUrl {
+    /// Parses and checks a public URL: `http` or `https`, a host, an optional path prefix, and
+    /// nothing else (no user, query or fragment).
+    ///
+    /// # Errors
+    /// Naming what is wrong.
+    pub fn parse(text: &str) -> anyhow::Result<PublicUrl> {
+        let url = url::Url::parse(text.trim())
+            .with_context(|| format!("{text:?} is not a URL such as https://notary.example.com"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            bail!("{text:?}: the scheme must be http or https");
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            bail!("{text:?}: a host is required");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            bail!("{text:?}: no user or password");
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            bail!("{text:?}: no query or fragment");
+        }
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        if let Some(first) = prefix.split('/').nth(1) {
+            if ROUTE_ROOTS.contains(&first) {
+                bail!(
+                    "{text:?}: the path prefix cannot start with /{first}, a route of the server"
+                );
+            }
+        }
+        if prefix.contains("//") || prefix.contains(['%', ' ', '+']) {
+            bail!("{text:?}: the path prefix must be plain segments such as /notarium");
+        }
+        Ok(PublicUrl { url, prefix })
+    }
+
+    /// The path prefix without a trailing slash: `""` or `/notarium`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The URL without a trailing slash, e.g. `https://notary.example.com/notarium`.
+    pub fn base(&self) -> String {
+        let mut base = format!("{}://{}", self.url.scheme(), self.authority());
+        base.push_str(&self.prefix);
+        base
+    }
+
+    /// Host and port as written (the port only when not the scheme's default).
+    fn authority(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        }
+    }
+
+    /// The origin prefix this URL gives: host, port when not the default, and path prefix,
+    /// without scheme (C2SP checkpoints: an origin is a schema-less URL).
+    pub fn origin_prefix(&self) -> String {
+        format!("{}{}", self.authority(), self.prefix)
+    }
+}
+
+/// Where the origin prefix came from: said loudly on the first start, which freezes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginSource {
+    /// `origin_prefix` was set.
+    Configured,
+    /// Derived from `public_url`.
+    PublicUrl,
+    /// Neither was set: the built-in `localhost/notarium`.
+    Default,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -152,6 +303,16 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Origin prefix (no trailing slash).
     pub origin_prefix: String,
+    /// Where `origin_prefix` came from.
+    pub origin_source: OriginSource,
+    /// The URL clients use, when set.
+    pub public_url: Option<PublicUrl>,
+    /// Serve HTTPS with these files.
+    pub tls: Option<TlsFiles>,
+    /// Connection limits.
+    pub connections: ConnectionLimits,
+    /// `/metrics` access.
+    pub metrics: MetricsAccess,
     /// The admin token, when fixed by configuration.
     pub admin_token: Option<Secret>,
     /// Log format.
@@ -171,6 +332,12 @@ pub struct Config {
     /// Trusted CI issuers and their rules (none by default: CI tokens are refused).
     pub oidc: OidcConfig,
 }
+
+/// The longest request target (path and query) the server reads: 414 beyond.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The largest request head (request line and headers) the server reads: 431 beyond.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// The most entries a batch and hashes an authenticate request may hold (docs/http-api.md).
 pub const MAX_BATCH: u64 = 1000;
@@ -201,6 +368,16 @@ pub const KEYS: &[&str] = &[
     "max_ledgers",
     "ledger_readers",
     "shutdown_timeout_ms",
+    "public_url",
+    "tls_cert",
+    "tls_key",
+    "header_read_timeout_ms",
+    "idle_timeout_ms",
+    "max_connections",
+    "max_connections_per_address",
+    "metrics_token",
+    "metrics_token_file",
+    "metrics_ledger_names",
 ];
 
 impl RawConfig {
@@ -227,6 +404,13 @@ impl RawConfig {
             u64::from_str(v.trim())
                 .with_context(|| format!("NOTARIUM_{} must be a whole number", key.to_uppercase()))
         }
+        fn flag(key: &str, v: &str) -> anyhow::Result<bool> {
+            match v.trim() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => bail!("NOTARIUM_{} must be true or false", key.to_uppercase()),
+            }
+        }
         for key in KEYS {
             let Some(v) = var(&format!("NOTARIUM_{}", key.to_uppercase())) else {
                 continue;
@@ -252,6 +436,18 @@ impl RawConfig {
                 "max_ledgers" => self.max_ledgers = Some(num(key, &v)?),
                 "ledger_readers" => self.ledger_readers = Some(num(key, &v)?),
                 "shutdown_timeout_ms" => self.shutdown_timeout_ms = Some(num(key, &v)?),
+                "public_url" => self.public_url = Some(v),
+                "tls_cert" => self.tls_cert = Some(v.into()),
+                "tls_key" => self.tls_key = Some(v.into()),
+                "header_read_timeout_ms" => self.header_read_timeout_ms = Some(num(key, &v)?),
+                "idle_timeout_ms" => self.idle_timeout_ms = Some(num(key, &v)?),
+                "max_connections" => self.max_connections = Some(num(key, &v)?),
+                "max_connections_per_address" => {
+                    self.max_connections_per_address = Some(num(key, &v)?);
+                }
+                "metrics_token" => self.metrics_token = Some(v),
+                "metrics_token_file" => self.metrics_token_file = Some(v.into()),
+                "metrics_ledger_names" => self.metrics_ledger_names = Some(flag(key, &v)?),
                 other => unreachable!("config key {other} has no environment mapping"),
             }
         }
@@ -267,28 +463,35 @@ impl RawConfig {
         let listen: SocketAddr = listen.parse().with_context(|| {
             format!("listen: {listen:?} is not an address such as 127.0.0.1:7373")
         })?;
-        let origin_prefix = self
-            .origin_prefix
-            .unwrap_or_else(|| "localhost/notarium".into())
-            .trim_end_matches('/')
-            .to_owned();
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(PublicUrl::parse)
+            .transpose()
+            .context("public_url")?;
+        let (origin_prefix, origin_source) = match (self.origin_prefix, &public_url) {
+            (Some(p), _) => (p, OriginSource::Configured),
+            (None, Some(u)) => (u.origin_prefix(), OriginSource::PublicUrl),
+            (None, None) => ("localhost/notarium".to_owned(), OriginSource::Default),
+        };
+        let origin_prefix = origin_prefix.trim_end_matches('/').to_owned();
         Origin::new(&format!("{origin_prefix}/{}", "x".repeat(64)))
             .map_err(|e| anyhow::anyhow!("origin_prefix: {e}"))?;
-        let admin_token = match (self.admin_token, self.admin_token_file) {
-            (Some(_), Some(_)) => bail!("set admin_token or admin_token_file, not both"),
-            (Some(t), None) => Some(t),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("admin_token_file: cannot read {}", path.display()))?;
-                Some(text.lines().next().unwrap_or("").trim().to_owned())
-            }
+        let admin_token = token(
+            "admin_token",
+            self.admin_token,
+            self.admin_token_file.as_deref(),
+        )?;
+        let metrics_token = token(
+            "metrics_token",
+            self.metrics_token,
+            self.metrics_token_file.as_deref(),
+        )?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
+            _ => bail!("tls_cert and tls_key: set both (HTTPS) or neither (HTTP)"),
         };
-        if let Some(t) = &admin_token {
-            if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                bail!("admin token: must be at least 16 characters without spaces");
-            }
-        }
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -345,12 +548,46 @@ impl RawConfig {
             ledgers: positive("max_ledgers", self.max_ledgers, 1000, 100_000)? as usize,
         };
         let oidc = OidcConfig::from_raw(self.oidc.unwrap_or_default()).context("oidc")?;
+        let connections = ConnectionLimits {
+            header_read_timeout: Duration::from_millis(positive(
+                "header_read_timeout_ms",
+                self.header_read_timeout_ms,
+                10_000,
+                3_600_000,
+            )?),
+            idle_timeout: Duration::from_millis(positive(
+                "idle_timeout_ms",
+                self.idle_timeout_ms,
+                60_000,
+                86_400_000,
+            )?),
+            max: self
+                .max_connections
+                .map(|n| positive("max_connections", Some(n), n, 1 << 24))
+                .transpose()?
+                .map(|n| n as usize),
+            per_address: match self.max_connections_per_address {
+                Some(n) if n > 1 << 24 => {
+                    bail!("max_connections_per_address: must be at most {}", 1 << 24)
+                }
+                Some(n) => n as usize,
+                None => 256,
+            },
+        };
         Ok(Config {
             listen,
             data_dir: self
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from("notarium-data")),
             origin_prefix,
+            origin_source,
+            public_url,
+            tls,
+            connections,
+            metrics: MetricsAccess {
+                token: metrics_token.map(Secret),
+                ledger_names: self.metrics_ledger_names.unwrap_or(false),
+            },
             admin_token: admin_token.map(Secret),
             log_format,
             log_level: self.log_level.unwrap_or_else(|| "info".into()),
@@ -372,6 +609,28 @@ impl RawConfig {
             oidc,
         })
     }
+}
+
+/// A secret given inline or as a file (its first line), checked for a usable length.
+fn token(
+    name: &str,
+    inline: Option<String>,
+    file: Option<&Path>,
+) -> anyhow::Result<Option<String>> {
+    let token = match (inline, file) {
+        (Some(_), Some(_)) => bail!("set {name} or {name}_file, not both"),
+        (Some(t), None) => t,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{name}_file: cannot read {}", path.display()))?;
+            text.lines().next().unwrap_or("").trim().to_owned()
+        }
+        (None, None) => return Ok(None),
+    };
+    if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("{name}: must be at least 16 characters without spaces");
+    }
+    Ok(Some(token))
 }
 
 impl Config {
@@ -472,5 +731,65 @@ mod tests {
         raw.apply_env(|k| (k == "NOTARIUM_OIDC").then(|| "x".into()))
             .unwrap();
         assert!(raw.oidc.is_none(), "oidc has no environment variable");
+    }
+
+    #[test]
+    fn service_settings_from_the_environment() {
+        let mut raw = RawConfig::default();
+        raw.apply_env(|k| {
+            Some(
+                match k {
+                    "NOTARIUM_PUBLIC_URL" => "https://notary.example.com:8443/ci/notarium/",
+                    "NOTARIUM_TLS_CERT" => "/etc/notarium/tls/cert.pem",
+                    "NOTARIUM_TLS_KEY" => "/etc/notarium/tls/key.pem",
+                    "NOTARIUM_METRICS_LEDGER_NAMES" => "true",
+                    "NOTARIUM_METRICS_TOKEN" => "metrics-token-0123456789",
+                    "NOTARIUM_MAX_CONNECTIONS_PER_ADDRESS" => "0",
+                    "NOTARIUM_IDLE_TIMEOUT_MS" => "5000",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap();
+        let c = raw.validate().unwrap();
+        let url = c.public_url.as_ref().unwrap();
+        assert_eq!(url.prefix(), "/ci/notarium");
+        assert_eq!(url.base(), "https://notary.example.com:8443/ci/notarium");
+        assert_eq!(c.origin_prefix, "notary.example.com:8443/ci/notarium");
+        assert_eq!(c.origin_source, OriginSource::PublicUrl);
+        assert!(c.tls.is_some());
+        assert!(c.metrics.ledger_names && c.metrics.token.is_some());
+        assert!(
+            !format!("{c:?}").contains("metrics-token-0123"),
+            "secrets never print"
+        );
+        assert_eq!(c.connections.per_address, 0);
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.connections.header_read_timeout, Duration::from_secs(10));
+
+        for bad in [
+            "tls_cert: /a.pem",
+            "public_url: ftp://notary.example.com",
+            "public_url: https://notary.example.com/api",
+            "public_url: https://notary.example.com/x?y=1",
+            "public_url: https://user:pw@notary.example.com",
+            "metrics_token: short",
+        ] {
+            let raw: RawConfig = yaml_serde::from_str(bad).unwrap();
+            assert!(raw.validate().is_err(), "{bad}");
+        }
+        let explicit: RawConfig =
+            yaml_serde::from_str("public_url: https://a.example\norigin_prefix: b.example\n")
+                .unwrap();
+        let c = explicit.validate().unwrap();
+        assert_eq!(
+            (c.origin_prefix.as_str(), c.origin_source),
+            ("b.example", OriginSource::Configured)
+        );
+        assert_eq!(
+            RawConfig::default().validate().unwrap().origin_source,
+            OriginSource::Default
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 use std::sync::OnceLock;
 
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::extract::path_param;
+use crate::state::AppState;
 
 /// The policy of every dashboard page and asset.
 pub const CSP: &str =
@@ -91,7 +93,36 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
         secure(resp.headers_mut(), CSP);
         return resp;
     };
-    let (asset, etag) = (&ASSETS[pos], &etags()[pos]);
+    let asset = &ASSETS[pos];
+    respond(asset, asset.body.into(), &etags()[pos], request)
+}
+
+/// The page with its links under the public URL's path prefix: `/assets/app.js` becomes
+/// `/notarium/assets/app.js`, so that the page loads behind a reverse proxy that serves it
+/// there. (Scripts find the API relative to their own URL, see `assets/api.js`.)
+fn index_page(prefix: &str, request: &HeaderMap) -> Response {
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == "index.html")
+        .expect("index.html is embedded");
+    if prefix.is_empty() {
+        return serve("index.html", request);
+    }
+    let text =
+        String::from_utf8_lossy(asset.body).replace("\"/assets/", &format!("\"{prefix}/assets/"));
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&Sha256::digest(text.as_bytes())[..12])
+    );
+    respond(asset, text.into_bytes().into(), &etag, request)
+}
+
+fn respond(
+    asset: &Asset,
+    body: std::borrow::Cow<'static, [u8]>,
+    etag: &str,
+    request: &HeaderMap,
+) -> Response {
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -99,7 +130,7 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
     let mut resp = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        asset.body.into_response()
+        body.into_owned().into_response()
     };
     let h = resp.headers_mut();
     h.insert(
@@ -116,9 +147,15 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
 
 /// The dashboard's single page.
 #[utoipa::path(get, path = "/", tag = "dashboard",
-    responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 304, description = "Not modified (If-None-Match)")))]
+pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let prefix = state
+        .config()
+        .public_url
+        .as_ref()
+        .map_or("", |u| u.prefix());
+    index_page(prefix, &headers)
 }
 
 /// The name of an `/assets/{file}` path.

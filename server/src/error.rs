@@ -34,6 +34,12 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 414: the request target is longer than the server reads.
+    #[error("the request URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    /// 431: the request head is larger than the server reads.
+    #[error("the request headers are larger than the server accepts")]
+    HeadersTooLarge,
     /// 413: the body exceeds the configured limit.
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -94,6 +100,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(_) | ApiError::RangeTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -116,6 +124,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "body_too_large",
+            ApiError::UriTooLong(_) => "uri_too_long",
+            ApiError::HeadersTooLarge => "headers_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid_field",
             ApiError::RangeTooLarge(_) => "range_too_large",
@@ -216,6 +226,68 @@ impl IntoResponse for ApiError {
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The whole HTTP/1.1 answer (head and JSON body) for an error that arises outside any
+/// request: the connection is closed after it.
+fn raw_answer(e: &ApiError) -> Vec<u8> {
+    let status = e.status();
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail {
+            code: e.code().to_owned(),
+            message: e.public_message(),
+        },
+    })
+    .unwrap_or_default();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    if matches!(e, ApiError::Unavailable { .. }) {
+        out.push_str("retry-after: 1\r\n");
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The JSON answer that replaces `head` when `head` is hyper's own answer to a request it
+/// could not parse (400 malformed, 414 URI too long, 431 head too large), which carries no
+/// body; `None` for anything else. See [`crate::connections::Watched`].
+pub fn protocol_answer(head: &[u8]) -> Option<Vec<u8>> {
+    let error = if head.starts_with(b"HTTP/1.1 400 ") {
+        ApiError::bad_request(
+            "malformed_request",
+            "the request could not be parsed as HTTP/1.1",
+        )
+    } else if head.starts_with(b"HTTP/1.1 414 ") {
+        ApiError::UriTooLong(crate::config::MAX_URI_BYTES)
+    } else if head.starts_with(b"HTTP/1.1 431 ") {
+        ApiError::HeadersTooLarge
+    } else {
+        return None;
+    };
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if end + 4 != head.len() {
+        return None;
+    }
+    let empty = head[..end]
+        .split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .any(|line| line.eq_ignore_ascii_case(b"content-length: 0"));
+    empty.then(|| raw_answer(&error))
+}
+
+/// The answer to a connection refused because every connection slot is busy.
+pub fn connection_refused() -> Vec<u8> {
+    raw_answer(&ApiError::Unavailable {
+        code: "too_many_connections",
+        message: "too many connections are busy; retry",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +360,40 @@ mod tests {
             let body: ErrorBody = serde_json::from_slice(&body).unwrap();
             assert_eq!(body.error.code, code);
             assert!(!body.error.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn hypers_bodyless_protocol_errors_are_replaced_and_nothing_else() {
+        let hyper_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(protocol_answer(hyper_431).unwrap()).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        assert!(head.contains("connection: close"));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], "headers_too_large");
+        for (head, code) in [
+            (
+                &b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"[..],
+                "malformed_request",
+            ),
+            (
+                b"HTTP/1.1 414 URI Too Long\r\nContent-Length: 0\r\n\r\n",
+                "uri_too_long",
+            ),
+        ] {
+            let a = String::from_utf8(protocol_answer(head).unwrap()).unwrap();
+            assert!(a.contains(code), "{a}");
+        }
+        for other in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-length: 57\r\n\r\n"[..],
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\nextra",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+            b"{\"body\": \"HTTP/1.1 400 \"}",
+        ] {
+            assert!(protocol_answer(other).is_none());
         }
     }
 }

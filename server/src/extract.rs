@@ -1,12 +1,14 @@
 //! Extractors that turn every kind of bad input into the one error schema: JSON bodies,
 //! query strings, path segments, and the caller's credentials and role.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -21,8 +23,13 @@ use crate::oidc::OidcError;
 use crate::registry::LedgerHandle;
 use crate::state::AppState;
 
-/// A JSON body, strict: wrong content type → 415, too large → 413, bad syntax → 400
-/// `invalid_json`, wrong shape (unknown field, wrong type, missing field) → 400 `invalid_body`.
+/// A JSON body, strict: wrong content type → 415, too large → 413, bad syntax or a key given
+/// twice in any object → 400 `invalid_json`, wrong shape (unknown field, wrong type, missing
+/// field) → 400 `invalid_body`.
+///
+/// Duplicate keys are refused because parsers disagree on them: serde keeps the last, others
+/// the first, so `{"status":"trusted","status":"revoked"}` would mean one thing to the server
+/// and another to a proxy or a log reader that checked it (RFC 8259 §4, I-JSON RFC 7493 §2.3).
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -30,31 +37,163 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection, state.config().limits.body_bytes)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
         }
+        let limit = state.config().limits.body_bytes;
+        let body = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge(limit)
+            } else {
+                ApiError::bad_request("invalid_body", r.body_text())
+            }
+        })?;
+        parse_json(&body).map(ApiJson)
     }
 }
 
-fn json_rejection(r: JsonRejection, limit: usize) -> ApiError {
-    match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", source_text(&e)),
-        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", source_text(&e)),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit),
-        other => ApiError::bad_request("invalid_body", other.body_text()),
+/// `application/json` or `application/<anything>+json`, with any parameters.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, sub)) = mime.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// Parses a request body: first a pass that refuses a key given twice in any object, then the
+/// typed parse. Both passes stop at the first error; serde's message names the position.
+///
+/// # Errors
+/// 400 `invalid_json` for syntax errors and duplicate keys, `invalid_body` for the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    use serde::de::DeserializeSeed;
+    let mut unique = serde_json::Deserializer::from_slice(body);
+    UniqueKeys
+        .deserialize(&mut unique)
+        .and_then(|()| unique.end())
+        .map_err(|e| ApiError::bad_request("invalid_json", clip(&e)))?;
+    serde_json::from_slice(body).map_err(|e| {
+        let code = match e.classify() {
+            serde_json::error::Category::Data => "invalid_body",
+            _ => "invalid_json",
+        };
+        ApiError::bad_request(code, clip(&e))
+    })
+}
+
+fn clip(e: &serde_json::Error) -> String {
+    e.to_string().chars().take(300).collect()
+}
+
+/// Walks any JSON value and fails on the first object that names a key twice. Syntax errors
+/// surface here too, with serde_json's position.
+struct UniqueKeys;
+
+/// An object key, borrowed from the body when it can be.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
     }
 }
 
-/// serde's message (which names the field and position) without axum's preamble.
-fn source_text(e: &dyn std::error::Error) -> String {
-    let mut inner: &dyn std::error::Error = e;
-    while let Some(s) = inner.source() {
-        inner = s;
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
     }
-    let text = inner.to_string();
-    text.chars().take(300).collect()
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Keys borrowed from the body where they hold no escapes; a short list for the small
+        // objects of the API, a hash set once an object grows (a hostile body of 100,000 keys
+        // must not cost 100,000² comparisons).
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            let repeated = if many.is_empty() {
+                let seen = few.contains(&key);
+                if !seen && few.len() == 16 {
+                    many.extend(few.drain(..));
+                }
+                seen
+            } else {
+                many.contains(&key)
+            };
+            if repeated {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {:?}: each key may appear once in an object",
+                    key.chars().take(64).collect::<String>()
+                )));
+            }
+            map.next_value_seed(UniqueKeys)?;
+            if many.is_empty() {
+                few.push(key);
+            } else {
+                many.insert(key);
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// The query string as name/value pairs, consumed strictly: each handler takes the names it
@@ -370,6 +509,20 @@ impl FromRequestParts<AppState> for Identity {
             // `caller` never verifies CI tokens: a token is granted per ledger.
             Caller::Oidc(_) => Err(missing_key()),
         }
+    }
+}
+
+/// A caller allowed to read `/metrics` (see `metrics_token`).
+#[derive(Debug)]
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .metrics_reader(authorization(parts)?)
+            .map(|()| MetricsReader)
     }
 }
 

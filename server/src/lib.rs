@@ -16,10 +16,12 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod dashboard;
 pub mod datadir;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod oidc;
@@ -27,10 +29,10 @@ pub mod openapi;
 pub mod registry;
 pub mod report;
 pub mod routes;
+pub mod serve;
 pub mod state;
+pub mod tls;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -38,19 +40,32 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use tokio::net::TcpListener;
 
 pub use config::{Config, RawConfig};
 pub use error::ApiError;
+pub use serve::{serve, shutdown_signal};
 pub use state::AppState;
 
-/// The router of every route, with limits, metrics and request logs.
+/// The router of every route, with limits, metrics and request logs. With a `public_url` that
+/// has a path prefix, every route is also served under that prefix, so that a reverse proxy
+/// may pass requests on with the prefix or without it.
 pub fn app(state: AppState) -> Router {
     static DOCUMENT: OnceLock<openapi::Document> = OnceLock::new();
     let (router, api) = routes::router().split_for_parts();
-    let document = DOCUMENT.get_or_init(|| openapi::document(api)).clone();
+    let document = match &state.config().public_url {
+        None => DOCUMENT
+            .get_or_init(|| openapi::document(api, None))
+            .clone(),
+        Some(url) => openapi::document(api, Some(url)),
+    };
     let body_limit = state.config().limits.body_bytes;
-    router
+    let prefix = state
+        .config()
+        .public_url
+        .as_ref()
+        .map(|u| u.prefix().to_owned())
+        .unwrap_or_default();
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
@@ -58,77 +73,37 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
-}
-
-/// Serves `state` on `listener` until `shutdown` completes, then stops accepting, finishes the
-/// requests in flight (bounded by `shutdown_timeout`), and closes every ledger after its
-/// queued batches are committed.
-///
-/// # Errors
-/// When the listener fails.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
-    let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
-    let draining = state.clone();
-    let signal = async move {
-        shutdown.await;
-        draining.set_ready(false);
-        tracing::info!("shutting down: finishing requests in flight");
-        let _ = drain_tx.send(true);
-    };
-    let server = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    state.set_ready(true);
-    tracing::info!(%addr, "notariumd ready on http://{addr}");
-    println!("notariumd ready on http://{addr}");
-    let grace = state.config().shutdown_timeout;
-    let mut drain_rx = drain_rx;
-    let deadline = async move {
-        let _ = drain_rx.wait_for(|d| *d).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = server => r?,
-        () = deadline => tracing::warn!("requests still in flight after the shutdown timeout; stopping anyway"),
+        .with_state(state);
+    if prefix.is_empty() {
+        return router;
     }
-    let closing = state.clone();
-    tokio::task::spawn_blocking(move || closing.close())
-        .await
-        .map_err(std::io::Error::other)?;
-    tracing::info!("stopped; every ledger closed");
-    Ok(())
+    let prefix: std::sync::Arc<str> = prefix.into();
+    Router::new().fallback_service(tower::ServiceExt::map_request(
+        router,
+        move |req: Request| strip_prefix(req, &prefix),
+    ))
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+/// `/notarium/api/v1/…` → `/api/v1/…` for the prefix `/notarium`; other paths unchanged.
+fn strip_prefix(mut req: Request, prefix: &str) -> Request {
+    let path = req.uri().path();
+    let rest = match path.strip_prefix(prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => return req,
+    };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = pq.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    req
 }
 
 async fn not_found() -> ApiError {
@@ -139,8 +114,17 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// Concurrency limit (503 `overloaded` when full) and request timeout (503 `timeout`).
+/// The request target's length (414 `uri_too_long`), the concurrency limit (503 `overloaded`
+/// when full; health checks are exempt, so that a busy server still says it is alive and
+/// ready) and the request timeout (503 `timeout`).
 async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > config::MAX_URI_BYTES {
+        return ApiError::UriTooLong(config::MAX_URI_BYTES).into_response();
+    }
+    if matches!(req.uri().path(), "/healthz" | "/readyz") {
+        return next.run(req).await;
+    }
     let Some(_permit) = state.limits().slot() else {
         return ApiError::Unavailable {
             code: "overloaded",

@@ -46,18 +46,59 @@ impl Histogram {
             .fetch_add((v * 1e6) as u64, Ordering::Relaxed);
     }
 
+    fn read(&self) -> Counts {
+        Counts {
+            bounds: self.bounds,
+            buckets: self
+                .counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect(),
+            count: self.count.load(Ordering::Relaxed),
+            sum_micros: self.sum_micros.load(Ordering::Relaxed),
+        }
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        self.read().render(out, name, labels);
+    }
+}
+
+/// A histogram's values at one moment; several add up to one without their labels.
+#[derive(Debug)]
+struct Counts {
+    bounds: &'static [f64],
+    buckets: Vec<u64>,
+    count: u64,
+    sum_micros: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum_micros += other.sum_micros;
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            cumulative += c.load(Ordering::Relaxed);
+        for (b, c) in self.bounds.iter().zip(&self.buckets) {
+            cumulative += c;
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
         }
-        let count = self.count.load(Ordering::Relaxed);
+        let count = self.count;
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        let sum = self.sum_micros as f64 / 1e6;
+        let braced = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braced} {sum}");
+        let _ = writeln!(out, "{name}_count{braced} {count}");
     }
 }
 
@@ -123,8 +164,11 @@ impl Metrics {
         s.batch_seconds.observe(info.batch_seconds);
     }
 
-    /// The exposition text, with the current size of each ledger.
-    pub fn render(&self, ledger_sizes: &[(String, u64)]) -> String {
+    /// The exposition text, with the current size of each ledger. With `ledger_names` false,
+    /// no series names a ledger: sizes and commit statistics are summed over every ledger, and
+    /// `notarium_ledgers` counts them (ledger names can name customers or projects, and the
+    /// endpoint is often reachable by more people than the ledgers are).
+    pub fn render(&self, ledger_sizes: &[(String, u64)], ledger_names: bool) -> String {
         let mut out = String::with_capacity(8192);
         out.push_str("# HELP notarium_http_requests_total HTTP requests answered, by route, method and status.\n");
         out.push_str("# TYPE notarium_http_requests_total counter\n");
@@ -157,10 +201,22 @@ impl Metrics {
                 &format!("route=\"{}\"", escape(route)),
             );
         }
+        out.push_str("# HELP notarium_ledgers Ledgers on this server.\n");
+        out.push_str("# TYPE notarium_ledgers gauge\n");
+        let _ = writeln!(out, "notarium_ledgers {}", ledger_sizes.len());
         out.push_str("# HELP notarium_ledger_entries Entries in each ledger (its tree size).\n");
         out.push_str("# TYPE notarium_ledger_entries gauge\n");
-        for (name, size) in ledger_sizes {
-            let _ = writeln!(out, "notarium_ledger_entries{{ledger=\"{name}\"}} {size}");
+        if ledger_names {
+            for (name, size) in ledger_sizes {
+                let _ = writeln!(
+                    out,
+                    "notarium_ledger_entries{{ledger=\"{}\"}} {size}",
+                    escape(name)
+                );
+            }
+        } else {
+            let total: u64 = ledger_sizes.iter().map(|(_, s)| s).sum();
+            let _ = writeln!(out, "notarium_ledger_entries {total}");
         }
         let commits = self.commits.read().unwrap_or_else(|e| e.into_inner());
         let sections: [(&str, &str, Pick); 3] = [
@@ -182,8 +238,15 @@ impl Metrics {
         ];
         for (name, help, pick) in sections {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-            for (ledger, s) in commits.iter() {
-                pick(s).render(&mut out, name, &format!("ledger=\"{ledger}\""));
+            if ledger_names {
+                for (ledger, s) in commits.iter() {
+                    pick(s).render(&mut out, name, &format!("ledger=\"{}\"", escape(ledger)));
+                }
+            } else if let Some(mut sum) = commits.values().next().map(|s| pick(s).read()) {
+                for s in commits.values().skip(1) {
+                    sum.add(&pick(s).read());
+                }
+                sum.render(&mut out, name, "");
             }
         }
         out
@@ -214,7 +277,24 @@ mod tests {
                 batch_seconds: 0.002,
             },
         );
-        let text = m.render(&[("default".into(), 3)]);
+        m.commit(
+            "secret-customer",
+            notarium_ledger::CommitInfo {
+                entries: 2,
+                size: 2,
+                commit_seconds: 0.001,
+                batch_seconds: 0.002,
+            },
+        );
+        let sizes = [("default".into(), 3), ("secret-customer".into(), 2)];
+        let hidden = m.render(&sizes, false);
+        assert!(!hidden.contains("secret-customer") && !hidden.contains("default"));
+        assert!(hidden.contains("notarium_ledgers 2\n"));
+        assert!(hidden.contains("notarium_ledger_entries 5\n"));
+        assert!(hidden.contains("notarium_commit_batch_entries_count 2\n"));
+        assert!(hidden.contains("notarium_commit_batch_entries_bucket{le=\"2\"} 1\n"));
+        assert!(hidden.contains("notarium_commit_batch_entries_bucket{le=\"4\"} 2\n"));
+        let text = m.render(&sizes, true);
         assert!(text.contains(
             "notarium_http_requests_total{route=\"/api/v1/ledgers/{ledger}\",method=\"GET\",status=\"200\"} 2"
         ));

@@ -8,13 +8,18 @@ use std::sync::Arc;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi};
 
+use crate::config::PublicUrl;
+
 /// The API description as JSON, handed to the `/openapi.json` handler.
 #[derive(Clone, Debug)]
 pub struct Document(pub Arc<str>);
 
-/// Completes the description the router collected: title, version, security schemes, and
-/// path templates in OpenAPI's spelling.
-pub fn document(mut api: OpenApi) -> Document {
+/// Completes the description the router collected: title, version, security schemes, path
+/// templates in OpenAPI's spelling, and the server's public URL when one is configured.
+pub fn document(mut api: OpenApi, public_url: Option<&PublicUrl>) -> Document {
+    if let Some(url) = public_url {
+        api.servers = Some(vec![utoipa::openapi::Server::new(url.base())]);
+    }
     api.info = InfoBuilder::new()
         .title("Notarium")
         .version(env!("CARGO_PKG_VERSION"))
@@ -29,7 +34,7 @@ pub fn document(mut api: OpenApi) -> Document {
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
     let components = api.components.get_or_insert_with(Default::default);
-    for name in ["bearer", "admin_token"] {
+    for name in ["bearer", "admin_token", "metrics_token"] {
         components.add_security_scheme(
             name,
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),

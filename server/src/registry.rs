@@ -91,6 +91,11 @@ impl LedgerHandle {
         self.ledger.size()
     }
 
+    /// Why the ledger's writer refuses appends, once it does.
+    pub fn stopped(&self) -> Option<String> {
+        self.ledger.stopped()
+    }
+
     /// The server's settings for the ledger.
     pub fn meta(&self) -> LedgerMeta {
         self.meta
@@ -145,6 +150,11 @@ impl Registry {
         }
     }
 
+    /// The data directory.
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
     /// The ledger named `name`.
     pub fn get(&self, name: &str) -> Option<Arc<LedgerHandle>> {
         self.ledgers
@@ -173,7 +183,9 @@ impl Registry {
         self.open_with(name, meta)
     }
 
-    /// Creates ledger `name` (blocking), returning its handle.
+    /// Creates ledger `name` (blocking), returning its handle. A creation that fails (a full
+    /// disk, say) leaves nothing behind: a half-made ledger directory would stop the next
+    /// start, and its signing key would make a retry look like a lost database.
     ///
     /// # Errors
     /// When its files cannot be written.
@@ -182,8 +194,17 @@ impl Registry {
         name: &LedgerName,
         meta: LedgerMeta,
     ) -> anyhow::Result<Arc<LedgerHandle>> {
-        self.data.write_meta(name, meta)?;
-        Ok(self.open_with(name, meta)?.0)
+        self.data.create_ledger_dir(name, meta)?;
+        match self.open_with(name, meta) {
+            Ok((handle, _)) => Ok(handle),
+            Err(e) => {
+                if let Err(cleanup) = self.data.remove_failed_ledger(name) {
+                    tracing::error!(ledger = %name, error = %format!("{cleanup:#}"),
+                        "a failed ledger creation left files behind");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Creates a ledger.
@@ -228,8 +249,24 @@ impl Registry {
         let metrics = self.metrics.clone();
         let ledger_name = name.to_string();
         options.on_commit = Some(Arc::new(move |info| metrics.commit(&ledger_name, info)));
-        let ledger = Ledger::open(&dir, options)
-            .with_context(|| format!("cannot open ledger {name} in {}", dir.display()))?;
+        let ledger = match Ledger::open(&dir, options) {
+            Ok(l) => l,
+            Err(e @ notarium_ledger::Error::Config(_)) if e.to_string().contains("origin") => {
+                anyhow::bail!(
+                    "cannot open ledger {name} in {}: {e}. A ledger's origin is fixed when it \
+                     is created: every checkpoint it signed names it and clients pin its key \
+                     with it. To serve this ledger, set origin_prefix so that \
+                     <origin_prefix>/{name} is its stored origin (origin_prefix takes precedence \
+                     over public_url). A new origin needs a new data directory, whose ledgers \
+                     clients pin anew",
+                    dir.display()
+                )
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot open ledger {name} in {}", dir.display()))
+            }
+        };
         let keys = ledger
             .credentials()
             .with_context(|| format!("cannot read the API keys of ledger {name}"))?;

@@ -1,8 +1,8 @@
 //! The server's one shared state, composed of its rooms: the validated configuration, the open
 //! ledgers ([`crate::registry`]), who holds which credential ([`crate::auth`]), the CI token
-//! verifier ([`crate::oidc`]), request limits ([`crate::limits`]) and metrics.
+//! verifier ([`crate::oidc`]), request limits ([`crate::limits`]), readiness
+//! ([`crate::health`]) and metrics.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use notarium_core::api::Limits as WireLimits;
@@ -12,6 +12,7 @@ use crate::auth::{Caller, Credentials, KeyInfo, Presented};
 use crate::config::Config;
 use crate::datadir::{DataDir, LedgerMeta};
 use crate::error::{ApiError, ApiResult};
+use crate::health::Readiness;
 use crate::limits::RequestLimits;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
@@ -25,8 +26,19 @@ pub const DEFAULT_LEDGER: &str = "default";
 pub struct Startup {
     /// A generated admin token (only on the first start without a configured one).
     pub generated_admin_token: Option<String>,
-    /// The verifier key of each ledger created at this start.
-    pub created_ledgers: Vec<(String, String)>,
+    /// Each ledger created at this start.
+    pub created_ledgers: Vec<CreatedLedger>,
+}
+
+/// A ledger created at start, with what is now fixed about it.
+#[derive(Debug)]
+pub struct CreatedLedger {
+    /// Its name.
+    pub name: String,
+    /// The origin frozen into its checkpoints.
+    pub origin: String,
+    /// The key that verifies them.
+    pub verifier_key: String,
 }
 
 /// The shared state; cheap to clone.
@@ -42,7 +54,7 @@ struct Inner {
     oidc: Arc<Oidc>,
     limits: RequestLimits,
     metrics: Arc<Metrics>,
-    ready: AtomicBool,
+    readiness: Readiness,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,14 +85,17 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let names = data.ledgers()?;
         let registry = Arc::new(Registry::new(data, config.clone(), metrics.clone()));
-        let credentials = Credentials::new(admin_hash);
         let oidc = Arc::new(Oidc::new(config.oidc.clone())?);
+        let credentials = Credentials::new(admin_hash)
+            .with_metrics_token(config.metrics.token.as_ref().map(|t| t.expose()));
         if names.is_empty() {
             let name = LedgerName::new(DEFAULT_LEDGER).expect("valid");
             let handle = registry.create_blocking(&name, LedgerMeta::default())?;
-            startup
-                .created_ledgers
-                .push((name.to_string(), handle.verifier_key().to_string()));
+            startup.created_ledgers.push(CreatedLedger {
+                name: name.to_string(),
+                origin: handle.origin().to_string(),
+                verifier_key: handle.verifier_key().to_string(),
+            });
         }
         for name in names {
             let (_, keys) = registry.open(&name)?;
@@ -94,7 +109,7 @@ impl AppState {
                 credentials,
                 oidc,
                 metrics,
-                ready: AtomicBool::new(false),
+                readiness: Readiness::default(),
             }),
         };
         Ok((state, startup))
@@ -103,6 +118,11 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The data directory (locked by this process).
+    pub fn data_dir(&self) -> &DataDir {
+        self.inner.ledgers.data()
     }
 
     /// The metrics.
@@ -127,12 +147,25 @@ impl AppState {
 
     /// True from the moment the server serves until shutdown begins.
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::SeqCst)
+        self.inner.readiness.is_serving()
     }
 
-    /// Marks the server ready or not.
+    /// Marks the server serving or not.
     pub fn set_ready(&self, ready: bool) {
-        self.inner.ready.store(ready, Ordering::SeqCst);
+        self.inner.readiness.set_serving(ready);
+    }
+
+    /// Whether the server can do its job now: serving, every ledger writing, storage taking
+    /// writes ([`crate::health`]).
+    ///
+    /// # Errors
+    /// 503 naming the reason.
+    pub async fn readiness(&self) -> ApiResult<()> {
+        let ledgers = self.ledgers();
+        self.inner
+            .readiness
+            .check(self.inner.ledgers.data(), &ledgers)
+            .await
     }
 
     /// The ledger named `name`.
@@ -198,6 +231,14 @@ impl AppState {
     /// The CI token verifier.
     pub fn oidc(&self) -> &Arc<Oidc> {
         &self.inner.oidc
+    }
+
+    /// Whether this `Authorization` value may read `/metrics`.
+    ///
+    /// # Errors
+    /// 401 when a metrics token is configured and not given.
+    pub fn metrics_reader(&self, authorization: Option<&str>) -> ApiResult<()> {
+        self.inner.credentials.metrics_reader(authorization)
     }
 
     /// Remembers a key created by this process.

@@ -132,17 +132,42 @@ fn the_readme_curl_walkthrough_runs() {
     assert_eq!(d.terminate().code(), Some(0));
 }
 
+/// The token a first start left in the data directory, after checking that the file is 0600
+/// and that stdout named it but never held the token.
+fn first_start_token(d: &Daemon) -> String {
+    let path = d.data_dir.join("admin-token.first-start");
+    let token = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; stdout: {:?}", path.display(), d.stdout))
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("na_"), "{token}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        d.stdout
+            .iter()
+            .any(|l| l.starts_with("admin token written to") && l.contains(path.to_str().unwrap())),
+        "the path is printed: {:?}",
+        d.stdout
+    );
+    assert!(
+        !d.stdout.iter().any(|l| l.contains(&token)),
+        "the token is never on stdout when it is not a terminal: {:?}",
+        d.stdout
+    );
+    token
+}
+
 #[test]
-fn first_start_prints_the_admin_token_once() {
+fn first_start_hands_the_admin_token_over_in_a_file_never_on_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = Daemon::start(&data, &[]);
-    let token_line = d
-        .stdout
-        .iter()
-        .find(|l| l.starts_with("admin token"))
-        .expect("admin token printed");
-    let token = token_line.rsplit(' ').next().unwrap().to_owned();
+    let token = first_start_token(&d);
     let vkey_line = d
         .stdout
         .iter()
@@ -173,6 +198,9 @@ fn first_start_prints_the_admin_token_once() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    // The operator moved the token into a secret store; later starts neither print nor
+    // rewrite it.
+    std::fs::remove_file(data.join("admin-token.first-start")).unwrap();
     let d = Daemon::start(&data, &[]);
     assert!(
         !d.stdout
@@ -181,6 +209,7 @@ fn first_start_prints_the_admin_token_once() {
         "{:?}",
         d.stdout
     );
+    assert!(!data.join("admin-token.first-start").exists());
     assert_eq!(
         d.get("/api/v1/ledgers", Some(&token)).status,
         StatusCode::OK,
@@ -607,15 +636,7 @@ fn logs_are_structured_and_never_hold_secrets() {
         ("NOTARIUM_LOG_LEVEL", "debug"),
     ];
     let d = Daemon::spawn(&dir.path().join("data"), &env, &[], log.into());
-    let admin = d
-        .stdout
-        .iter()
-        .find(|l| l.starts_with("admin token"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let admin = first_start_token(&d);
     let r = d.post(
         &format!("{L}/keys"),
         Some(&admin),

@@ -75,6 +75,71 @@ async fn malformed_requests_get_4xx_json_errors() {
             400,
             "invalid_json",
         ),
+        // A key given twice, anywhere: serde would keep the last one silently.
+        case(
+            "name given twice",
+            "POST",
+            &e,
+            format!(r#"{{"sha256":"{h}","name":"a","name":"b"}}"#),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "an attribute given twice",
+            "POST",
+            &e,
+            format!(r#"{{"sha256":"{h}","name":"a","attributes":{{"k":"1","k":"2"}}}}"#),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "status given twice in the second entry of a batch",
+            "POST",
+            format!("{e}/batch"),
+            format!(
+                r#"{{"entries":[{{"sha256":"{h}","name":"a"}},{{"sha256":"{h}","name":"b","status":"trusted","status":"untrusted"}}]}}"#
+            ),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "an attribute given twice, once with an escape",
+            "POST",
+            &e,
+            format!(r#"{{"sha256":"{h}","name":"a","attributes":{{"k":"1","\u006b":"2"}}}}"#),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "the 40th attribute repeats the 3rd",
+            "POST",
+            &e,
+            format!(
+                r#"{{"sha256":"{h}","name":"a","attributes":{{{},"k2":"again"}}}}"#,
+                (0..39)
+                    .map(|i| format!(r#""k{i}":"v""#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "entries given twice in a batch",
+            "POST",
+            format!("{e}/batch"),
+            format!(r#"{{"entries":[],"entries":[{{"sha256":"{h}","name":"a"}}]}}"#),
+            400,
+            "invalid_json",
+        ),
+        case(
+            "a role given twice in a new key",
+            "POST",
+            format!("{L}/keys"),
+            r#"{"name":"x","role":"read","role":"admin"}"#,
+            400,
+            "invalid_json",
+        ),
         case(
             "JSON array instead of object",
             "POST",

@@ -110,13 +110,18 @@ async fn operations_endpoints() {
     for needle in [
         "notarium_http_requests_total{route=\"/api/v1/ledgers/{ledger}/entries\",method=\"POST\",status=\"201\"} 1",
         "notarium_http_request_duration_seconds_bucket{route=\"/api/v1/ledgers/{ledger}/entries\"",
-        "notarium_ledger_entries{ledger=\"default\"} 1",
-        "notarium_commit_batch_entries_count{ledger=\"default\"} 1",
-        "notarium_commit_fsync_seconds_count{ledger=\"default\"} 1",
+        "notarium_ledgers 1\n",
+        "notarium_ledger_entries 1\n",
+        "notarium_commit_batch_entries_count 1\n",
+        "notarium_commit_fsync_seconds_count 1\n",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
     assert!(!text.contains(ADMIN));
+    assert!(
+        !text.contains("ledger=\""),
+        "no series names a ledger by default:\n{text}"
+    );
 
     let r = call(&state, "GET", "/", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "the dashboard");
@@ -126,6 +131,43 @@ async fn operations_endpoints() {
     let r = call(&state, "PUT", "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.error_code(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token_and_name_ledgers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), |c| {
+        c.metrics_token = Some("metrics-scraper-0123456789".into());
+        c.metrics_ledger_names = Some(true);
+    });
+    let (_, writer) = create_key(&s, "default", "write", ADMIN).await;
+    for (token, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(writer.as_str()), StatusCode::UNAUTHORIZED),
+        (Some("metrics-scraper-wrong"), StatusCode::UNAUTHORIZED),
+        (Some("metrics-scraper-0123456789"), StatusCode::OK),
+        (Some(ADMIN), StatusCode::OK),
+    ] {
+        let r = call(&s, "GET", "/metrics", token, None).await;
+        assert_eq!(r.status, status, "{token:?}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(r.error_code(), "unauthorized");
+        } else {
+            let text = r.text();
+            assert!(
+                text.contains("notarium_ledger_entries{ledger=\"default\"} 1"),
+                "{text}"
+            );
+            assert!(text.contains("notarium_commit_batch_entries_count{ledger=\"default\"} 1"));
+        }
+    }
+    let open_dir = tempfile::tempdir().unwrap();
+    let open = state(open_dir.path(), |_| {});
+    assert_eq!(
+        call(&open, "GET", "/metrics", None, None).await.status,
+        StatusCode::OK,
+        "without metrics_token the endpoint is open (ledger names hidden)"
+    );
 }
 
 #[tokio::test]
@@ -968,11 +1010,16 @@ async fn timeouts_and_overload() {
         c.request_timeout_ms = Some(300);
         c.max_concurrent_requests = Some(1);
     });
-    // Every slot taken: the next request is refused at once, not queued.
+    // Every slot taken: the next request is refused at once, not queued; health checks
+    // still answer.
     let permit = s.limits().slot().unwrap();
-    let r = call(&s, "GET", "/healthz", None, None).await;
+    let r = call(&s, "GET", "/api/v1/ledgers/default", Some(ADMIN), None).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.error_code(), "overloaded");
+    for probe in ["/healthz", "/readyz"] {
+        let r = call(&s, "GET", probe, None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{probe} while overloaded");
+    }
     drop(permit);
     // A write stuck behind a locked database times out with the JSON error.
     let lock = lock_database(dir.path(), "default");
@@ -1114,4 +1161,107 @@ async fn an_oversized_notarization_fails_alone() {
         .await
         .json();
     assert_eq!(v["size"], 1000);
+}
+
+#[tokio::test]
+async fn openapi_carries_the_enforced_constraints_and_media_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), |_| {});
+    let spec = call(&s, "GET", "/openapi.json", None, None).await.json();
+    let schemas = &spec["components"]["schemas"];
+    let request = &schemas["ArtifactRequest"]["properties"];
+    assert_eq!(request["name"]["maxLength"], 1024);
+    assert_eq!(request["name"]["minLength"], 1);
+    assert_eq!(request["kind"]["maxLength"], 32);
+    assert_eq!(request["attributes"]["maxProperties"], 64);
+    assert_eq!(
+        request["attributes"]["propertyNames"]["pattern"],
+        "^[A-Za-z0-9._/-]{1,128}$"
+    );
+    assert_eq!(
+        request["attributes"]["additionalProperties"]["maxLength"],
+        1024
+    );
+    assert_eq!(request["ci"]["additionalProperties"], false);
+    assert!(request["ci"]["properties"]["run_url"].is_object());
+    assert_eq!(
+        schemas["BatchRequest"]["properties"]["entries"]["maxItems"],
+        1000
+    );
+    assert_eq!(
+        schemas["BatchRequest"]["properties"]["entries"]["minItems"],
+        1
+    );
+    assert_eq!(
+        schemas["AuthenticateRequest"]["properties"]["sha256"]["maxItems"],
+        1000
+    );
+    assert_eq!(
+        schemas["CreateLedger"]["properties"]["name"]["pattern"],
+        "^[a-z0-9][a-z0-9_-]{0,63}$"
+    );
+
+    let param = |path: &str, method: &str, name: &str| -> serde_json::Value {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+            .clone()
+    };
+    let limit = param("/api/v1/ledgers/{ledger}/entries", "get", "limit");
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_u64(),
+            limit["schema"]["maximum"].as_u64()
+        ),
+        (Some(1), Some(1000))
+    );
+    let window = param("/api/v1/ledgers/{ledger}/stats", "get", "window");
+    assert_eq!(window["schema"]["maximum"], 86400);
+    let sha = param(
+        "/api/v1/ledgers/{ledger}/artifacts/{sha256}",
+        "get",
+        "sha256",
+    );
+    assert_eq!(sha["schema"]["pattern"], "^[0-9a-fA-F]{64}$");
+
+    // /report: JSON by default, HTML with format=html, both under one 200.
+    let report =
+        &spec["paths"]["/api/v1/ledgers/{ledger}/report"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        report["application/json"]["schema"]["$ref"],
+        "#/components/schemas/AuditReport"
+    );
+    assert!(report["text/html"].is_object(), "{report}");
+    let r = call(
+        &s,
+        "GET",
+        "/api/v1/ledgers/default/report",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let r = call(
+        &s,
+        "GET",
+        "/api/v1/ledgers/default/report?format=html",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+
+    let metrics = &spec["paths"]["/metrics"]["get"];
+    assert!(
+        metrics["responses"]["200"]["content"]["text/plain; version=0.0.4"].is_object(),
+        "{metrics}"
+    );
+    assert!(spec["components"]["securitySchemes"]["metrics_token"].is_object());
+    assert!(spec["servers"].is_null(), "no public_url: no servers entry");
 }

@@ -2,7 +2,8 @@
 // playwright-core, against a real notariumd prepared by tests/tests/dashboard.rs with the real
 // notarium CLI. Run by that Rust test with the environment below; screenshots of every page go
 // to NOTARIUM_SCREENSHOTS, the downloaded audit report to NOTARIUM_DOWNLOADS (the Rust test
-// then verifies it with `notarium verify-report`).
+// then verifies it with `notarium verify-report`). NOTARIUM_URL is the server's, or nginx's
+// under a path prefix: every request must stay under it.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,7 +97,8 @@ describe('dashboard', { concurrency: false }, () => {
       viewport: { width: 1280, height: 900 },
     });
     browser = context.browser();
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: URL_ });
+    // NOTARIUM_URL may carry a path prefix (a reverse proxy's): permissions are per origin.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(URL_).origin });
     context.on('request', (req) => {
       const u = req.url();
       if (!u.startsWith(`${URL_}/`) && !/^(data|blob|file):/.test(u)) foreign.push(u);

@@ -16,10 +16,12 @@ pub mod ci_plugins;
 pub mod github;
 pub mod gitlab;
 pub mod jenkins;
+pub mod nginx;
 pub mod oidc;
 pub mod proxy;
 pub mod registry;
 pub mod release;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -85,7 +87,7 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// Removes every inherited variable that would change what a binary does.
-fn clean_env(cmd: &mut Command) {
+pub fn clean_env(cmd: &mut Command) {
     for (k, _) in std::env::vars_os() {
         let name = k.to_string_lossy();
         if name.starts_with("NOTARIUM_") || FOREIGN_VARS.contains(&name.as_ref()) {
@@ -108,6 +110,7 @@ pub struct Server {
     url: String,
     admin_token: String,
     config: Option<PathBuf>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -117,7 +120,15 @@ impl Server {
     /// # Panics
     /// When the binary is missing, or the server exits or stays silent before it is ready.
     pub fn start() -> Server {
-        Server::start_with(None)
+        Server::start_configured(None, &[])
+    }
+
+    /// Like [`Server::start`], with extra `NOTARIUM_*` settings (kept for restarts).
+    ///
+    /// # Panics
+    /// As [`Server::start`].
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
+        Server::start_configured(None, env)
     }
 
     /// Starts `notariumd` as [`Server::start`] does, with `yaml` as its configuration file
@@ -126,10 +137,15 @@ impl Server {
     /// # Panics
     /// As [`Server::start`].
     pub fn start_with_config(yaml: &str) -> Server {
-        Server::start_with(Some(yaml))
+        Server::start_configured(Some(yaml), &[])
     }
 
-    fn start_with(yaml: Option<&str>) -> Server {
+    /// Starts `notariumd` with `yaml` as its configuration file (if any) and extra
+    /// `NOTARIUM_*` settings (kept for restarts).
+    ///
+    /// # Panics
+    /// As [`Server::start`].
+    pub fn start_configured(yaml: Option<&str>, env: &[(&str, &str)]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("notarium-e2e-server-")
             .tempdir()
@@ -145,6 +161,10 @@ impl Server {
             url: String::new(),
             admin_token: format!("e2e-admin-{}", random_hex(16)),
             config,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         server.spawn("127.0.0.1:0");
         server
@@ -167,6 +187,7 @@ impl Server {
             url: String::new(),
             admin_token: admin_token.to_owned(),
             config: None,
+            env: Vec::new(),
         };
         server.spawn("127.0.0.1:0");
         server
@@ -197,6 +218,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .env("NOTARIUM_ADMIN_TOKEN", &self.admin_token)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
@@ -692,7 +714,13 @@ impl Setup {
         Setup::of(Server::start_with_config(yaml))
     }
 
-    fn of(server: Server) -> Setup {
+    /// Like [`Setup::new`], with extra `NOTARIUM_*` settings for the server.
+    pub fn with_env(env: &[(&str, &str)]) -> Setup {
+        Setup::of(Server::start_with_env(env))
+    }
+
+    /// A write key named `ci` and a CLI with it, on `server`.
+    pub fn of(server: Server) -> Setup {
         let writer = server.create_key("ci", "write");
         let work = Workdir::new();
         let cli = server

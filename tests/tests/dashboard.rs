@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use notarium_core::Timestamp;
 use notarium_e2e::oidc::MockIssuer;
-use notarium_e2e::{bin_dir, Setup};
+use notarium_e2e::{bin_dir, Server, Setup};
 use serde_json::Value;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -317,20 +317,88 @@ fn dashboard_in_chromium() {
             return;
         }
     }
-    // Before any entry: the start of the audit report's range, on a whole second (the
-    // datetime-local inputs hold seconds).
-    let since = {
-        let t = now().0 - 2_000_000;
-        Timestamp(t - t.rem_euclid(1_000_000))
-    };
-    // A server that trusts a (mock) CI issuer: one artifact is notarized with its token.
-    let mock = MockIssuer::start();
-    let audience = "https://notarium.example.com";
-    let s = Setup::with_config(&format!(
+    let since = report_since();
+    let (mock, audience) = (MockIssuer::start(), "https://notarium.example.com");
+    let s = Setup::of(Server::start_configured(
+        Some(&oidc_config(&mock, audience)),
+        &[],
+    ));
+    let url = s.server.url().to_owned();
+    browser_suite(&s, &url, since, "dashboard-screenshots", &mock, audience);
+}
+
+/// A server that trusts a (mock) CI issuer: one artifact is notarized with its token.
+fn oidc_config(mock: &MockIssuer, audience: &str) -> String {
+    format!(
         "oidc:\n  issuers:\n    - issuer: {}\n      provider: github\n      audience: {audience}\n      ca_bundle: {}\n      server_url: https://github.com\n      rules:\n        - {{ledger: default, role: write, claims: {{repository_id: \"892345617\"}}}}\n",
         mock.issuer(),
         mock.ca_bundle().display()
+    )
+}
+
+/// The same suite through a real nginx that serves the dashboard and the API under
+/// `/notarium`, with `public_url` set accordingly: every page, script and API call must go
+/// through the prefix (the suite fails on any request outside it).
+#[test]
+fn dashboard_in_chromium_behind_nginx_under_a_prefix() {
+    if let Some(what) = missing_browser_tools() {
+        if skip_or_fail(&what) {
+            return;
+        }
+    }
+    let since = report_since();
+    let port = notarium_e2e::nginx::free_port();
+    let public = format!("http://127.0.0.1:{port}/notarium");
+    let (mock, audience) = (MockIssuer::start(), "https://notarium.example.com");
+    let s = Setup::of(Server::start_configured(
+        Some(&oidc_config(&mock, audience)),
+        &[("NOTARIUM_PUBLIC_URL", &public)],
     ));
+    let Some(nginx) = notarium_e2e::nginx::Nginx::start(port, s.server.url(), "/notarium", None)
+    else {
+        return;
+    };
+    assert_eq!(nginx.url(), public);
+    let (status, page) = get(&format!("{public}/"), "");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("src=\"/notarium/assets/app.js\""),
+        "the page links its scripts under the prefix: {page}"
+    );
+    browser_suite(
+        &s,
+        &public,
+        since,
+        "dashboard-screenshots-behind-nginx",
+        &mock,
+        audience,
+    );
+    assert!(
+        nginx
+            .access_log()
+            .contains("GET /notarium/api/v1/ledgers/default"),
+        "the dashboard's API calls went through the proxy"
+    );
+}
+
+/// Before any entry: the start of the audit report's range, on a whole second (the
+/// datetime-local inputs hold seconds). Taken before the server starts.
+fn report_since() -> Timestamp {
+    let t = now().0 - 2_000_000;
+    Timestamp(t - t.rem_euclid(1_000_000))
+}
+
+/// Notarizes the suite's files with the real CLI (directly at the server; one with a token of
+/// the mock CI issuer), then runs `dashboard.test.mjs` against `url` and checks its screenshots
+/// and downloaded report. Screenshots go to `target/<shots>/`.
+fn browser_suite(
+    s: &Setup,
+    url: &str,
+    since: Timestamp,
+    shots: &str,
+    mock: &MockIssuer,
+    audience: &str,
+) {
     let vkey = s.server.verifier_key();
     for i in 1..=12 {
         s.work.write(
@@ -369,17 +437,14 @@ fn dashboard_in_chromium() {
         .unwrap();
     assert_eq!(size, 17, "a key and 16 artifact entries");
 
-    let shots = bin_dir()
-        .parent()
-        .expect("target/")
-        .join("dashboard-screenshots");
+    let shots = bin_dir().parent().expect("target/").join(shots);
     std::fs::create_dir_all(&shots).unwrap();
     let downloads = tempfile::tempdir().unwrap();
     let path = |p: &Path| p.to_str().unwrap().to_owned();
     node(
         &["--test", "--test-concurrency=1", "dashboard.test.mjs"],
         &[
-            ("NOTARIUM_URL", s.server.url().to_owned()),
+            ("NOTARIUM_URL", url.to_owned()),
             ("NOTARIUM_ADMIN_TOKEN", s.server.admin_token().to_owned()),
             ("NOTARIUM_WRITE_KEY", s.writer.secret.clone()),
             ("NOTARIUM_VERIFIER_KEY", vkey.clone()),

@@ -61,8 +61,8 @@ fn evaluate(policy: &SignerPolicy, answer: &mut Authentication) -> ApiResult<()>
 /// (the status is unchanged: clients evaluate the policy on the entry they verify).
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/artifacts/{sha256}", tag = "artifacts",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
-        ("sha256" = String, Path, description = "64 hex characters"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("sha256" = String, Path, description = "64 hex characters", pattern = "^[0-9a-fA-F]{64}$"),
         ("signer" = Option<String>, Query, description = "Only these signers decide (repeat or comma-separate)"),
         ("signer_issuer" = Option<String>, Query, description = "Signer policy: the verified issuer of the deciding entry"),
         ("signer_repository" = Option<String>, Query, description = "Signer policy: its verified repository"),
@@ -91,7 +91,7 @@ pub async fn authenticate(
 /// latest checkpoint signed again with the current time, for status proofs kept for offline
 /// verification.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/authenticate", tag = "artifacts",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     request_body = AuthenticateRequest,
     responses((status = 200, body = BatchAuthentication), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
@@ -140,10 +140,10 @@ pub async fn authenticate_many(
 /// Every entry for a hash, oldest first, each with a receipt in one checkpoint.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/artifacts/{sha256}/history", tag = "artifacts",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
-        ("sha256" = String, Path, description = "64 hex characters"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("sha256" = String, Path, description = "64 hex characters", pattern = "^[0-9a-fA-F]{64}$"),
         ("after" = Option<u64>, Query, description = "Cursor: only entries with a greater index"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)", minimum = 1, maximum = 1000),
     ),
     responses((status = 200, body = Page), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]

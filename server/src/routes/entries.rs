@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// Answered once durable; the receipt proves it is in the ledger. With a CI token, the entry's
 /// signer is the token's identity and the server records what it verified as `identity`.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/entries", tag = "entries",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     request_body = ArtifactRequest,
     responses((status = 201, body = Receipt), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -36,7 +36,7 @@ pub async fn notarize(
 
 /// Notarizes up to 1,000 artifacts at once, all-or-nothing.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/entries/batch", tag = "entries",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     request_body = BatchRequest,
     responses((status = 201, body = BatchReceipts), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -86,7 +86,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for EntryIndex {
 
 /// One entry, with its receipt in the latest checkpoint.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/entries/{index}", tag = "entries",
-    params(("ledger" = String, Path, description = "Ledger name"), ("index" = u64, Path, description = "Entry index")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"), ("index" = u64, Path, description = "Entry index")),
     responses((status = 200, body = Receipt), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn get(access: Access<Read>, EntryIndex(index): EntryIndex) -> ApiResult<Json<Receipt>> {
@@ -96,16 +96,16 @@ pub async fn get(access: Access<Read>, EntryIndex(index): EntryIndex) -> ApiResu
 /// Searches entries, oldest first; pass `next` back as `after` for the next page.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/entries", tag = "entries",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
         ("name" = Option<String>, Query, description = "Exact artifact name"),
-        ("sha256" = Option<String>, Query, description = "Artifact SHA-256, 64 hex characters"),
+        ("sha256" = Option<String>, Query, description = "Artifact SHA-256, 64 hex characters", pattern = "^[0-9a-fA-F]{64}$"),
         ("signer" = Option<String>, Query, description = "Key id of the signer"),
-        ("status" = Option<String>, Query, description = "trusted, untrusted or unsupported"),
+        ("status" = Option<String>, Query, description = "trusted, untrusted or unsupported", pattern = "^(trusted|untrusted|unsupported)$"),
         ("attr" = Option<String>, Query, description = "Attribute filter key:value"),
         ("since" = Option<String>, Query, description = "Sequenced at or after (YYYY-MM-DD or RFC 3339 UTC)"),
         ("until" = Option<String>, Query, description = "Sequenced before"),
         ("after" = Option<u64>, Query, description = "Cursor: only entries with a greater index"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1-1000 (default 100)", minimum = 1, maximum = 1000),
     ),
     responses((status = 200, body = Page), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]

@@ -49,7 +49,7 @@ pub async fn create(
 
 /// Describes a ledger.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}", tag = "ledgers",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     responses((status = 200, body = LedgerInfo), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn describe(access: Access<Read>, State(state): State<AppState>) -> Json<LedgerInfo> {
@@ -58,7 +58,7 @@ pub async fn describe(access: Access<Read>, State(state): State<AppState>) -> Js
 
 /// Creates an API key of this ledger; the creation is itself an entry of the ledger.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/keys", tag = "keys", request_body = CreateKey,
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     responses((status = 201, body = NewKey), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_key(
@@ -104,7 +104,7 @@ pub async fn create_key(
 
 /// Lists this ledger's API keys (never their secrets).
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/keys", tag = "keys",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     responses((status = 200, body = KeyList), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_keys(access: Access<Admin>) -> ApiResult<Json<KeyList>> {
@@ -139,7 +139,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for KeyId {
 /// Revokes an API key at once; artifacts whose deciding entry it signed then authenticate as
 /// `revoked`. The revocation is itself an entry of the ledger.
 #[utoipa::path(delete, path = "/api/v1/ledgers/{ledger}/keys/{id}", tag = "keys",
-    params(("ledger" = String, Path, description = "Ledger name"), ("id" = String, Path, description = "Key id")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"), ("id" = String, Path, description = "Key id")),
     responses((status = 200, body = RevokedKey), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke_key(

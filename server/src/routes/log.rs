@@ -24,7 +24,7 @@ fn text_note(note: &str) -> Response {
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint), as text.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/checkpoint", tag = "log",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     responses((status = 200, content_type = "text/plain", body = String), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn checkpoint(access: Access<Read>) -> Response {
@@ -33,7 +33,7 @@ pub async fn checkpoint(access: Access<Read>) -> Response {
 
 /// The same checkpoint at the C2SP tlog-tiles location.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/log/checkpoint", tag = "log",
-    params(("ledger" = String, Path, description = "Ledger name")),
+    params(("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
     responses((status = 200, content_type = "text/plain", body = String), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn log_checkpoint(access: Access<Read>) -> Response {
@@ -43,8 +43,8 @@ pub async fn log_checkpoint(access: Access<Read>) -> Response {
 /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest).
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/proof/inclusion", tag = "log",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
-        ("index" = u64, Query, description = "Entry index"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("index" = u64, Query, description = "Entry index", minimum = 0),
         ("size" = Option<u64>, Query, description = "Tree size, at most the latest (default: the latest)"),
     ),
     responses((status = 200, body = InclusionProof), (status = "4XX", body = ErrorBody)),
@@ -67,8 +67,8 @@ pub async fn inclusion(
 /// The consistency proof between the trees of `from` and `to` entries (default: the latest).
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/proof/consistency", tag = "log",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
-        ("from" = u64, Query, description = "The smaller tree size"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("from" = u64, Query, description = "The smaller tree size", minimum = 0),
         ("to" = Option<u64>, Query, description = "The larger tree size (default: the latest)"),
     ),
     responses((status = 200, body = ConsistencyProof), (status = "4XX", body = ErrorBody)),
@@ -106,7 +106,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tile {
 /// byte-exact per C2SP tlog-tiles. Full tiles never change and may be cached forever.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/log/tile/{*tile}", tag = "log",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
         ("tile" = String, Path, description = "`{L}/{N}[.p/{W}]` or `entries/{N}[.p/{W}]`, N in C2SP x-grouped digits"),
     ),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", body = ErrorBody)),

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use notarium_core::api::{ErrorBody, Health};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::extract::MetricsReader;
 use crate::openapi::Document;
 use crate::state::AppState;
 
@@ -18,26 +19,27 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: 200 from the ready log line until shutdown begins, 503 otherwise.
+/// Readiness: 200 while the server serves (from its ready line until shutdown begins), every
+/// ledger's writer accepts appends and the data directory takes a synced write; 503 otherwise,
+/// with the reason as the error code (`not_ready`, `ledger_stopped`, `storage_unwritable`,
+/// `storage_unresponsive`).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    if state.is_ready() {
-        Ok(Json(Health {
-            status: "ready".into(),
-        }))
-    } else {
-        Err(ApiError::Unavailable {
-            code: "not_ready",
-            message: "not ready: starting or shutting down",
-        })
-    }
+    state.readiness().await?;
+    Ok(Json(Health {
+        status: "ready".into(),
+    }))
 }
 
-/// Prometheus metrics (text exposition format 0.0.4).
+/// Prometheus metrics (text exposition format 0.0.4). Open unless `metrics_token` is set
+/// (then that token or the admin token); series carry ledger names only with
+/// `metrics_ledger_names`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, body = ErrorBody)),
+    security((), ("metrics_token" = []), ("admin_token" = [])))]
+pub async fn metrics(_reader: MetricsReader, State(state): State<AppState>) -> Response {
     let sizes: Vec<(String, u64)> = state
         .ledgers()
         .iter()
@@ -48,7 +50,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(&sizes),
+        state
+            .metrics()
+            .render(&sizes, state.config().metrics.ledger_names),
     )
         .into_response()
 }

@@ -43,8 +43,8 @@ const MAX_WINDOW_SECONDS: u64 = 86_400;
 /// Size, latest checkpoint and its time, and entries per minute over the last `window` seconds.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/stats", tag = "ledgers",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
-        ("window" = Option<u64>, Query, description = "Seconds to measure the rate over, 1-86400 (default 300)"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("window" = Option<u64>, Query, description = "Seconds to measure the rate over, 1-86400 (default 300)", minimum = 1, maximum = 86400),
     ),
     responses((status = 200, body = LedgerStats), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]

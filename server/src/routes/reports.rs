@@ -18,14 +18,14 @@ use crate::state::AppState;
 /// `format=html` gives a printable page of the same content.
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/report", tag = "reports",
     params(
-        ("ledger" = String, Path, description = "Ledger name"),
+        ("ledger" = String, Path, description = "Ledger name", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
         ("since" = Option<String>, Query, description = "Entries sequenced at or after (YYYY-MM-DD or RFC 3339 UTC); default: the first entry"),
         ("until" = Option<String>, Query, description = "Entries sequenced before; default: the latest checkpoint"),
-        ("format" = Option<String>, Query, description = "json (default) or html"),
+        ("format" = Option<String>, Query, description = "json (default) or html", pattern = "^(json|html)$"),
     ),
     responses(
-        (status = 200, body = AuditReport),
-        (status = 200, content_type = "text/html", body = String),
+        (status = 200, description = "The report: JSON by default, a printable page with format=html",
+            content((AuditReport = "application/json"), (String = "text/html"))),
         (status = 422, description = "The range holds more entries than a report may (code range_too_large)", body = ErrorBody),
         (status = "4XX", body = ErrorBody),
     ),

@@ -181,7 +181,27 @@ impl Daemon {
 
     /// Like [`Daemon::start_with_args`], with stderr (the log) sent to `stderr`.
     pub fn spawn(data_dir: &Path, env: &[(&str, &str)], args: &[&str], stderr: Stdio) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_notariumd"));
+        Self::spawn_wrapped(&[], data_dir, env, args, stderr)
+    }
+
+    /// Like [`Daemon::spawn`], run through `wrapper` (a command that ends by exec'ing its
+    /// arguments, such as `nsenter … --` or a shell that sets a limit first), so that the
+    /// child's PID is notariumd's.
+    pub fn spawn_wrapped(
+        wrapper: &[&str],
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+        stderr: Stdio,
+    ) -> Daemon {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_notariumd"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_notariumd")),
+        };
         cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(args)
@@ -227,6 +247,10 @@ impl Daemon {
                 assert_eq!(ready.status, StatusCode::OK, "/readyz after the ready line");
                 return d;
             }
+            if let Some(url) = line.strip_prefix("notariumd ready on https://") {
+                d.addr = url.trim().parse().unwrap();
+                return d;
+            }
         }
     }
 
@@ -258,6 +282,22 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Daemon {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill -{signal}");
     }
 }
 
@@ -304,7 +344,8 @@ pub fn try_http(
     parse_response(&raw).ok_or_else(|| std::io::Error::other("malformed or truncated response"))
 }
 
-fn parse_response(raw: &[u8]) -> Option<Resp> {
+/// Parses one HTTP/1.1 response (head and body).
+pub fn parse_response(raw: &[u8]) -> Option<Resp> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
