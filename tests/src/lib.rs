@@ -104,6 +104,7 @@ pub struct Server {
     child: Option<Child>,
     url: String,
     admin_token: String,
+    envs: Vec<(String, String)>,
 }
 
 impl Server {
@@ -113,6 +114,15 @@ impl Server {
     /// # Panics
     /// When the binary is missing, or the server exits or stays silent before it is ready.
     pub fn start() -> Server {
+        Server::start_with_env(&[])
+    }
+
+    /// [`Server::start`] with extra `NOTARIUM_*` settings in its environment (e.g.
+    /// `("NOTARIUM_RATE_LIMIT_PER_SECOND", "1")`), kept across [`Server::restart`].
+    ///
+    /// # Panics
+    /// As [`Server::start`].
+    pub fn start_with_env(envs: &[(&str, &str)]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("notarium-e2e-server-")
             .tempdir()
@@ -122,6 +132,10 @@ impl Server {
             child: None,
             url: String::new(),
             admin_token: format!("e2e-admin-{}", random_hex(16)),
+            envs: envs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         server.spawn("127.0.0.1:0");
         server
@@ -141,6 +155,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .env("NOTARIUM_ADMIN_TOKEN", &self.admin_token)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
