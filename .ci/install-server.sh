@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What server/tests/e2e.rs needs: the README's curl walkthrough runs as a test and uses curl,
-# jq and sha256sum (coreutils). curl comes from .ci/run. Idempotent: installs only what is
-# missing.
+# jq and sha256sum (coreutils). curl comes from .ci/run (7.76 or later, for --fail-with-body:
+# Debian 12 has 7.88). Idempotent: installs only what is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 

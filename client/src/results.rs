@@ -2,10 +2,12 @@
 //! document `{exit_code, results: [{subject, sha256, status, code, reason, …}], …}` that the
 //! plugins read.
 
-use notarium_core::ArtifactStatus;
+use std::collections::BTreeMap;
+
+use notarium_core::{ArtifactStatus, Entry};
 use serde::Serialize;
 
-use crate::{exit, Notarized, Verdict};
+use crate::{exit, Found, Notarized, Verdict};
 
 /// One artifact's outcome, as printed.
 #[derive(Clone, Debug, Serialize)]
@@ -32,6 +34,15 @@ pub struct Row {
     /// Notes (e.g. files that differ from a directory's notarized manifest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// The attributes the entry records (history and search).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// The CI context the entry records (history and search).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci: BTreeMap<String, String>,
+    /// Where the receipt was written (`--receipts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 impl Row {
@@ -48,6 +59,9 @@ impl Row {
             signer: v.receipt.as_ref().map(|r| r.entry.signer().to_owned()),
             time: v.receipt.as_ref().map(|r| r.entry.time().to_owned()),
             details: vec![],
+            attributes: BTreeMap::new(),
+            ci: BTreeMap::new(),
+            receipt: None,
         }
     }
 
@@ -67,8 +81,60 @@ impl Row {
             signer: Some(n.verified.entry.signer().to_owned()),
             time: Some(n.verified.entry.time().to_owned()),
             details: vec![],
+            attributes: BTreeMap::new(),
+            ci: BTreeMap::new(),
+            receipt: None,
         }
     }
+
+    /// The row of a verified entry of a history or search: what it records, attributes and
+    /// CI context included.
+    pub fn of_found(f: &Found) -> Row {
+        let (subject, sha256, status, attributes, ci) = match &f.entry {
+            Entry::Artifact(a) => (
+                a.name.clone(),
+                a.sha256.to_hex(),
+                a.status.as_str().to_owned(),
+                a.attributes.clone(),
+                a.ci.clone(),
+            ),
+            Entry::Key(k) => (
+                format!("key {} ({})", k.id, k.name),
+                String::new(),
+                format!("key {:?}", k.action).to_lowercase(),
+                BTreeMap::new(),
+                BTreeMap::new(),
+            ),
+        };
+        Row {
+            subject,
+            sha256,
+            status,
+            code: exit::OK,
+            reason: "entry",
+            index: Some(f.receipt.index),
+            signer: Some(f.entry.signer().to_owned()),
+            time: Some(f.entry.time().to_owned()),
+            details: vec![],
+            attributes,
+            ci,
+            receipt: None,
+        }
+    }
+}
+
+/// `text` with control characters escaped, so that what a ledger records cannot move the
+/// cursor or forge lines in a terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.
@@ -128,6 +194,11 @@ pub fn print(rows: &[Row], json: bool, extra: serde_json::Value) -> u8 {
         );
         for d in &r.details {
             println!("    {d}");
+        }
+        for (what, map) in [("attr", &r.attributes), ("ci", &r.ci)] {
+            for (k, v) in map {
+                println!("    {what:<4} {}={}", printable(k), printable(v));
+            }
         }
     }
     worst

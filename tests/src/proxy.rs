@@ -144,7 +144,13 @@ impl Proxy {
         }
     }
 
-    fn parts(upstream: &str) -> (tokio::runtime::Runtime, Arc<Shared>, tokio::net::TcpListener) {
+    fn parts(
+        upstream: &str,
+    ) -> (
+        tokio::runtime::Runtime,
+        Arc<Shared>,
+        tokio::net::TcpListener,
+    ) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -180,11 +186,7 @@ impl Proxy {
 
     /// From now on, answers the next `fault.times` requests of `fault.route` with its error.
     pub fn fault(&self, fault: Fault) {
-        self.shared
-            .faults
-            .lock()
-            .expect("no poisoning")
-            .push(fault);
+        self.shared.faults.lock().expect("no poisoning").push(fault);
     }
 
     /// How many requests of `route` the proxy received (answered by a fault or forwarded).
@@ -361,10 +363,11 @@ async fn serve_tls(
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let service =
-                hyper::service::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
+            let service = hyper::service::service_fn(
+                move |req: axum::http::Request<hyper::body::Incoming>| {
                     app.clone().oneshot(req.map(Body::new))
-                });
+                },
+            );
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .await;

@@ -220,8 +220,7 @@ fn https_with_a_ca_file_for_notarium() {
         .expect_code(6)
         .expect_stderr("certificate")
         .expect_stderr("--ca-file");
-    cli.run(["notarize", "app", "--ca-file", ca])
-        .expect_code(0);
+    cli.run(["notarize", "app", "--ca-file", ca]).expect_code(0);
     let with_env = cli.clone().env("NOTARIUM_CA_FILE", ca);
     with_env.run(["authenticate", "app"]).expect_code(0);
     with_env.run(["audit"]).expect_code(0);
