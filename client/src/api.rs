@@ -1,8 +1,8 @@
 //! The typed HTTP API (docs/http-api.md), with the wire types of [`notarium_core::api`]. Nothing
 //! here verifies anything: answers are claims until [`crate::Verifier`] has checked them.
 //!
-//! A request the server refuses for now (429, or 503 with `Retry-After`) is sent again after
-//! the wait it asks for, within a [`RetryPolicy`] — unless it is a write the server may have
+//! A request the server refuses for now (429, 503) is sent again after the wait its
+//! `Retry-After` asks for, within a [`RetryPolicy`] — unless it is a write the server may have
 //! acted on: a retried notarization must never be recorded twice, so a write is sent again
 //! only when the answer proves nothing was done (429 `rate_limited`, 503 `overloaded`: both
 //! refused before any handler ran).
@@ -91,14 +91,6 @@ impl Default for RetryPolicy {
             max_wait: Duration::from_secs(60),
         }
     }
-}
-
-impl RetryPolicy {
-    /// Never ask again.
-    pub const NEVER: RetryPolicy = RetryPolicy {
-        max_retries: 0,
-        max_wait: Duration::ZERO,
-    };
 }
 
 /// Told before each retry with a line for the user (e.g. `… 429 rate_limited: retrying in 1 s
@@ -616,13 +608,13 @@ fn retry_decision(
     let refused_before_acting = status == StatusCode::TOO_MANY_REQUESTS || code == "overloaded";
     if effect == Effect::Write && !refused_before_acting {
         return Decision::GiveUp(
-            "not sent again: the server may have recorded it; check with `notarium \
-             authenticate` before notarizing again"
+            "not sent again: the server may have acted on it; after a notarization, check \
+             with `notarium authenticate` before notarizing again"
                 .into(),
         );
     }
     if retries >= policy.max_retries {
-        return Decision::GiveUp(format!("gave up after {retries} retries",));
+        return Decision::GiveUp(format!("gave up after {retries} retries"));
     }
     // Delta-seconds (RFC 9110 §10.2.3); an HTTP date or no header: one second.
     let delay = retry_after
@@ -652,8 +644,8 @@ fn unreachable(url: &Url, e: reqwest::Error, effect: Effect) -> Error {
     }
     if effect == Effect::Write && !connect {
         cause.push_str(
-            "; the server may still have recorded it: check with `notarium authenticate` \
-             before notarizing again",
+            "; the server may still have acted on it: after a notarization, check with \
+             `notarium authenticate` before notarizing again",
         );
     }
     Error::Unreachable {
@@ -813,7 +805,10 @@ mod tests {
                 Some("0"),
                 0,
                 Duration::ZERO,
-                RetryPolicy::NEVER
+                RetryPolicy {
+                    max_retries: 0,
+                    max_wait: Duration::ZERO
+                }
             ),
             Decision::GiveUp(_)
         ));

@@ -460,7 +460,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
                 vec![format!(
                     "offline: {} is the receipt of {:?} with SHA-256 {}, not of this file",
                     path.display(),
-                    printable(&art.name),
+                    art.name,
                     art.sha256
                 )],
             )
