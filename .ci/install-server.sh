@@ -3,7 +3,8 @@
 # sha256sum (coreutils); server/tests/service.rs runs notariumd under a descriptor limit
 # (bash's ulimit, prlimit), in a user and mount namespace with a small tmpfs to fill a real
 # disk (unshare, nsenter: util-linux) and on a terminal (script: bsdutils). curl comes from
-# .ci/run. Idempotent: installs only what is missing.
+# .ci/run (7.76 or later, for --fail-with-body: Debian 12 has 7.88). Idempotent: installs only
+# what is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 

@@ -9,7 +9,7 @@ use notarium_core::{ArtifactStatus, Entry, SignerPolicy, VerifiedIdentity};
 use serde::Serialize;
 
 use crate::identity::{context_line, evaluate};
-use crate::{exit, Notarized, Verdict};
+use crate::{exit, Found, Notarized, Verdict};
 
 /// One artifact's outcome, as printed.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -46,6 +46,12 @@ pub struct Row {
     /// The signer policy's outcome on the deciding entry, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_policy: Option<PolicyOutcome>,
+    /// The attributes the entry records (history and search).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// Where the receipt was written (`--receipts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 impl Row {
@@ -123,6 +129,52 @@ impl Row {
         }
         .provenance(Some(&n.verified.entry))
     }
+
+    /// The row of a verified entry of a history or search: what it records, attributes and
+    /// CI context included.
+    pub fn of_found(f: &Found) -> Row {
+        let (subject, sha256, status, attributes) = match &f.entry {
+            Entry::Artifact(a) => (
+                a.name.clone(),
+                a.sha256.to_hex(),
+                a.status.as_str().to_owned(),
+                a.attributes.clone(),
+            ),
+            Entry::Key(k) => (
+                format!("key {} ({})", k.id, k.name),
+                String::new(),
+                format!("key {:?}", k.action).to_lowercase(),
+                BTreeMap::new(),
+            ),
+        };
+        Row {
+            subject,
+            sha256,
+            status,
+            code: exit::OK,
+            reason: "entry",
+            index: Some(f.receipt.index),
+            signer: Some(f.entry.signer().to_owned()),
+            time: Some(f.entry.time().to_owned()),
+            attributes,
+            ..Row::default()
+        }
+        .provenance(Some(&f.entry))
+    }
+}
+
+/// `text` with control characters escaped, so that what a ledger records cannot move the
+/// cursor or forge lines in a terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.
@@ -185,6 +237,9 @@ pub fn print(rows: &[Row], json: bool, extra: serde_json::Value) -> u8 {
         }
         for line in provenance_lines(r) {
             println!("    {line}");
+        }
+        for (k, v) in &r.attributes {
+            println!("    attr {}={}", printable(k), printable(v));
         }
     }
     worst

@@ -162,6 +162,55 @@ fn first_start_token(d: &Daemon) -> String {
     token
 }
 
+/// A reader who pastes the walkthrough with a wrong token sees why it fails: the server's own
+/// error message, not silence.
+#[test]
+fn the_readme_curl_walkthrough_shows_the_servers_error() {
+    for tool in ["curl", "jq", "sha256sum"] {
+        let ok = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "the README walkthrough needs {tool} (apt-get install {tool})"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(&dir.path().join("data"));
+    let wrong = "not-the-admin-token";
+    let refused = d.post(
+        &format!("{L}/keys"),
+        Some(wrong),
+        &json!({"name": "ci", "role": "write"}),
+    );
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let message = refused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &readme_walkthrough()])
+        .current_dir(&work)
+        .env("NOTARIUM_SERVER", d.url())
+        .env("ADMIN_TOKEN", wrong)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "the walkthrough stops: {said}");
+    assert!(
+        said.contains(&message),
+        "the server's message {message:?} is shown: {said}"
+    );
+    assert_eq!(d.terminate().code(), Some(0));
+}
+
 #[test]
 fn first_start_hands_the_admin_token_over_in_a_file_never_on_stdout() {
     let dir = tempfile::tempdir().unwrap();

@@ -629,7 +629,7 @@ fn jti() -> String {
 
 /// A CA and a certificate for `127.0.0.1` and `localhost` signed by it: the server's TLS
 /// configuration and the CA in PEM.
-fn tls_config() -> (String, rustls::ServerConfig) {
+pub(crate) fn tls_config() -> (String, rustls::ServerConfig) {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };

@@ -1,13 +1,16 @@
 //! The `notarium` CLI against a real `notariumd`: every exit code of docs/cli.md, the
-//! directory manifest diff, offline receipts with the server gone, and 10,000 files notarized
-//! in one command. Each test starts its own server and state directory.
+//! directory manifest diff, offline receipts with the server gone, 10,000 files notarized in
+//! one command, and what a user reads: recorded attributes and CI context, receipt files that
+//! never overwrite each other, readable ledger and key commands. Each test starts its own
+//! server and state directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use notarium_core::Sha256;
 use notarium_e2e::{Cli, Run, Server, Setup, Workdir};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::of(bytes).to_hex()
@@ -590,4 +593,313 @@ fn a_server_restart_keeps_the_clients_view_consistent() {
     // The new checkpoint was accepted through a consistency proof from the stored one.
     assert_ne!(cli.stored_checkpoint(), before);
     authenticate(&cli, &["a", "b"], 0);
+}
+
+#[test]
+fn inspect_and_search_show_attributes_and_ci_context() {
+    let s = Setup::new();
+    let in_ci = s
+        .cli
+        .clone()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_SERVER_URL", "https://github.example")
+        .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567");
+    s.work.write("app", b"app\n");
+    in_ci
+        .run([
+            "notarize",
+            "app",
+            "--attr",
+            "version=1.2.3",
+            "--attr",
+            "channel=stable",
+            "--ci",
+        ])
+        .expect_code(0);
+
+    for args in [vec!["inspect", "app"], vec!["search", "--name", "app"]] {
+        let mut with_json = args.clone();
+        with_json.extend(["--output", "json"]);
+        let run = s.cli.run(&with_json);
+        run.expect_code(0);
+        let r = only(&run);
+        assert_eq!(
+            r["attributes"],
+            json!({ "channel": "stable", "version": "1.2.3" }),
+            "{run}"
+        );
+        assert_eq!(r["asserted_ci"]["provider"], "github", "{run}");
+        assert_eq!(r["asserted_ci"]["repository"], "acme/app", "{run}");
+        assert_eq!(
+            r["asserted_ci"]["run_url"],
+            "https://github.example/acme/app/actions/runs/42"
+        );
+
+        let text = s.cli.run(&args);
+        text.expect_code(0);
+        for needle in [
+            "version=1.2.3",
+            "channel=stable",
+            "repository=acme/app",
+            "run_url=https://github.example/acme/app/actions/runs/42",
+        ] {
+            assert!(text.stdout.contains(needle), "{needle:?} missing: {text}");
+        }
+    }
+}
+
+/// Reads a JSON file written by the CLI under `work` (`path` as the CLI printed it).
+fn read_json(work: &Workdir, path: &str) -> Value {
+    let path = work.path().join(path);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("the file exists"))
+        .expect("a JSON file")
+}
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &std::path::Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("a directory")
+        .map(|e| {
+            let p = e.expect("an entry").path();
+            let bytes = std::fs::read(&p).expect("a file");
+            (p, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn receipts_of_artifacts_with_the_same_file_name_are_all_kept() {
+    let s = Setup::new();
+    let cli = &s.cli;
+    // Two directories named alike, names that only differ in characters a file name cannot
+    // keep, and names whose `/` and `_` meet at the same place.
+    s.work.write("a/dist/app", b"a\n");
+    s.work.write("b/dist/app", b"b\n");
+    s.work.write("файл.bin", b"one\n");
+    s.work.write("блок.bin", b"two\n");
+    s.work.write("x/y_z", b"xyz 1\n");
+    s.work.write("x_y/z", b"xyz 2\n");
+    let run = cli.run([
+        "notarize",
+        "dir://a/dist",
+        "dir://b/dist",
+        "файл.bin",
+        "блок.bin",
+        "x/y_z",
+        "x_y/z",
+        "--receipts",
+        "r",
+        "--output",
+        "json",
+    ]);
+    run.expect_code(0);
+    let mut paths = BTreeSet::new();
+    for r in run.results() {
+        let path = r["receipt"]
+            .as_str()
+            .unwrap_or_else(|| panic!("each result names its receipt file: {run}"));
+        assert!(
+            paths.insert(path.to_owned()),
+            "two artifacts share {path}: {run}"
+        );
+        let receipt = read_json(&s.work, path);
+        assert_eq!(receipt["entry"]["sha256"], r["sha256"], "{path}: {run}");
+        assert_eq!(receipt["index"], r["index"], "{path}: {run}");
+        let proof = path.replace(".receipt.json", ".tlog-proof");
+        assert!(s.work.path().join(&proof).is_file(), "{proof}: {run}");
+        // Each receipt verifies offline against its own artifact.
+        let subject = r["subject"].as_str().expect("subject");
+        if !subject.starts_with("dir://") {
+            cli.run(["verify-receipt", path, subject]).expect_code(0);
+        }
+    }
+    assert_eq!(paths.len(), 6);
+    assert!(
+        run.stderr.contains("another artifact"),
+        "a receipt written elsewhere than its usual name is announced: {run}"
+    );
+    // Each directory's manifest is beside its own receipt.
+    for (dir, body) in [("a/dist", "a\n"), ("b/dist", "b\n")] {
+        let r = run
+            .results()
+            .into_iter()
+            .find(|r| r["subject"] == format!("dir://{dir}"))
+            .expect("the directory's result");
+        let manifest = r["receipt"]
+            .as_str()
+            .expect("receipt")
+            .replace(".receipt.json", ".manifest");
+        let text = std::fs::read_to_string(s.work.path().join(&manifest)).expect("manifest");
+        assert_eq!(text, format!("{}  app\n", sha256_hex(body.as_bytes())));
+    }
+
+    // A later run keeps the receipts of other artifacts that sit where its own would go...
+    s.work.write("c/dist/app", b"c\n");
+    let before = files(&s.work.path().join("r"));
+    let run = cli.run([
+        "notarize",
+        "dir://c/dist",
+        "--receipts",
+        "r",
+        "--output",
+        "json",
+    ]);
+    run.expect_code(0);
+    let new = only(&run)["receipt"].as_str().expect("receipt").to_owned();
+    assert!(!paths.contains(&new), "{new} was overwritten: {run}");
+    let after = files(&s.work.path().join("r"));
+    for (p, bytes) in &before {
+        assert_eq!(after.get(p), Some(bytes), "{} changed", p.display());
+    }
+    // ...and replaces the receipt of the same artifact with its newer entry.
+    let run = cli.run([
+        "untrust",
+        "dir://a/dist",
+        "--receipts",
+        "r",
+        "--output",
+        "json",
+    ]);
+    run.expect_code(0);
+    assert_eq!(only(&run)["receipt"], "r/dist.receipt.json", "{run}");
+    let receipt = read_json(&s.work, "r/dist.receipt.json");
+    assert_eq!(receipt["entry"]["status"], "untrusted");
+}
+
+#[test]
+fn verify_receipt_against_another_file_only_says_it_failed() {
+    let s = Setup::new();
+    let cli = &s.cli;
+    s.work.write("app", b"app\n");
+    s.work.write("other", b"other\n");
+    cli.run(["notarize", "app", "--receipts", "r"])
+        .expect_code(0);
+
+    let run = cli.run(["verify-receipt", "r/app.receipt.json", "other"]);
+    run.expect_code(5);
+    let said = format!("{}\n{}", run.stdout, run.stderr).to_lowercase();
+    assert!(said.contains("verification failed"), "{run}");
+    assert!(
+        !said.contains("verified"),
+        "a failed verification never says verified: {run}"
+    );
+    assert!(
+        said.contains(&sha256_hex(b"app\n")),
+        "it says what the receipt is for: {run}"
+    );
+    let run = cli.run([
+        "verify-receipt",
+        "r/app.receipt.json",
+        "other",
+        "--output",
+        "json",
+    ]);
+    run.expect_code(5);
+    assert!(!run.stdout.contains("verified"), "{run}");
+    assert_eq!(only(&run)["reason"], "verification_failed");
+
+    // The right file still says so.
+    let run = cli.run(["verify-receipt", "r/app.receipt.json", "app"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("verified"), "{run}");
+}
+
+#[test]
+fn search_attr_takes_key_equals_value_as_notarize_does() {
+    let s = Setup::new();
+    let cli = &s.cli;
+    s.work.write("app", b"app\n");
+    s.work.write("other", b"other\n");
+    s.work.write("linked", b"linked\n");
+    cli.run(["notarize", "app", "--attr", "version=1.2.3"])
+        .expect_code(0);
+    cli.run(["notarize", "other", "--attr", "version=2.0"])
+        .expect_code(0);
+    cli.run(["notarize", "linked", "--attr", "url=https://h:1/?a=b"])
+        .expect_code(0);
+    for (filter, subject) in [
+        ("version=1.2.3", "app"),
+        ("version:1.2.3", "app"),
+        ("url=https://h:1/?a=b", "linked"),
+        ("url:https://h:1/?a=b", "linked"),
+    ] {
+        let run = cli.run(["search", "--attr", filter, "--output", "json"]);
+        run.expect_code(0);
+        assert_eq!(only(&run)["subject"], subject, "--attr {filter}: {run}");
+    }
+    for bad in ["version", "=1.2.3", ":1.2.3"] {
+        cli.run(["search", "--attr", bad])
+            .expect_code(64)
+            .expect_stderr("key=value");
+    }
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let s = Setup::new();
+    s.work.write("app", b"app\n");
+    s.cli.run(["notarize", "app"]).expect_code(0);
+    // As a CI template writes them when an optional input is not given.
+    let run = s
+        .cli
+        .clone()
+        .env("NOTARIUM_VERIFIER_KEY", "")
+        .env("NOTARIUM_API_KEY_FILE", "")
+        .env("NOTARIUM_CA_FILE", "")
+        .run(["authenticate", "app"]);
+    run.expect_code(0);
+}
+
+#[test]
+fn ledger_and_key_commands_print_text_unless_json_is_asked() {
+    let s = Setup::new();
+    let admin = s.server.admin();
+    let is_json = |run: &Run| serde_json::from_str::<Value>(&run.stdout).is_ok();
+
+    let run = admin.run(["ledger", "list"]);
+    run.expect_code(0);
+    assert!(!is_json(&run), "text, not JSON: {run}");
+    assert!(run.stdout.contains("NAME"), "{run}");
+    assert!(run.stdout.contains("default"), "{run}");
+    let run = admin.run(["ledger", "list", "--output", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["ledgers"][0]["name"], "default");
+
+    let run = admin.run(["ledger", "show"]);
+    run.expect_code(0);
+    assert!(!is_json(&run), "text, not JSON: {run}");
+    assert!(run.stdout.contains(&s.server.verifier_key()), "{run}");
+    assert!(run.stdout.contains("localhost/notarium/default"), "{run}");
+    let run = admin.run(["ledger", "show", "--output", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["verifier_key"], s.server.verifier_key());
+
+    let run = admin.run(["ledger", "create", "releases", "--public-read"]);
+    run.expect_code(0);
+    assert!(!is_json(&run), "text, not JSON: {run}");
+    assert!(run.stdout.contains("releases"), "{run}");
+    let run = admin.run(["ledger", "create", "nightly", "--output", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["name"], "nightly");
+
+    let run = admin.run(["key", "list"]);
+    run.expect_code(0);
+    assert!(!is_json(&run), "text, not JSON: {run}");
+    assert!(run.stdout.contains(&s.writer.id), "{run}");
+    assert!(run.stdout.contains("write"), "{run}");
+    let run = admin.run(["key", "list", "--output", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["keys"][0]["id"], s.writer.id.as_str());
+
+    let run = admin.run(["key", "revoke", &s.writer.id]);
+    run.expect_code(0);
+    assert!(!is_json(&run), "text, not JSON: {run}");
+    assert!(run.stdout.contains(&s.writer.id), "{run}");
+    assert!(run.stdout.contains("revoked"), "{run}");
+    let other = s.server.create_key("other", "read");
+    let run = admin.run(["key", "revoke", &other.id, "--output", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["id"], other.id.as_str());
 }

@@ -141,7 +141,7 @@ fn from_a_linux_host_to_ci_over_https() {
             .current_dir(&work)
             .env("PATH", path)
             .env("NOTARIUM_STATE_DIR", root.path().join(state))
-            .env("SSL_CERT_FILE", &ca_file)
+            .env("NOTARIUM_CA_FILE", &ca_file)
             .stdin(Stdio::null())
             .output()
             .unwrap();

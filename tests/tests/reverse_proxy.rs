@@ -135,7 +135,7 @@ fn the_cli_works_over_https_through_nginx_with_the_ca_of_a_private_pki() {
     let run = cli.run(["notarize", "app.bin"]);
     run.expect_code(6);
     // With it (a private PKI's CA bundle), it works.
-    let cli = cli.env("SSL_CERT_FILE", ca_file.to_str().unwrap());
+    let cli = cli.env("NOTARIUM_CA_FILE", ca_file.to_str().unwrap());
     cli.run(["notarize", "app.bin"]).expect_code(0);
     cli.run(["authenticate", "app.bin"]).expect_code(0);
     let info = get(

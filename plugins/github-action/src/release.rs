@@ -14,6 +14,7 @@ use notarium_core::{ArtifactRequest, ArtifactStatus, Sha256};
 
 use crate::github::{Asset, GitHub, Release};
 use crate::{usage, Global};
+use notarium_client::receipts::ReceiptDir;
 use notarium_client::results::{self, Row};
 
 /// `release notarize`.
@@ -124,11 +125,22 @@ pub async fn notarize(g: &Global, gh: &GitHub, a: NotarizeArgs) -> Result<u8> {
     let mut v = verifier(g).await?;
     let notarized = v.notarize_many(&requests, |_| {}).await?;
     let mut rows = Vec::with_capacity(requests.len());
+    let mut receipts = a.receipts.as_deref().map(ReceiptDir::new);
     for (req, n) in requests.iter().zip(&notarized) {
-        if let Some(dir) = &a.receipts {
-            notarium_client::receipts::write(dir, &req.name, &n.receipt, None)?;
+        let mut row = Row::of_notarized(&req.name, n, ArtifactStatus::Trusted);
+        if let Some(dir) = &mut receipts {
+            let written = dir.write(&req.name, &n.receipt, None)?;
+            if let Some(usual) = &written.instead_of {
+                eprintln!(
+                    "notarium-github: {} holds another artifact's receipt: the receipt of {} is {}",
+                    usual.display(),
+                    req.name,
+                    written.path.display()
+                );
+            }
+            row.receipt = Some(written.path.display().to_string());
         }
-        rows.push(Row::of_notarized(&req.name, n, ArtifactStatus::Trusted));
+        rows.push(row);
     }
     v.commit()?;
     Ok(results::print(&rows, g.json(), release_json(&release, &v)))

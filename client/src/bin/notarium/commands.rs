@@ -10,11 +10,15 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use notarium_client::api::{parse_attrs, SearchParams};
+use notarium_client::api::{attr_filter, parse_attrs, SearchParams};
 use notarium_client::exit::usage;
 use notarium_client::identity::PolicyArgs;
 use notarium_client::status::{Offline, StatusFile};
-use notarium_client::{Client, Found, Verifier};
+
+use notarium_client::receipts::ReceiptDir;
+use notarium_client::results::printable;
+use notarium_client::{Client, Verifier};
+use notarium_core::api::{Key, LedgerInfo};
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
 };
@@ -109,7 +113,7 @@ pub struct SearchArgs {
     /// Recorded status.
     #[arg(long)]
     pub status: Option<String>,
-    /// Attribute `key:value`.
+    /// Recorded attribute `key=value` (as `notarize --attr` writes it; `key:value` works too).
     #[arg(long)]
     pub attr: Option<String>,
     /// From this time (RFC 3339 or YYYY-MM-DD).
@@ -195,8 +199,7 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Result<u8> {
-    let mut attributes = parse_attrs(&a.attrs).map_err(|e| usage(e.to_string()))?;
-    attributes.retain(|_, _| true);
+    let attributes = parse_attrs(&a.attrs).map_err(|e| usage(e.to_string()))?;
     let ci = if a.ci {
         notarium_client::ci::context()
     } else {
@@ -266,11 +269,23 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
     let notarized = v.notarize_many(&requests, |n| pb.inc(n as u64)).await?;
     pb.finish_and_clear();
     let mut rows = Vec::with_capacity(notarized.len());
+    let mut receipts = a.receipts.as_deref().map(ReceiptDir::new);
     for ((req, n), s) in requests.iter().zip(&notarized).zip(&subjects) {
-        if let Some(dir) = &a.receipts {
-            write_receipt(dir, &req.name, &n.receipt, s.manifest.as_ref())?;
+        let mut row = Row::of_notarized(&s.display, n, status);
+        if let Some(dir) = &mut receipts {
+            let manifest = s.manifest.as_ref().map(Manifest::text);
+            let written = dir.write(&req.name, &n.receipt, manifest.as_deref())?;
+            if let Some(usual) = &written.instead_of {
+                eprintln!(
+                    "notarium: {} holds another artifact's receipt: the receipt of {} is {}",
+                    usual.display(),
+                    s.display,
+                    written.path.display()
+                );
+            }
+            row.receipt = Some(written.path.display().to_string());
         }
-        rows.push(Row::of_notarized(&s.display, n, status));
+        rows.push(row);
     }
     v.commit()?;
     let cp = v
@@ -278,12 +293,6 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
         .map(|c| serde_json::json!({ "size": c.size().0, "root": c.root().to_base64() }));
     output::print(&rows, g.json(), serde_json::json!({ "checkpoint": cp }));
     Ok(code::OK)
-}
-
-fn write_receipt(dir: &Path, name: &str, r: &Receipt, manifest: Option<&Manifest>) -> Result<()> {
-    let text = manifest.map(Manifest::text);
-    notarium_client::receipts::write(dir, name, r, text.as_deref())?;
-    Ok(())
 }
 
 pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
@@ -522,8 +531,13 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
         }
         .provenance(Some(&v.entry));
         if sha != art.sha256 {
-            row.details
-                .push(format!("the receipt is for {}, not this file", art.sha256));
+            // The receipt itself is sound, but it is not this file's: say only what failed.
+            row.details = vec![format!(
+                "offline: {} is the receipt of {:?} with SHA-256 {}, not of this file",
+                path.display(),
+                art.name,
+                art.sha256
+            )];
             rows.push(row);
             continue;
         }
@@ -648,63 +662,24 @@ fn subject_hash(file: Option<&String>, hash: Option<&String>) -> Result<(String,
     }
 }
 
-fn receipt_rows(found: &[Found]) -> Vec<Row> {
-    found
-        .iter()
-        .map(
-            |Found {
-                 receipt: r,
-                 entry: e,
-             }| {
-                let (subject, sha, status) = match e {
-                    Entry::Artifact(a) => (
-                        a.name.clone(),
-                        a.sha256.to_hex(),
-                        a.status.as_str().to_owned(),
-                    ),
-                    Entry::Key(k) => (
-                        format!("key {} ({})", k.id, k.name),
-                        String::new(),
-                        format!("key {:?}", k.action).to_lowercase(),
-                    ),
-                };
-                Row {
-                    subject,
-                    sha256: sha,
-                    status,
-                    code: code::OK,
-                    reason: "entry",
-                    index: Some(r.index),
-                    signer: Some(e.signer().to_owned()),
-                    time: Some(e.time().to_owned()),
-                    ..Row::default()
-                }
-                .provenance(Some(e))
-            },
-        )
-        .collect()
-}
-
 pub async fn inspect(g: &Global, a: InspectArgs) -> Result<u8> {
     let (_, sha) = subject_hash(a.file.as_ref(), a.hash.as_ref())?;
     let mut v = verifier(g).await?;
     let found = v.history(&sha).await?;
     v.commit()?;
-    output::print(
-        &receipt_rows(&found),
-        g.json(),
-        serde_json::json!({ "sha256": sha }),
-    );
+    let rows: Vec<Row> = found.iter().map(Row::of_found).collect();
+    output::print(&rows, g.json(), serde_json::json!({ "sha256": sha }));
     Ok(code::OK)
 }
 
 pub async fn search(g: &Global, a: SearchArgs) -> Result<u8> {
+    let attr = a.attr.as_deref().map(attr_filter).transpose()?;
     let mut v = verifier(g).await?;
     let params = SearchParams {
         name: a.name,
         signer: a.signer,
         status: a.status,
-        attr: a.attr,
+        attr,
         since: a.since,
         until: a.until,
         after: a.after,
@@ -712,11 +687,8 @@ pub async fn search(g: &Global, a: SearchArgs) -> Result<u8> {
     };
     let (found, next) = v.search(&params).await?;
     v.commit()?;
-    output::print(
-        &receipt_rows(&found),
-        g.json(),
-        serde_json::json!({ "next": next }),
-    );
+    let rows: Vec<Row> = found.iter().map(Row::of_found).collect();
+    output::print(&rows, g.json(), serde_json::json!({ "next": next }));
     if let (Some(n), false) = (next, g.json()) {
         eprintln!("more: --after {n}");
     }
@@ -774,25 +746,133 @@ pub async fn audit(g: &Global) -> Result<u8> {
 
 pub async fn ledger_cmd(g: &Global, c: LedgerCmd) -> Result<u8> {
     let client = g.client()?;
-    let value = match c {
-        LedgerCmd::List => serde_json::to_value(client.list_ledgers().await?)?,
-        LedgerCmd::Create { name, public_read } => {
-            let c2 = Client::new(&g.server, &name, g.api_key()?)?;
-            serde_json::to_value(c2.create_ledger(&name, public_read).await?)?
+    match c {
+        LedgerCmd::List => {
+            let list = client.list_ledgers().await?;
+            if g.json() {
+                print_json(&list)?;
+            } else {
+                print_ledgers(&list.ledgers);
+            }
         }
-        LedgerCmd::Show => serde_json::to_value(client.ledger_info().await?)?,
-    };
-    println!("{}", serde_json::to_string_pretty(&value)?);
+        LedgerCmd::Create { name, public_read } => {
+            let info = client
+                .for_ledger(&name)?
+                .create_ledger(&name, public_read)
+                .await?;
+            if g.json() {
+                print_json(&info)?;
+            } else {
+                println!("created ledger {}", printable(&info.name));
+                print_ledger(&info);
+                eprintln!(
+                    "pin its verifier key in every client: --verifier-key or NOTARIUM_VERIFIER_KEY"
+                );
+            }
+        }
+        LedgerCmd::Show => {
+            let info = client.ledger_info().await?;
+            if g.json() {
+                print_json(&info)?;
+            } else {
+                print_ledger(&info);
+            }
+        }
+    }
     Ok(code::OK)
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// The ledgers as a table, one per line.
+fn print_ledgers(ledgers: &[LedgerInfo]) {
+    let width = ledgers
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    println!(
+        "{:<width$}  {:>10}  {:<11}  VERIFIER KEY",
+        "NAME", "ENTRIES", "PUBLIC READ"
+    );
+    for l in ledgers {
+        println!(
+            "{:<width$}  {:>10}  {:<11}  {}",
+            printable(&l.name),
+            l.size,
+            yes_no(l.public_read),
+            printable(&l.verifier_key)
+        );
+    }
+}
+
+/// One ledger, one field per line.
+fn print_ledger(l: &LedgerInfo) {
+    println!("name:          {}", printable(&l.name));
+    println!("origin:        {}", printable(&l.origin));
+    println!("entries:       {}", l.size);
+    println!("public read:   {}", yes_no(l.public_read));
+    println!("verifier key:  {}", printable(&l.verifier_key));
+    println!(
+        "limits:        {} entries per batch, {} hashes per authenticate, {} entries per page",
+        l.limits.batch_max_entries, l.limits.authenticate_max_hashes, l.limits.page_max
+    );
+}
+
+/// The keys as a table, oldest first.
+fn print_keys(keys: &[Key]) {
+    let id = keys
+        .iter()
+        .map(|k| k.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let name = keys
+        .iter()
+        .map(|k| k.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    println!(
+        "{:<id$}  {:<name$}  {:<5}  {:>7}  REVOKED",
+        "ID", "NAME", "ROLE", "CREATED"
+    );
+    for k in keys {
+        println!(
+            "{:<id$}  {:<name$}  {:<5}  {:>7}  {}",
+            printable(&k.id),
+            printable(&k.name),
+            k.role.as_str(),
+            k.created_index,
+            k.revoked_index
+                .map_or_else(|| "-".to_owned(), |i| i.to_string())
+        );
+    }
 }
 
 pub async fn key_cmd(g: &Global, c: KeyCmd) -> Result<u8> {
     let client = g.client()?;
     match c {
-        KeyCmd::List => println!(
-            "{}",
-            serde_json::to_string_pretty(&client.list_keys().await?)?
-        ),
+        KeyCmd::List => {
+            let list = client.list_keys().await?;
+            if g.json() {
+                print_json(&list)?;
+            } else {
+                print_keys(&list.keys);
+            }
+        }
         KeyCmd::Create { name, role } => {
             let role = match role.as_str() {
                 "read" => Role::Read,
@@ -804,22 +884,30 @@ pub async fn key_cmd(g: &Global, c: KeyCmd) -> Result<u8> {
             };
             let k = client.create_key(&name, role).await?;
             if g.json() {
-                println!("{}", serde_json::to_string_pretty(&k)?);
+                print_json(&k)?;
             } else {
                 println!(
                     "id:     {}\nname:   {}\nrole:   {}\nsecret: {}",
-                    k.id,
-                    k.name,
+                    printable(&k.id),
+                    printable(&k.name),
                     k.role.as_str(),
-                    k.key
+                    printable(&k.key)
                 );
                 eprintln!("the secret is shown once: store it in your CI's secret store");
             }
         }
-        KeyCmd::Revoke { id } => println!(
-            "{}",
-            serde_json::to_string_pretty(&client.revoke_key(&id).await?)?
-        ),
+        KeyCmd::Revoke { id } => {
+            let r = client.revoke_key(&id).await?;
+            if g.json() {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "revoked key {} (entry {}): its notarizations authenticate as revoked from now on",
+                    printable(&r.id),
+                    r.receipt.index
+                );
+            }
+        }
     }
     Ok(code::OK)
 }

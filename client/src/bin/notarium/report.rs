@@ -26,13 +26,10 @@ fn tampering(msg: String) -> anyhow::Error {
 /// The key to check against: `--verifier-key`, else the one this machine pinned for the
 /// report's ledger on `--server` (never the key the report names: that is only a hint).
 fn key_for(g: &Global, ledger: &str) -> Result<VerifierKey> {
-    if let Some(k) = &g.verifier_key {
-        return VerifierKey::parse(k).map_err(|e| usage(format!("--verifier-key: {e}")));
+    if let Some(k) = g.pinned_key()? {
+        return Ok(k);
     }
-    let dir = g
-        .state_dir
-        .clone()
-        .unwrap_or_else(notarium_client::trust::default_state_dir);
+    let dir = g.state_dir();
     let server = Client::new(&g.server, ledger, None)?.server().to_string();
     let pinned = notarium_client::trust::StateFile::open(&dir, &server, ledger)
         .ok()
