@@ -271,6 +271,7 @@ pub(crate) fn spawn(
     rx: mpsc::Receiver<Request>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
+    clock: Option<fn() -> i64>,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let name = format!("ledger-{}", state.ledger);
     let writer = Writer {
@@ -280,11 +281,19 @@ pub(crate) fn spawn(
         shared,
         max_batch: max_batch.max(1),
         on_commit,
+        clock: clock.unwrap_or(system_time_us),
         failed: None,
     };
     Ok(std::thread::Builder::new()
         .name(name)
         .spawn(move || writer.run(rx))?)
+}
+
+/// The system clock in microseconds since the Unix epoch (0 before it).
+fn system_time_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 struct Writer {
@@ -295,6 +304,8 @@ struct Writer {
     shared: Arc<Shared>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
+    /// Microseconds since the Unix epoch: the time written into the entries of a batch.
+    clock: fn() -> i64,
     /// Set when a failed commit left a state that could not be reloaded: refuse further writes.
     failed: Option<String>,
 }
@@ -339,10 +350,7 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
-        let time_us = now.max(self.state.last_time_us);
+        let time_us = (self.clock)().max(self.state.last_time_us);
         // Key changes are checked against the stored keys: a request that fails is refused
         // alone, and the rest of the batch goes on.
         let mut keys = KeyChanges::default();
