@@ -20,8 +20,8 @@ use notarium_core::api::Authentication;
 use notarium_core::checkpoint::UnverifiedCheckpoint;
 use notarium_core::status::verify_status;
 use notarium_core::{
-    ArtifactRequest, ArtifactStatus, Entry, Error, LedgerName, Origin, Receipt, Role, Sha256, SignerKey, Status,
-    VerifierKey,
+    ArtifactRequest, ArtifactStatus, Entry, Error, LedgerName, Origin, Receipt, Role, Sha256,
+    SignerKey, Status, VerifierKey,
 };
 use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
 use serde_json::{json, Value as Json};
@@ -125,7 +125,11 @@ fn questions() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         ("unsupported", "c.tar.gz", vec![]),
         ("revoked: the signer's key was revoked", "d.tar.gz", vec![]),
         ("trusted, notarized twice", "e.tar.gz", vec![]),
-        ("revoked: the latest entry's signer was revoked", "f.tar.gz", vec![]),
+        (
+            "revoked: the latest entry's signer was revoked",
+            "f.tar.gz",
+            vec![],
+        ),
         (
             "trusted from k_bob, a later entry by k_carol skipped",
             "f.tar.gz",
@@ -142,8 +146,16 @@ fn questions() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             vec![],
         ),
         ("unknown: never notarized", "u.tar.gz", vec![]),
-        ("unknown from k_alice: never notarized", "u.tar.gz", vec!["k_alice"]),
-        ("unknown from k_bob: an entry by k_alice", "a.tar.gz", vec!["k_bob"]),
+        (
+            "unknown from k_alice: never notarized",
+            "u.tar.gz",
+            vec!["k_alice"],
+        ),
+        (
+            "unknown from k_bob: an entry by k_alice",
+            "a.tar.gz",
+            vec!["k_bob"],
+        ),
     ]
 }
 
@@ -182,7 +194,11 @@ fn build() -> Built {
         if i == 1 {
             early = questions()
                 .iter()
-                .map(|(_, name, signers)| ledger.authenticate(&artifact(name), &owned(signers)).unwrap())
+                .map(|(_, name, signers)| {
+                    ledger
+                        .authenticate(&artifact(name), &owned(signers))
+                        .unwrap()
+                })
                 .collect();
         }
     }
@@ -202,7 +218,8 @@ fn owned(signers: &[&str]) -> Vec<String> {
 fn without_index_line(ans: &Authentication) -> Authentication {
     let note = ans.checkpoint.as_deref().unwrap();
     let mut body = UnverifiedCheckpoint::parse(note).unwrap().claimed().clone();
-    body.extensions.retain(|l| !l.starts_with("notarium-index/"));
+    body.extensions
+        .retain(|l| !l.starts_with("notarium-index/"));
     let resigned = body.sign(&signer_key()).unwrap().note().to_owned();
     let mut a = ans.clone();
     a.checkpoint = Some(resigned.clone());
@@ -220,7 +237,13 @@ fn without_index_line(ans: &Authentication) -> Authentication {
 }
 
 /// The lies about `ans` (the answer to `sha` from `signers`), each named.
-fn mutations(b: &Built, q: usize, sha: &Sha256, ans: &Authentication) -> Vec<(String, Authentication)> {
+fn mutations(
+    b: &Built,
+    q: usize,
+    sha: &Sha256,
+    signers: &[String],
+    ans: &Authentication,
+) -> Vec<(String, Authentication)> {
     let ledger = &b.ledger;
     let mut out: Vec<(String, Authentication)> = Vec::new();
     let mut push = |name: &str, a: Authentication| out.push((name.to_owned(), a));
@@ -228,7 +251,10 @@ fn mutations(b: &Built, q: usize, sha: &Sha256, ans: &Authentication) -> Vec<(St
     let mut a = ans.clone();
     a.proof = None;
     push("no status proof", a);
-    push("the checkpoint re-signed without its index line", without_index_line(ans));
+    push(
+        "the checkpoint re-signed without its index line",
+        without_index_line(ans),
+    );
 
     let proof = ans.proof.as_ref().unwrap();
     if !proof.index.siblings.is_empty() {
@@ -257,6 +283,64 @@ fn mutations(b: &Built, q: usize, sha: &Sha256, ans: &Authentication) -> Vec<(St
         a.proof.as_mut().unwrap().skipped.pop();
         push("a later entry by another signer left out", a);
     }
+    if ans.receipt.is_some() && !signers.is_empty() && !proof.skipped.is_empty() {
+        // Unknown from the signers asked for, showing only the later entries by others: the
+        // deciding entry is hidden behind a proof that reveals the latest entries only.
+        let latest_only = ledger.authenticate(sha, &[]).unwrap().proof.unwrap().index;
+        let mut a = ans.clone();
+        a.status = Status::Unknown;
+        a.receipt = None;
+        a.revocation = None;
+        let p = a.proof.as_mut().unwrap();
+        p.index = latest_only;
+        p.signer = None;
+        p.signer_created = None;
+        push(
+            "unknown claimed, the deciding entry hidden behind the later ones",
+            a,
+        );
+    }
+    if !signers.is_empty() {
+        // The answer for every signer: its deciding entry may be by a signer not asked for.
+        let wider = ledger.authenticate(sha, &[]).unwrap();
+        if wider.receipt.as_ref().map(|r| r.index) != ans.receipt.as_ref().map(|r| r.index) {
+            push("the answer for every signer", wider);
+        }
+    }
+    if let Some(r) = &ans.receipt {
+        // The same tree's checkpoint, signed again (here without the index line): the
+        // inclusion proof still holds, but the receipt is not proven in the answer's checkpoint.
+        let other = without_index_line(ans).receipt.unwrap();
+        assert_eq!(other.inclusion_proof, r.inclusion_proof);
+        let mut a = ans.clone();
+        a.receipt = Some(other);
+        push(
+            "the deciding entry proven in another checkpoint of the same tree",
+            a,
+        );
+    }
+    if ans.receipt.is_none() {
+        // Unknown, with an entry about another file attached.
+        let mut a = ans.clone();
+        a.receipt = Some(ledger.get(3).unwrap());
+        push("unknown with an entry attached", a);
+    }
+    if proof.signer.is_some() && ans.revocation.is_none() && proof.signer_created.is_none() {
+        // A signer without key entries shown with another key's created entry.
+        let mut a = ans.clone();
+        a.proof.as_mut().unwrap().signer_created = Some(ledger.get(0).unwrap());
+        push(
+            "another key's created entry shown for a signer without key entries",
+            a,
+        );
+    }
+    if signers.len() > 1 {
+        // The answer for the first signer alone: it skips entries by the others asked for.
+        let narrower = ledger.authenticate(sha, &signers[..1]).unwrap();
+        if narrower.receipt.as_ref().map(|r| r.index) != ans.receipt.as_ref().map(|r| r.index) {
+            push(&format!("the answer from {} alone", signers[0]), narrower);
+        }
+    }
 
     if ans.status != Status::Unknown {
         let mut a = ans.clone();
@@ -271,21 +355,23 @@ fn mutations(b: &Built, q: usize, sha: &Sha256, ans: &Authentication) -> Vec<(St
         a.revocation = None;
         a.proof = never.proof;
         push("unknown claimed with another hash's absence proof", a);
-        for s in [
+        // Another status (the next one round): the status line is all that changes.
+        let order = [
             Status::Trusted,
             Status::Untrusted,
             Status::Unsupported,
             Status::Revoked,
-        ] {
-            if s != ans.status {
-                let mut a = ans.clone();
-                a.status = s;
-                push(&format!("{s} claimed"), a);
-            }
-        }
+        ];
+        let at = order.iter().position(|s| *s == ans.status).unwrap();
+        let mut a = ans.clone();
+        a.status = order[(at + 1) % order.len()];
+        push(&format!("{} claimed", a.status), a);
     }
     if let Some(early_receipt) = &early.receipt {
-        if ans.receipt.as_ref().is_some_and(|r| r.index == early_receipt.index)
+        if ans
+            .receipt
+            .as_ref()
+            .is_some_and(|r| r.index == early_receipt.index)
             && early_receipt.checkpoint != ans.checkpoint.clone().unwrap()
         {
             let mut a = ans.clone();
@@ -318,11 +404,11 @@ fn mutations(b: &Built, q: usize, sha: &Sha256, ans: &Authentication) -> Vec<(St
     // An older entry about the hash shown as the deciding one: alone, and with the proof of
     // the whole history (which does reveal it, and the later ones).
     let history = ledger.history(sha, None, 100).unwrap();
-    let older = history.entries.iter().rev().find(|r| {
-        ans.receipt
-            .as_ref()
-            .is_some_and(|d| r.index < d.index)
-    });
+    let older = history
+        .entries
+        .iter()
+        .rev()
+        .find(|r| ans.receipt.as_ref().is_some_and(|d| r.index < d.index));
     if let Some(older) = older {
         let mut a = ans.clone();
         a.receipt = Some(older.clone());
@@ -367,18 +453,18 @@ fn build_vectors() -> Json {
             })
         };
         vectors.push(case(format!("{name}: {what}"), &ans, ok));
-        for (lie, a) in mutations(&b, q, &sha, &ans) {
+        for (lie, a) in mutations(&b, q, &sha, &signers, &ans) {
             let o = outcome(&b, &sha, &signers, &a);
             assert_eq!(o["valid"], false, "{what}: {lie} was accepted");
             rejected += 1;
             vectors.push(case(format!("{name}: {what}; {lie}"), &a, o));
         }
     }
-    assert!(genuine == questions().len() && rejected > 5 * genuine, "{genuine} {rejected}");
-    let ledger: Vec<Json> = batches()
-        .iter()
-        .map(|(what, _)| json!(what))
-        .collect();
+    assert!(
+        genuine == questions().len() && rejected > 5 * genuine,
+        "{genuine} {rejected}"
+    );
+    let ledger: Vec<Json> = batches().iter().map(|(what, _)| json!(what)).collect();
     json!({
         "description": "Status answers (GET /api/v1/ledgers/{ledger}/artifacts/{sha256}, with the signers asked for) and what notarium-core's verify_status says of each: genuine answers of a real ledger, and the same answers mutated as a lying server would. 'outcome' is {valid: true, status, entries} or {valid: false, kind, error}, where kind is no_index_commitment (the checkpoint commits to no status index), invalid_index_proof (an index proof does not lead to the committed root), invalid_receipt (an entry's receipt does not verify in the answer's checkpoint) or invalid_status (the proven entries do not give the answer). Verify each answer's checkpoint with 'verifier_key' first. Generated by server/tests/status_answers.rs; docs/status-index.md is the specification.",
         "verifier_key": b.ledger.verifier_key().to_string(),

@@ -162,7 +162,8 @@ fn without_index_line(answer: &str, key: &notarium_core::SignerKey) -> Value {
         .claimed()
         .clone();
     assert!(body.index_root().unwrap().is_some());
-    body.extensions.retain(|l| !l.starts_with("notarium-index/"));
+    body.extensions
+        .retain(|l| !l.starts_with("notarium-index/"));
     let resigned = body.sign(key).unwrap().note().to_owned();
     fn swap(v: &mut Value, from: &str, to: &str) {
         match v {
@@ -373,7 +374,9 @@ fn dashboard_in_chromium() {
     let (status, earlier) = get(&answer_url(&trusted), &s.writer.secret);
     assert_eq!(status, 200, "{earlier}");
     // A file notarized by a key that was revoked since: it authenticates as revoked.
-    let revoked = s.work.write("old-signer.tar.gz", b"signed by a key revoked since");
+    let revoked = s
+        .work
+        .write("old-signer.tar.gz", b"signed by a key revoked since");
     let retired = s.server.create_key("retired-ci", "write");
     s.cli
         .with_key(&retired.secret)
