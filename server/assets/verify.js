@@ -307,61 +307,93 @@ function stable(v) {
 }
 
 /**
+ * Checks a receipt in the parsed checkpoint `cp` whose signed note is `note` (core's
+ * Receipt::verify_in; the caller checks the note's signature): the receipt carries that very
+ * note, its entry bytes hash to its leaf hash, the entry shown is those bytes and of the
+ * receipt's ledger, the inclusion proof leads to the checkpoint's root, and, given
+ * `fileSha256`, the entry is about that file. Returns {ok, entry, checks}, each check with the
+ * kind of failure core reports for it.
+ */
+async function receiptIn(receipt, cp, note, { fileSha256 } = {}) {
+  const checks = [];
+  const check = (id, ok, kind, label, detail = '') => checks.push({ id, ok, kind, label, detail });
+  if (!receipt || typeof receipt !== 'object') {
+    check('entry', false, 'invalid_receipt', 'The receipt is missing or not an object');
+    return { ok: false, entry: null, checks };
+  }
+  const same = receipt.checkpoint === note;
+  if (!same) check('proven-in', false, 'invalid_receipt', `Entry ${receipt.index} is proven in another checkpoint than the answer's`);
+  let leaf = null;
+  let entry = null;
+  try {
+    leaf = b64ToBytes(receipt.leaf);
+  } catch (e) {
+    check('leaf', false, 'invalid_receipt', 'The entry bytes could not be read', e.message);
+  }
+  let leafOk = false;
+  if (leaf) {
+    leafOk = bytesToHex(await leafHash(leaf)) === String(receipt.leaf_hash).toLowerCase();
+    check('leaf', leafOk, 'invalid_receipt', leafOk
+      ? 'The entry bytes hash to the leaf hash in the proof'
+      : 'The entry bytes do not hash to the leaf hash in the proof');
+    try {
+      entry = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(leaf));
+      const shown = stable(entry) === stable(receipt.entry);
+      const ledger = entry?.ledger === receipt.ledger;
+      check('entry', shown && ledger, 'invalid_receipt', !shown
+        ? 'The entry shown differs from the entry bytes in the ledger'
+        : ledger ? 'The entry shown is exactly the entry bytes in the ledger' : 'The entry belongs to another ledger');
+      if (!entry || typeof entry !== 'object' || !['artifact', 'key'].includes(entry.type)) {
+        check('entry', false, 'invalid_receipt', 'The entry bytes are not a Notarium entry');
+        entry = null;
+      }
+    } catch (e) {
+      check('entry', false, 'invalid_receipt', 'The entry bytes could not be read', e.message);
+      entry = null;
+    }
+  }
+  try {
+    await verifyInclusion(hexToBytes(receipt.leaf_hash), receipt.index, cp.size, receipt.inclusion_proof, cp.root);
+    check('inclusion', leafOk, 'invalid_receipt', leafOk
+      ? `The inclusion proof leads from entry ${receipt.index} to the checkpoint's root (tree size ${cp.size})`
+      : 'The inclusion proof is for another leaf hash than these entry bytes');
+  } catch (e) {
+    check('inclusion', false, 'invalid_receipt', `The inclusion proof does not lead from entry ${receipt.index} to the checkpoint's root`, e.message);
+  }
+  if (fileSha256 !== undefined && entry) {
+    const ok = entry.type === 'artifact' && entry.sha256 === fileSha256;
+    check('file', ok, 'invalid_status', ok
+      ? "The ledger entry records this file's SHA-256"
+      : "The ledger entry records another SHA-256 than this file's", `entry: ${entry.sha256 ?? entry.type}`);
+  }
+  return { ok: checks.every((c) => c.ok), entry, checks };
+}
+
+/**
  * Verifies a receipt (DESIGN.md §3) against the pinned verifier key text, and optionally that
  * it is the receipt of the file whose SHA-256 is `fileSha256` (hex). Never throws: returns
  * {ok, entry, checkpoint, checks: [{id, ok, label, detail}]}, every check in plain words.
  */
 export async function verifyReceipt(receipt, pinnedKeyText, { fileSha256 } = {}) {
   const checks = [];
-  const check = (id, ok, label, detail = '') => checks.push({ id, ok, label, detail });
   let entry = null;
   let checkpoint = null;
-  let leaf = null;
-  try {
-    leaf = b64ToBytes(receipt.leaf);
-    entry = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(leaf));
-    const same = stable(entry) === stable(receipt.entry);
-    check('entry', same, same
-      ? 'The entry shown is exactly the entry bytes in the ledger'
-      : 'The entry shown differs from the entry bytes in the ledger');
-  } catch (e) {
-    check('entry', false, 'The entry bytes could not be read', e.message);
-  }
-  if (fileSha256 !== undefined) {
-    const ok = !!entry && entry.sha256 === fileSha256;
-    check('file', ok, ok
-      ? "The ledger entry records this file's SHA-256"
-      : "The ledger entry records another SHA-256 than this file's",
-    entry ? `entry: ${entry.sha256}` : '');
-  }
-  let leafOk = false;
-  try {
-    const computed = leaf ? await leafHash(leaf) : null;
-    leafOk = !!computed && bytesToHex(computed) === String(receipt.leaf_hash).toLowerCase();
-    check('leaf', leafOk, leafOk
-      ? 'The entry bytes hash to the leaf hash in the proof'
-      : 'The entry bytes do not hash to the leaf hash in the proof');
-  } catch (e) {
-    check('leaf', false, 'The leaf hash could not be computed', e.message);
-  }
   try {
     checkpoint = parseCheckpoint(receipt.checkpoint);
   } catch (e) {
-    check('checkpoint', false, 'The checkpoint could not be read', e.message);
+    checks.push({ id: 'checkpoint', ok: false, label: 'The checkpoint could not be read', detail: e.message });
+    return { ok: false, entry, checkpoint, checks };
   }
-  if (checkpoint) {
-    try {
-      await verifyInclusion(hexToBytes(receipt.leaf_hash), receipt.index, checkpoint.size, receipt.inclusion_proof, checkpoint.root);
-      check('inclusion', leafOk, leafOk
-        ? `The inclusion proof leads from entry ${receipt.index} to the checkpoint's root (tree size ${checkpoint.size})`
-        : 'The inclusion proof is for another leaf hash than these entry bytes');
-    } catch (e) {
-      check('inclusion', false, `The inclusion proof does not lead from entry ${receipt.index} to the checkpoint's root`, e.message);
-    }
+  const v = await receiptIn(receipt, checkpoint, receipt.checkpoint, { fileSha256 });
+  entry = v.entry;
+  checks.push(...v.checks);
+  if (fileSha256 !== undefined && !entry) {
+    checks.push({ id: 'file', ok: false, label: "The ledger entry records another SHA-256 than this file's" });
   }
+  const check = (id, ok, label, detail = '') => checks.push({ id, ok, label, detail });
   if (!pinnedKeyText) {
     check('signature', false, 'The checkpoint signature was not checked: no verifier key is pinned for this ledger');
-  } else if (checkpoint) {
+  } else {
     try {
       const key = await parseVerifierKey(pinnedKeyText);
       await verifyCheckpoint(receipt.checkpoint, key);
@@ -668,67 +700,6 @@ export async function verifyIndexProof(proof, key, root, size) {
   }
   if (!equal(h, root)) throw badProof('the proof does not lead to the index root');
   return answer;
-}
-
-/**
- * Checks a receipt in an already verified checkpoint (core's Receipt::verify_in): the same
- * checkpoint, the entry bytes, their leaf hash, the entry shown, its ledger, the inclusion
- * proof. Returns {ok, entry, checks} with the checks of verifyReceipt (but the signature, which
- * is the checkpoint's), each with the kind of failure core reports.
- */
-async function receiptIn(receipt, cp, note, { fileSha256 } = {}) {
-  const checks = [];
-  const check = (id, ok, kind, label, detail = '') => checks.push({ id, ok, kind, label, detail });
-  if (!receipt || typeof receipt !== 'object') {
-    check('entry', false, 'invalid_receipt', 'The receipt is missing or not an object');
-    return { ok: false, entry: null, index: null, checks };
-  }
-  const same = receipt.checkpoint === note;
-  if (!same) check('proven-in', false, 'invalid_receipt', `Entry ${receipt.index} is proven in another checkpoint than the answer's`);
-  let leaf = null;
-  let entry = null;
-  try {
-    leaf = b64ToBytes(receipt.leaf);
-  } catch (e) {
-    check('leaf', false, 'invalid_receipt', 'The entry bytes could not be read', e.message);
-  }
-  let leafOk = false;
-  if (leaf) {
-    leafOk = bytesToHex(await leafHash(leaf)) === String(receipt.leaf_hash).toLowerCase();
-    check('leaf', leafOk, 'invalid_receipt', leafOk
-      ? 'The entry bytes hash to the leaf hash in the proof'
-      : 'The entry bytes do not hash to the leaf hash in the proof');
-    try {
-      entry = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(leaf));
-      const shown = stable(entry) === stable(receipt.entry);
-      const ledger = entry?.ledger === receipt.ledger;
-      check('entry', shown && ledger, 'invalid_receipt', !shown
-        ? 'The entry shown differs from the entry bytes in the ledger'
-        : ledger ? 'The entry shown is exactly the entry bytes in the ledger' : 'The entry belongs to another ledger');
-      if (!entry || typeof entry !== 'object' || !['artifact', 'key'].includes(entry.type)) {
-        check('entry', false, 'invalid_receipt', 'The entry bytes are not a Notarium entry');
-        entry = null;
-      }
-    } catch (e) {
-      check('entry', false, 'invalid_receipt', 'The entry bytes could not be read', e.message);
-      entry = null;
-    }
-  }
-  try {
-    await verifyInclusion(hexToBytes(receipt.leaf_hash), receipt.index, cp.size, receipt.inclusion_proof, cp.root);
-    check('inclusion', leafOk, 'invalid_receipt', leafOk
-      ? `The inclusion proof leads from entry ${receipt.index} to the checkpoint's root (tree size ${cp.size})`
-      : 'The inclusion proof is for another leaf hash than these entry bytes');
-  } catch (e) {
-    check('inclusion', false, 'invalid_receipt', `The inclusion proof does not lead from entry ${receipt.index} to the checkpoint's root`, e.message);
-  }
-  if (fileSha256 !== undefined && entry) {
-    const ok = entry.type === 'artifact' && entry.sha256 === fileSha256;
-    check('file', ok, 'invalid_status', ok
-      ? "The ledger entry records this file's SHA-256"
-      : "The ledger entry records another SHA-256 than this file's", `entry: ${entry.sha256 ?? entry.type}`);
-  }
-  return { ok: checks.every((c) => c.ok), entry, index: receipt.index, checks };
 }
 
 const STATUSES = ['trusted', 'untrusted', 'unsupported', 'revoked', 'unknown'];
