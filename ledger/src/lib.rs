@@ -380,9 +380,11 @@ impl Ledger {
             record,
             shared.clone(),
             rx,
-            options.max_batch,
-            options.on_commit,
-            options.clock,
+            writer::Settings {
+                max_batch: options.max_batch,
+                on_commit: options.on_commit,
+                clock: options.clock,
+            },
         )?;
         Ok(Ledger {
             shared,

@@ -263,15 +263,23 @@ impl State {
     }
 }
 
+/// How the sequencer runs, from the ledger's options.
+pub(crate) struct Settings {
+    /// Most entries committed in one batch.
+    pub max_batch: usize,
+    /// Called after every commit.
+    pub on_commit: Option<CommitObserver>,
+    /// The time source (`None`: the system clock).
+    pub clock: Option<fn() -> i64>,
+}
+
 pub(crate) fn spawn(
     store: Box<dyn Store>,
     state: State,
     record: SignedRecord,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Request>,
-    max_batch: usize,
-    on_commit: Option<CommitObserver>,
-    clock: Option<fn() -> i64>,
+    settings: Settings,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let name = format!("ledger-{}", state.ledger);
     let writer = Writer {
@@ -279,9 +287,9 @@ pub(crate) fn spawn(
         state,
         record,
         shared,
-        max_batch: max_batch.max(1),
-        on_commit,
-        clock: clock.unwrap_or(system_time_us),
+        max_batch: settings.max_batch.max(1),
+        on_commit: settings.on_commit,
+        clock: settings.clock.unwrap_or(system_time_us),
         failed: None,
     };
     Ok(std::thread::Builder::new()
