@@ -17,7 +17,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}"
 fi
 
-installed=$(npm ls -g --depth=0 --json npm-groovy-lint 2>/dev/null \
+# `npm ls` exits 1 when the package is not installed: that is an answer here, not an error
+# (with pipefail it would end the script on a clean machine).
+installed=$( (npm ls -g --depth=0 --json npm-groovy-lint 2>/dev/null || true) \
   | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -n1)
 if [ "$installed" != "$NPM_GROOVY_LINT_VERSION" ]; then
   npm install -g --no-audit --no-fund "npm-groovy-lint@$NPM_GROOVY_LINT_VERSION"

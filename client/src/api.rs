@@ -254,10 +254,18 @@ impl Client {
         &self,
         hashes: &[Sha256],
         signers: &[String],
+        fresh: bool,
     ) -> Result<BatchAuthentication, Error> {
+        // The signer policy is evaluated here, on verified entries (`crate::identity`), never
+        // asked of the server: its answer would be a claim, and older servers refuse the fields.
         let body = to_value(&AuthenticateRequest {
             sha256: hashes.to_vec(),
             signer: (!signers.is_empty()).then(|| Signers::Many(signers.to_vec())),
+            fresh,
+            signer_issuer: None,
+            signer_repository: None,
+            signer_workflow: None,
+            signer_ref: None,
         })?;
         self.json(
             Method::POST,

@@ -1,5 +1,5 @@
 //! The flags that say which ledger to talk to and how, shared by `notarium` and
-//! `notarium-github` so both read the same `NOTARIUM_*` variables the same way (DESIGN.md §6).
+//! `notarium-github` so both read the same `NOTARIUM_*` variables the same way (docs/cli.md).
 //! The API key is read from a file or the environment, never from argv.
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
-//! The exit codes of DESIGN.md §6, shared by `notarium` and `notarium-github` so that every
-//! tool and plugin gives the same verdict the same number.
+//! The exit codes of docs/cli.md, shared by `notarium` and `notarium-github` so that every
+//! tool and plugin gives the same verdict the same number. [`HELP`] lists them in `--help`.
 
 use notarium_core::Status;
 
@@ -19,8 +19,34 @@ pub const REVOKED: u8 = 4;
 pub const TAMPERING: u8 = 5;
 /// Server unreachable or server error.
 pub const UNREACHABLE: u8 = 6;
+/// The server refused the credentials: no API key, an unknown or revoked one, or one whose
+/// role or ledger does not allow the request (HTTP 401 or 403). Not a usage error: the command
+/// was right, the key is not.
+pub const UNAUTHORIZED: u8 = 7;
+/// The deciding entry's verified identity does not match the signer policy asked for
+/// (`--signer-issuer`, `--signer-repository`, `--signer-workflow`, `--signer-ref`), or it has
+/// none (an API-key entry). Its own outcome, not `unknown`: the artifact is notarized, but not
+/// by the signer required.
+pub const SIGNER_MISMATCH: u8 = 8;
 /// Usage error.
 pub const USAGE: u8 = 64;
+
+/// The exit codes as `notarium --help` and `notarium-github --help` list them.
+pub const HELP: &str = "\
+Exit codes (with several files the worst, i.e. highest, wins):
+  0   trusted (authenticate), or done
+  1   untrusted
+  2   unknown: never notarized, or not by the signers asked for
+  3   unsupported
+  4   revoked: the signer's API key was revoked
+  5   verification failed: tampering, a bad proof or signature, a rollback or fork
+  6   server unreachable, failing (5xx) or rate limiting (429)
+  7   unauthorized: no API key, an unknown or revoked one, or one without the role (401, 403)
+  8   signer mismatch: the deciding entry's verified identity is not the --signer-* asked for
+  64  usage: a wrong flag, argument or request
+
+With --output json the document says the same in exit_code and reason (trusted, untrusted,
+unknown, unsupported, revoked, verification_failed, server_unreachable, unauthorized, signer_mismatch, usage).";
 
 /// The code of a verified status.
 pub fn for_status(s: Status) -> u8 {
@@ -33,8 +59,8 @@ pub fn for_status(s: Status) -> u8 {
     }
 }
 
-/// The code of a client failure. The server failing or refusing for now (5xx, 429) is 6;
-/// other 4xx answers mean the request or its key is wrong: a usage error.
+/// The code of a client failure. The server failing or refusing for now (5xx, 429) is 6; a
+/// refused key (401, 403) is 7; other 4xx answers mean the request is wrong: a usage error.
 pub fn for_error(e: &Error) -> u8 {
     match e {
         Error::Tampering(_) => TAMPERING,
@@ -42,6 +68,9 @@ pub fn for_error(e: &Error) -> u8 {
         Error::Api { status, .. } if crate::api::is_server_error(*status) || *status == 429 => {
             UNREACHABLE
         }
+        Error::Api {
+            status: 401 | 403, ..
+        } => UNAUTHORIZED,
         Error::Api { .. } | Error::State(_) | Error::Usage(_) => USAGE,
     }
 }
@@ -56,6 +85,8 @@ pub fn reason(code: u8) -> &'static str {
         REVOKED => "revoked",
         TAMPERING => "verification_failed",
         UNREACHABLE => "server_unreachable",
+        UNAUTHORIZED => "unauthorized",
+        SIGNER_MISMATCH => "signer_mismatch",
         _ => "usage",
     }
 }
@@ -125,6 +156,7 @@ pub fn finish(
     let what = match code {
         TAMPERING => "VERIFICATION FAILED",
         UNREACHABLE => "server error",
+        UNAUTHORIZED => "unauthorized",
         _ => "error",
     };
     eprintln!("{program}: {what}: {e:#}");

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use notarium_core::api::{Limits, Page};
+use notarium_core::api::{BatchAuthentication, Limits, Page};
 use notarium_core::index::{root_of_sorted, IndexAnswer, IndexKey, Value};
 use notarium_core::merkle::RightEdge;
 use notarium_core::tiles::{decode_bundle, TileKind, TilePath};
@@ -16,6 +16,7 @@ use notarium_core::{
 };
 
 use crate::api::SearchParams;
+use crate::status::StatusFile;
 use crate::verify::{Verdict, Verifier};
 use crate::Error;
 
@@ -130,17 +131,62 @@ impl Verifier {
         &mut self,
         hashes: &[Sha256],
         signers: &[String],
-        mut progress: impl FnMut(usize),
+        progress: impl FnMut(usize),
     ) -> Result<Vec<Verdict>, Error> {
         if let [one] = hashes {
+            let mut progress = progress;
             let v = self.authenticate(one, signers).await?;
             progress(1);
             return Ok(vec![v]);
         }
+        Ok(self.batches(hashes, signers, false, progress).await?.0)
+    }
+
+    /// Authenticates `hashes` against fresh attestations of the latest tree (each batch's
+    /// checkpoint signed again with the current time) and returns the verdicts with the
+    /// verified answers as a status file to keep next to receipts, for
+    /// [`StatusFile::verify_offline`] later (docs/status-index.md, "Fresh status").
+    ///
+    /// # Errors
+    /// As [`Verifier::authenticate_many`]; [`Error::Tampering`] as well when a checkpoint comes
+    /// without its time.
+    pub async fn fresh_status(
+        &mut self,
+        hashes: &[Sha256],
+        signers: &[String],
+        progress: impl FnMut(usize),
+    ) -> Result<(Vec<Verdict>, StatusFile), Error> {
+        let (verdicts, batches) = self.batches(hashes, signers, true, progress).await?;
+        for b in &batches {
+            let cp = self.accept_checkpoint(&b.checkpoint).await?;
+            if cp.checkpoint().time().ok().flatten().is_none() {
+                return Err(tamper(
+                    "the server's fresh status names no time (a server before 0.2?)",
+                ));
+            }
+        }
+        let file = StatusFile {
+            format: crate::status::FORMAT.to_owned(),
+            server: self.client.server().to_string(),
+            ledger: self.client.ledger().to_owned(),
+            signers: signers.to_vec(),
+            batches,
+        };
+        Ok((verdicts, file))
+    }
+
+    async fn batches(
+        &mut self,
+        hashes: &[Sha256],
+        signers: &[String],
+        fresh: bool,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(Vec<Verdict>, Vec<BatchAuthentication>), Error> {
         let size = self.limits().await?.authenticate_max_hashes;
         let mut out = Vec::with_capacity(hashes.len());
+        let mut batches = Vec::new();
         for chunk in hashes.chunks(size) {
-            let ans = self.client.authenticate_many(chunk, signers).await?;
+            let ans = self.client.authenticate_many(chunk, signers, fresh).await?;
             let cp = self.accept_checkpoint(&ans.checkpoint).await?;
             if ans.results.iter().any(|r| {
                 r.answer
@@ -179,8 +225,11 @@ impl Verifier {
                 );
             }
             progress(chunk.len());
+            if fresh {
+                batches.push(ans);
+            }
         }
-        Ok(out)
+        Ok((out, batches))
     }
 
     /// Every entry about `sha256`, oldest first, all pages, verified — and proven complete:

@@ -1,5 +1,5 @@
-//! Notarium's client: a typed HTTP client for the API of DESIGN.md §3 ([`api::Client`]) and a
-//! [`verify::Verifier`] that trusts nothing the server says without a proof (DESIGN.md §5),
+//! Notarium's client: a typed HTTP client for the API of docs/http-api.md ([`api::Client`]) and a
+//! [`verify::Verifier`] that trusts nothing the server says without a proof (docs/verification.md),
 //! remembering the latest verified checkpoint per ledger ([`trust`]).
 //!
 //! Out of scope: the CLI's presentation (in `src/bin/notarium`), and anything a proof cannot
@@ -13,9 +13,11 @@ pub mod ci;
 pub mod cli;
 pub mod exit;
 pub mod flows;
+pub mod identity;
 pub mod oci;
 pub mod receipts;
 pub mod results;
+pub mod status;
 pub mod trust;
 pub mod verify;
 

@@ -1,5 +1,5 @@
 //! Receipt files as `notarium notarize --receipts DIR` and the plugins keep them: for each
-//! artifact `<name>.receipt.json` (the receipt of DESIGN.md §3) and `<name>.tlog-proof` (the
+//! artifact `<name>.receipt.json` (the receipt of docs/http-api.md) and `<name>.tlog-proof` (the
 //! same as a C2SP tlog-proof, entry bytes as its extra data), plus `<name>.manifest` for a
 //! directory notarized as one artifact.
 

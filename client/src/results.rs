@@ -2,13 +2,17 @@
 //! document `{exit_code, results: [{subject, sha256, status, code, reason, …}], …}` that the
 //! plugins read.
 
-use notarium_core::ArtifactStatus;
+use std::collections::BTreeMap;
+
+use notarium_core::api::PolicyOutcome;
+use notarium_core::{ArtifactStatus, Entry, SignerPolicy, VerifiedIdentity};
 use serde::Serialize;
 
+use crate::identity::{context_line, evaluate};
 use crate::{exit, Notarized, Verdict};
 
 /// One artifact's outcome, as printed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Row {
     /// What the user named.
     pub subject: String,
@@ -32,6 +36,16 @@ pub struct Row {
     /// Notes (e.g. files that differ from a directory's notarized manifest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// Who built it, as the server verified it from a CI token and the proof checked here
+    /// (the entry's `identity`); absent for entries written with an API key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_identity: Option<VerifiedIdentity>,
+    /// The CI context the notarizing client asserted (the entry's `ci`): not verified.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub asserted_ci: BTreeMap<String, String>,
+    /// The signer policy's outcome on the deciding entry, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer_policy: Option<PolicyOutcome>,
 }
 
 impl Row {
@@ -47,8 +61,47 @@ impl Row {
             index: v.receipt.as_ref().map(|r| r.index.0),
             signer: v.receipt.as_ref().map(|r| r.entry.signer().to_owned()),
             time: v.receipt.as_ref().map(|r| r.entry.time().to_owned()),
-            details: vec![],
+            ..Row::default()
         }
+        .provenance(v.receipt.as_ref().map(|r| &r.entry))
+    }
+
+    /// The row of a verified authentication held to a signer policy: a deciding entry whose
+    /// verified identity does not match (or that has none) is [`exit::SIGNER_MISMATCH`],
+    /// whatever status it records.
+    pub fn of_verdict_under(subject: &str, v: &Verdict, policy: &SignerPolicy) -> Row {
+        let row = Row::of_verdict(subject, v);
+        row.under(evaluate(policy, v))
+    }
+
+    /// Applies a policy outcome to this row (see [`Row::of_verdict_under`]).
+    pub fn under(mut self, outcome: Option<PolicyOutcome>) -> Row {
+        if let Some(o) = &outcome {
+            if !o.matched {
+                self.details.insert(
+                    0,
+                    format!(
+                        "signer mismatch: the deciding entry records {}, but its signer is not the one required",
+                        self.status
+                    ),
+                );
+                self.status = "signer_mismatch".into();
+                self.code = exit::SIGNER_MISMATCH;
+                self.reason = exit::reason(exit::SIGNER_MISMATCH);
+            }
+        }
+        self.signer_policy = outcome;
+        self
+    }
+
+    /// Fills in what `entry` says of who built it: the verified identity and the asserted CI
+    /// context, kept apart.
+    pub fn provenance(mut self, entry: Option<&Entry>) -> Row {
+        if let Some(Entry::Artifact(a)) = entry {
+            self.verified_identity = a.identity.clone();
+            self.asserted_ci = a.ci.clone();
+        }
+        self
     }
 
     /// The row of a verified notarization of `subject` with `status`.
@@ -66,8 +119,9 @@ impl Row {
             index: Some(n.verified.index.0),
             signer: Some(n.verified.entry.signer().to_owned()),
             time: Some(n.verified.entry.time().to_owned()),
-            details: vec![],
+            ..Row::default()
         }
+        .provenance(Some(&n.verified.entry))
     }
 }
 
@@ -129,6 +183,39 @@ pub fn print(rows: &[Row], json: bool, extra: serde_json::Value) -> u8 {
         for d in &r.details {
             println!("    {d}");
         }
+        for line in provenance_lines(r) {
+            println!("    {line}");
+        }
     }
     worst
+}
+
+/// What a row shows of who built it, in text: the verified identity and context, the
+/// asserted context, and each mismatch of the signer policy — each line saying which it is.
+pub fn provenance_lines(r: &Row) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(id) = &r.verified_identity {
+        out.push(format!(
+            "verified identity ({} CI token, checked by the server): issuer {}, subject {}",
+            id.provider, id.issuer, id.subject
+        ));
+        if !id.context.is_empty() {
+            out.push(format!("verified context: {}", context_line(&id.context)));
+        }
+    }
+    if !r.asserted_ci.is_empty() {
+        out.push(format!(
+            "asserted CI context (from the client, not verified): {}",
+            context_line(&r.asserted_ci)
+        ));
+    }
+    if let Some(p) = &r.signer_policy {
+        if p.matched {
+            out.push("signer policy: matched by the verified identity".into());
+        }
+        for m in &p.mismatches {
+            out.push(format!("signer policy: {m}"));
+        }
+    }
+    out
 }

@@ -1,4 +1,4 @@
-//! Verification by clients (DESIGN.md §5): every answer that carries a checkpoint is checked —
+//! Verification by clients (docs/verification.md): every answer that carries a checkpoint is checked —
 //! signature by the pinned key, origin, consistency with the stored checkpoint, inclusion of
 //! each entry, and the entry bytes against the question — before it is believed. A failure is
 //! tampering, and the stored state does not move.

@@ -1,4 +1,4 @@
-//! The `notarium` binary's usage contract (DESIGN.md §6): bad flags exit 64, help exits 0.
+//! The `notarium` binary's usage contract (docs/cli.md): bad flags exit 64, help exits 0.
 //! No server is needed; the end-to-end tests with a server are in `tests/` (notarium-e2e).
 
 use std::process::Command;

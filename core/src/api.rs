@@ -12,6 +12,7 @@ use crate::entry::{ArtifactRequest, Role, Status};
 use crate::hash::{Hash, Sha256};
 use crate::index::IndexProof;
 use crate::name::LedgerName;
+use crate::policy::SignerPolicy;
 use crate::receipt::Receipt;
 
 /// The limits of the protocol: the largest values a server may be configured with. A server
@@ -210,6 +211,12 @@ pub struct Authentication {
     /// For `revoked`: the `key` entry that revoked the deciding entry's signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<Receipt>,
+    /// When a signer policy was asked for (`signer_issuer`, `signer_repository`,
+    /// `signer_workflow`, `signer_ref`) and an entry decides: whether that entry's verified
+    /// identity matches it. The server's evaluation, for callers that do not verify; clients
+    /// evaluate the policy on the entry they verified instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_policy: Option<PolicyOutcome>,
     /// The proof that the answer is complete: that the deciding entry is the latest one (from
     /// the signers asked for), that the signer's latest key entry is the one shown, or that
     /// no entry about the hash exists (docs/status-index.md). Absent from servers before 0.2.
@@ -237,6 +244,34 @@ pub struct StatusProof {
     /// When the signer's latest entry is its creation (so it is not revoked): that entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer_created: Option<Receipt>,
+}
+
+/// Whether the deciding entry matches the signer policy asked for
+/// ([`crate::policy::SignerPolicy`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyOutcome {
+    /// True when every part of the policy matches the entry's verified identity.
+    pub matched: bool,
+    /// What does not match, in words (empty when `matched`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
+}
+
+impl PolicyOutcome {
+    /// The outcome of [`SignerPolicy::check`].
+    pub fn of(result: Result<(), Vec<String>>) -> Self {
+        match result {
+            Ok(()) => PolicyOutcome {
+                matched: true,
+                mismatches: Vec::new(),
+            },
+            Err(mismatches) => PolicyOutcome {
+                matched: false,
+                mismatches,
+            },
+        }
+    }
 }
 
 /// One signer or several.
@@ -270,6 +305,35 @@ pub struct AuthenticateRequest {
     /// Only entries by these signers (key ids) decide.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<Signers>,
+    /// Answer against a fresh attestation of the latest tree: its checkpoint signed again with
+    /// the current time (a `notarium-time/v1` line), so that the answers say how recent they
+    /// are when verified offline later (docs/status-index.md, "Fresh status").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fresh: bool,
+    /// Signer policy: the deciding entry's verified issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_issuer: Option<String>,
+    /// Signer policy: the deciding entry's verified repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_repository: Option<String>,
+    /// Signer policy: the deciding entry's verified workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_workflow: Option<String>,
+    /// Signer policy: the deciding entry's verified Git ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_ref: Option<String>,
+}
+
+impl AuthenticateRequest {
+    /// The signer policy of the request's `signer_*` fields.
+    pub fn policy(&self) -> SignerPolicy {
+        SignerPolicy {
+            issuer: self.signer_issuer.clone(),
+            repository: self.signer_repository.clone(),
+            workflow: self.signer_workflow.clone(),
+            git_ref: self.signer_ref.clone(),
+        }
+    }
 }
 
 /// The status of one hash of a batch authentication.
@@ -399,6 +463,7 @@ mod tests {
                 receipt: None,
                 revocation: None,
                 proof: None,
+                signer_policy: None,
             },
         };
         let v = serde_json::to_value(&r).unwrap();

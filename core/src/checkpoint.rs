@@ -51,6 +51,11 @@ impl fmt::Display for Origin {
 /// What starts the extension line that commits to the status index's root.
 pub const INDEX_LINE_PREFIX: &str = "notarium-index/v1 ";
 
+/// The extension line of an attested checkpoint (docs/status-index.md, "Fresh status"): the
+/// ledger's signed statement that at this time (seconds since the Unix epoch, UTC) the tree of
+/// the checkpoint was its latest.
+pub const TIME_LINE_PREFIX: &str = "notarium-time/v1 ";
+
 /// The body of a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -164,6 +169,50 @@ impl Checkpoint {
             .push(format!("{INDEX_LINE_PREFIX}{}", root.to_base64()));
     }
 
+    /// The time this checkpoint attests to be the latest at (its `notarium-time/v1` line), in
+    /// seconds since the Unix epoch; `None` without such a line.
+    ///
+    /// # Errors
+    /// [`Error::MalformedCheckpoint`] for a malformed or repeated time line, or another version.
+    pub fn time(&self) -> Result<Option<u64>, Error> {
+        let mut found = None;
+        for line in &self.extensions {
+            if !line.starts_with("notarium-time/") {
+                continue;
+            }
+            if found.is_some() {
+                return Err(Error::MalformedCheckpoint("more than one time line"));
+            }
+            let digits = line
+                .strip_prefix(TIME_LINE_PREFIX)
+                .ok_or(Error::MalformedCheckpoint("unknown time line version"))?;
+            // Canonical decimal: no sign, no leading zero, at most 20 digits.
+            let ok = !digits.is_empty()
+                && digits.len() <= 20
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'));
+            let t = ok
+                .then(|| digits.parse::<u64>().ok())
+                .flatten()
+                .ok_or(Error::MalformedCheckpoint("bad time"))?;
+            found = Some(t);
+        }
+        Ok(found)
+    }
+
+    /// Makes the checkpoint attest `seconds` (since the Unix epoch) as the time its tree was the
+    /// latest: replaces any time line with one `notarium-time/v1` line, before the index line.
+    pub fn set_time(&mut self, seconds: u64) {
+        self.extensions.retain(|l| !l.starts_with("notarium-time/"));
+        let at = self
+            .extensions
+            .iter()
+            .position(|l| l.starts_with("notarium-index/"))
+            .unwrap_or(self.extensions.len());
+        self.extensions
+            .insert(at, format!("{TIME_LINE_PREFIX}{seconds}"));
+    }
+
     /// Signs the checkpoint with the log's key.
     ///
     /// # Errors
@@ -252,5 +301,44 @@ impl SignedCheckpoint {
     /// The root hash.
     pub fn root(&self) -> Hash {
         self.checkpoint.root
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn time_lines_are_canonical() {
+        let mut c = Checkpoint {
+            origin: Origin::new("example.com/log").unwrap(),
+            size: TreeSize(3),
+            root: Hash([1; 32]),
+            extensions: vec![],
+        };
+        assert_eq!(c.time().unwrap(), None);
+        c.set_index_root(&Hash([2; 32]));
+        c.set_time(1_790_000_000);
+        assert_eq!(c.time().unwrap(), Some(1_790_000_000));
+        assert!(
+            c.extensions[0].starts_with(TIME_LINE_PREFIX),
+            "{:?}",
+            c.extensions
+        );
+        c.set_time(5);
+        assert_eq!(c.time().unwrap(), Some(5));
+        assert_eq!(c.extensions.len(), 2);
+        for bad in [
+            "notarium-time/v1 ",
+            "notarium-time/v1 01",
+            "notarium-time/v1 -1",
+            "notarium-time/v1 1e3",
+            "notarium-time/v2 1",
+        ] {
+            c.extensions = vec![bad.to_owned()];
+            assert!(c.time().is_err(), "{bad}");
+        }
+        c.extensions = vec!["notarium-time/v1 1".into(), "notarium-time/v1 2".into()];
+        assert!(c.time().is_err());
     }
 }

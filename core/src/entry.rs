@@ -1,4 +1,4 @@
-//! The entries of DESIGN.md §2: what one leaf of a ledger holds, and its canonical bytes.
+//! The entries of docs/ledger.md: what one leaf of a ledger holds, and its canonical bytes.
 //!
 //! An entry is the UTF-8 JSON object with keys sorted by their UTF-8 bytes and no
 //! insignificant whitespace. The server writes these bytes once; everyone else hashes the bytes
@@ -14,6 +14,11 @@
 //! | `attributes` | ≤ 64 pairs; key 1–128 of `A-Z a-z 0-9 - _ . /`; value ≤ 1,024 bytes, no control characters |
 //! | `ci` | keys from [`CI_KEYS`] only; values ≤ 1,024 bytes, no control characters |
 //! | `size` | any `u64` |
+//! | `identity` | written by the server only (CI token writes, [`VerifiedIdentity::validate`]): `issuer` an `https://` URL and `subject` 1–1,024 bytes, no control characters; `provider` 1–32 of `a-z 0-9 - _`; `context` keys from [`CI_KEYS`] but `provider`, and [`VERIFIED_CI_KEYS`]; values 1–1,024 bytes, no control characters |
+//!
+//! `ci` is what the client asserted; `identity` is what the server verified (an OIDC token of a
+//! CI the operator trusts). An entry without `identity` has none of its bytes, so entries
+//! written before it existed keep theirs.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -49,6 +54,26 @@ pub const CI_KEYS: &[&str] = &[
     "actor",
     "server_url",
 ];
+/// Keys an identity's verified `context` may carry besides those of [`CI_KEYS`] (except
+/// `provider`, which is a field of the identity itself): what CI tokens say that clients never
+/// asserted. `docs/oidc.md` maps each provider's claims onto them.
+pub const VERIFIED_CI_KEYS: &[&str] = &[
+    "repository_id",
+    "repository_owner",
+    "repository_owner_id",
+    "workflow_ref",
+    "job_workflow_ref",
+    "event_name",
+    "environment",
+    "runner_environment",
+    "ref_type",
+    "ref_protected",
+    "run_attempt",
+];
+/// Largest identity issuer or subject, in bytes.
+pub const MAX_IDENTITY_BYTES: usize = 1024;
+/// The prefix of every signer id derived from a verified identity ([`oidc_signer_id`]).
+pub const OIDC_SIGNER_PREFIX: &str = "oidc:";
 /// The entry format version written today.
 pub const ENTRY_VERSION: u32 = 1;
 
@@ -278,6 +303,112 @@ impl ArtifactRequest {
     }
 }
 
+/// Who built an artifact, as the server verified it from a CI's OIDC token: the token's
+/// issuer and subject, the CI behind the issuer, and the CI context the token's claims carry.
+/// Written into an entry by the server, never taken from a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerifiedIdentity {
+    /// The verified CI context: keys of [`CI_KEYS`] (but `provider`) and [`VERIFIED_CI_KEYS`].
+    #[serde(default)]
+    pub context: BTreeMap<String, String>,
+    /// The token's issuer (`iss`), an `https://` URL.
+    pub issuer: String,
+    /// The CI behind the issuer: `github`, `gitlab`, `jenkins` or `generic`.
+    pub provider: String,
+    /// The token's subject (`sub`).
+    pub subject: String,
+}
+
+impl VerifiedIdentity {
+    /// The signer id of this identity: the `signer` of every entry that records it.
+    pub fn signer_id(&self) -> String {
+        oidc_signer_id(&self.issuer, &self.subject)
+    }
+
+    /// Checks the limits of the module docs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidField`] naming `identity` and what is wrong.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |why: String| Err(Error::InvalidField("identity", why));
+        if !self.issuer.starts_with("https://") {
+            return bad("issuer must be an https:// URL".into());
+        }
+        for (what, v) in [("issuer", &self.issuer), ("subject", &self.subject)] {
+            if v.is_empty() || v.len() > MAX_IDENTITY_BYTES || v.chars().any(char::is_control) {
+                return bad(format!(
+                    "{what} must be 1-{MAX_IDENTITY_BYTES} bytes without control characters"
+                ));
+            }
+        }
+        let p = &self.provider;
+        if p.is_empty()
+            || p.len() > 32
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
+        {
+            return bad("provider must be 1-32 of a-z 0-9 - _".into());
+        }
+        for (k, v) in &self.context {
+            let known = (CI_KEYS.contains(&k.as_str()) && k != "provider")
+                || VERIFIED_CI_KEYS.contains(&k.as_str());
+            if !known {
+                return bad(format!("context key {k:?} is not a CI context key"));
+            }
+            if v.is_empty() || v.len() > MAX_VALUE_BYTES || v.chars().any(char::is_control) {
+                return bad(format!(
+                    "context {k} must be 1-{MAX_VALUE_BYTES} bytes without control characters"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Domain separation for [`oidc_signer_id`]: no other hash in Notarium starts like this.
+const OIDC_SIGNER_DOMAIN: &[u8] = b"notarium/oidc-signer/v1";
+
+/// The stable signer id of subject `subject` at issuer `issuer`:
+/// `oidc:` + lowercase unpadded RFC 4648 base32 of the first 20 bytes of
+/// `SHA-256("notarium/oidc-signer/v1" || u32be(len(iss)) || iss || u32be(len(sub)) || sub)`.
+/// 37 characters (the prefix, then 32 of `a-z 2-7`): safe in entries, URLs and file names;
+/// 160 bits, so that no one can find another subject with the same id. Anyone can recompute
+/// it from an entry's `identity`, so an entry whose `signer` is not its identity's id is
+/// refused by the ledger and flagged by clients.
+pub fn oidc_signer_id(issuer: &str, subject: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(OIDC_SIGNER_DOMAIN);
+    for part in [issuer, subject] {
+        h.update((part.len() as u32).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let digest = h.finalize();
+    format!("{OIDC_SIGNER_PREFIX}{}", base32(&digest[..20]))
+}
+
+/// RFC 4648 §6 base32, lowercase, without padding.
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
 /// An artifact entry: a notarization or a status change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactEntry {
@@ -299,10 +430,14 @@ pub struct ArtifactEntry {
     /// Attributes.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
-    /// CI context.
+    /// CI context, as the client asserted it (unverified).
     #[serde(default)]
     pub ci: BTreeMap<String, String>,
-    /// Id of the key that signed the request (set by the server).
+    /// Who built it, as the server verified it from a CI token (set by the server; absent for
+    /// writes with an API key or the admin token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<VerifiedIdentity>,
+    /// Id of the key that signed the request, or of the verified identity (set by the server).
     pub signer: String,
     /// Sequencing time (set by the server).
     pub time: String,
@@ -392,6 +527,15 @@ impl Entry {
             Entry::Artifact(a) => {
                 w.map("attributes", &a.attributes);
                 w.map("ci", &a.ci);
+                if let Some(id) = &a.identity {
+                    let mut o = Obj::new();
+                    o.map("context", &id.context);
+                    o.str("issuer", &id.issuer);
+                    o.str("provider", &id.provider);
+                    o.str("subject", &id.subject);
+                    w.key("identity");
+                    w.out.extend_from_slice(&o.finish());
+                }
                 w.str("kind", &a.kind);
                 w.str("ledger", &a.ledger);
                 w.str("name", &a.name);
@@ -597,6 +741,7 @@ mod tests {
             status: ArtifactStatus::Trusted,
             attributes: BTreeMap::new(),
             ci: BTreeMap::new(),
+            identity: None,
             signer: "k1".into(),
             time: "2026-11-21T10:00:00.123456Z".into(),
         });
@@ -637,6 +782,7 @@ mod tests {
             status: ArtifactStatus::Unsupported,
             attributes,
             ci: [("provider".to_string(), "gitlab".to_string())].into(),
+            identity: None,
             signer: "k_1".into(),
             time: "2026-11-21T10:00:00.000001Z".into(),
         });
@@ -683,5 +829,142 @@ mod tests {
         r.ci.clear();
         r.name = "a\nb".into();
         assert!(r.validate().is_err());
+    }
+
+    fn identity() -> VerifiedIdentity {
+        VerifiedIdentity {
+            context: [
+                ("repository", "acme/app"),
+                ("ref", "refs/heads/main"),
+                (
+                    "workflow_ref",
+                    "acme/app/.github/workflows/release.yml@refs/heads/main",
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            provider: "github".into(),
+            subject: "repo:acme/app:ref:refs/heads/main".into(),
+        }
+    }
+
+    #[test]
+    fn identity_sits_between_ci_and_kind_and_round_trips() {
+        let id = identity();
+        id.validate().unwrap();
+        let e = Entry::Artifact(ArtifactEntry {
+            v: 1,
+            ledger: "default".into(),
+            sha256: Sha256::parse(&"AB".repeat(32)).unwrap(),
+            name: "app.tar.gz".into(),
+            kind: "file".into(),
+            size: None,
+            status: ArtifactStatus::Trusted,
+            attributes: BTreeMap::new(),
+            ci: [("repository".to_string(), "acme/spoofed".to_string())].into(),
+            signer: id.signer_id(),
+            identity: Some(id.clone()),
+            time: "2026-11-21T10:00:00.123456Z".into(),
+        });
+        let bytes = e.to_bytes().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let want = format!(
+            "{{\"attributes\":{{}},\"ci\":{{\"repository\":\"acme/spoofed\"}},\"identity\":{{\"context\":{{\"ref\":\"refs/heads/main\",\"repository\":\"acme/app\",\"workflow_ref\":\"acme/app/.github/workflows/release.yml@refs/heads/main\"}},\"issuer\":\"https://token.actions.githubusercontent.com\",\"provider\":\"github\",\"subject\":\"repo:acme/app:ref:refs/heads/main\"}},\"kind\":\"file\",\"ledger\":\"default\",\"name\":\"app.tar.gz\",\"sha256\":\"{}\",\"signer\":\"{}\",\"status\":\"trusted\",\"time\":\"2026-11-21T10:00:00.123456Z\",\"type\":\"artifact\",\"v\":1}}",
+            "ab".repeat(32),
+            id.signer_id()
+        );
+        assert_eq!(text, want);
+        assert_eq!(Entry::from_bytes(&bytes).unwrap(), e);
+        assert_eq!(
+            canonical_bytes(&serde_json::to_value(&e).unwrap()).unwrap(),
+            bytes
+        );
+        // Without an identity, not a byte of it: entries written before it keep their bytes.
+        let Entry::Artifact(mut a) = e else {
+            unreachable!()
+        };
+        a.identity = None;
+        let plain = Entry::Artifact(a).to_bytes().unwrap();
+        assert!(!String::from_utf8(plain).unwrap().contains("identity"));
+    }
+
+    #[test]
+    fn identity_limits() {
+        let mut cases: Vec<(VerifiedIdentity, &str)> = Vec::new();
+        let mut i = identity();
+        i.issuer = "http://issuer.example".into();
+        cases.push((i, "https://"));
+        let mut i = identity();
+        i.subject = String::new();
+        cases.push((i, "subject"));
+        let mut i = identity();
+        i.subject = "a\nb".into();
+        cases.push((i, "subject"));
+        let mut i = identity();
+        i.subject = "s".repeat(MAX_IDENTITY_BYTES + 1);
+        cases.push((i, "subject"));
+        let mut i = identity();
+        i.provider = "GitHub".into();
+        cases.push((i, "provider"));
+        let mut i = identity();
+        i.context.insert("token".into(), "secret".into());
+        cases.push((i, "token"));
+        let mut i = identity();
+        i.context.insert("provider".into(), "github".into());
+        cases.push((i, "provider"));
+        let mut i = identity();
+        i.context
+            .insert("commit".into(), "c".repeat(MAX_VALUE_BYTES + 1));
+        cases.push((i, "commit"));
+        let mut i = identity();
+        i.context.insert("run_id".into(), String::new());
+        cases.push((i, "run_id"));
+        for (i, needle) in cases {
+            let err = i.validate().unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+        let mut i = identity();
+        i.context.insert("run_attempt".into(), "2".into());
+        i.context.insert(
+            "run_url".into(),
+            "https://github.com/acme/app/actions/runs/1".into(),
+        );
+        i.validate().unwrap();
+    }
+
+    #[test]
+    fn requests_cannot_carry_an_identity() {
+        let h = "a".repeat(64);
+        let body = format!(
+            r#"{{"sha256":"{h}","name":"x","identity":{{"issuer":"https://i","provider":"github","subject":"s","context":{{}}}}}}"#
+        );
+        let err = serde_json::from_str::<ArtifactRequest>(&body).unwrap_err();
+        assert!(err.to_string().contains("identity"), "{err}");
+    }
+
+    #[test]
+    fn oidc_signer_ids() {
+        // Pinned (computed independently with Python's hashlib and base64.b32encode).
+        assert_eq!(
+            oidc_signer_id("https://issuer.example", "subject"),
+            "oidc:7csxohlh4wzjclcs4qsoyrbaz24giuul"
+        );
+        assert_ne!(
+            oidc_signer_id("https://a", "bc"),
+            oidc_signer_id("https://ab", "c")
+        );
+        for (input, want) in [
+            ("", ""),
+            ("f", "my"),
+            ("fo", "mzxq"),
+            ("foo", "mzxw6"),
+            ("foob", "mzxw6yq"),
+            ("fooba", "mzxw6ytb"),
+            ("foobar", "mzxw6ytboi"),
+        ] {
+            assert_eq!(base32(input.as_bytes()), want);
+        }
     }
 }

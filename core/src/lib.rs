@@ -3,7 +3,7 @@
 //! In scope: RFC 6962 hashing and Merkle proofs ([`merkle`], RFC 6962 §2.1, RFC 9162 §2.1.3–4);
 //! C2SP signed notes with Ed25519 ([`note`]); C2SP tlog-checkpoint ([`checkpoint`]); C2SP
 //! tlog-tiles paths and entry bundles ([`tiles`]); C2SP tlog-proof ([`tlog_proof`]); the entry
-//! types of DESIGN.md §2 with canonical JSON ([`entry`]); receipts ([`receipt`]); audit reports
+//! types of docs/ledger.md with canonical JSON ([`entry`]); receipts ([`receipt`]); audit reports
 //! ([`report`]); the status index, a verifiable map from each artifact and signer to the entries
 //! about it, committed to by every checkpoint ([`index`], `docs/status-index.md`).
 //!
@@ -20,6 +20,7 @@ pub mod index;
 pub mod merkle;
 pub mod name;
 pub mod note;
+pub mod policy;
 pub mod receipt;
 pub mod report;
 pub mod status;
@@ -28,10 +29,14 @@ pub mod time;
 pub mod tlog_proof;
 
 pub use checkpoint::{Checkpoint, Origin, SignedCheckpoint, UnverifiedCheckpoint};
-pub use entry::{ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Status};
+pub use entry::{
+    ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Status,
+    VerifiedIdentity,
+};
 pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};
 pub use name::LedgerName;
 pub use note::{SignerKey, VerifierKey};
+pub use policy::SignerPolicy;
 pub use receipt::{Receipt, VerifiedReceipt};
 pub use report::{AuditReport, ReportRange, ReportSummary, VerifiedReport};
 pub use time::Timestamp;

@@ -1,4 +1,4 @@
-//! Receipts (DESIGN.md §3): an entry with everything needed to verify it offline — entry bytes
+//! Receipts (docs/http-api.md): an entry with everything needed to verify it offline — entry bytes
 //! → leaf hash → inclusion in the checkpoint's root → checkpoint signature by the pinned key.
 
 use base64::Engine;
@@ -94,6 +94,18 @@ impl Receipt {
         if ledger != &self.ledger {
             return Err(Error::ReceiptMismatch("entry belongs to another ledger"));
         }
+        // The ledger writes an identity only with the signer derived from it: anyone can
+        // recompute it, and an entry that disagrees was not written by an honest ledger.
+        if let Entry::Artifact(a) = &entry {
+            if a.identity
+                .as_ref()
+                .is_some_and(|id| id.signer_id() != a.signer)
+            {
+                return Err(Error::ReceiptMismatch(
+                    "the entry's signer is not the id of its verified identity",
+                ));
+            }
+        }
         verify_inclusion(
             &self.leaf_hash,
             LeafIndex(self.index),
@@ -133,5 +145,82 @@ impl Receipt {
             proof: self.inclusion_proof.clone(),
             checkpoint: self.checkpoint.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::checkpoint::{Checkpoint, Origin};
+    use crate::entry::{ArtifactEntry, ArtifactStatus, VerifiedIdentity};
+    use crate::hash::TreeSize;
+    use crate::note::SignerKey;
+    use crate::Sha256;
+
+    const ORIGIN: &str = "example.com/notarium/default";
+
+    /// A one-entry ledger's receipt of `entry`, signed by a test key.
+    fn receipt_of(entry: &Entry) -> (Receipt, VerifierKey) {
+        let key = SignerKey::from_seed(ORIGIN, [9; 32]).unwrap();
+        let leaf = entry.to_bytes().unwrap();
+        let checkpoint = Checkpoint {
+            origin: Origin::new(ORIGIN).unwrap(),
+            size: TreeSize(1),
+            root: leaf_hash(&leaf),
+            extensions: vec![],
+        }
+        .sign(&key)
+        .unwrap();
+        let receipt = Receipt {
+            ledger: "default".into(),
+            index: 0,
+            entry: serde_json::from_slice(&leaf).unwrap(),
+            leaf: B64.encode(&leaf),
+            leaf_hash: leaf_hash(&leaf),
+            checkpoint: checkpoint.note().to_owned(),
+            inclusion_proof: vec![],
+            verifier_key: key.verifier().to_string(),
+        };
+        (receipt, key.verifier())
+    }
+
+    fn entry(signer: &str, identity: Option<VerifiedIdentity>) -> Entry {
+        Entry::Artifact(ArtifactEntry {
+            v: 1,
+            ledger: "default".into(),
+            sha256: Sha256::of(b"x"),
+            name: "x".into(),
+            kind: "file".into(),
+            size: None,
+            status: ArtifactStatus::Trusted,
+            attributes: BTreeMap::new(),
+            ci: BTreeMap::new(),
+            identity,
+            signer: signer.into(),
+            time: "2026-11-21T10:00:00.000000Z".into(),
+        })
+    }
+
+    #[test]
+    fn an_identity_must_sign_its_entry() {
+        let id = VerifiedIdentity {
+            context: BTreeMap::new(),
+            issuer: "https://issuer.example".into(),
+            provider: "generic".into(),
+            subject: "subject".into(),
+        };
+        let (good, key) = receipt_of(&entry(&id.signer_id(), Some(id.clone())));
+        let v = good.verify(&key).unwrap();
+        assert!(matches!(v.entry, Entry::Artifact(a) if a.identity == Some(id.clone())));
+        let (plain, key) = receipt_of(&entry("k_1", None));
+        plain.verify(&key).unwrap();
+        // Signed and proven, but the signer is not the identity's: no honest ledger wrote it.
+        let (lying, key) = receipt_of(&entry("k_1", Some(id)));
+        assert_eq!(
+            lying.verify(&key).unwrap_err(),
+            Error::ReceiptMismatch("the entry's signer is not the id of its verified identity")
+        );
     }
 }

@@ -385,6 +385,7 @@ mod tests {
             status,
             attributes: BTreeMap::new(),
             ci: BTreeMap::new(),
+            identity: None,
             signer: "k_1".into(),
             time: Timestamp(i as i64 * 1_000_000).to_string(),
         })

@@ -48,6 +48,7 @@ fn entry_of(op: Op, artifacts: &[[u8; 32]], signers: &[String]) -> Entry {
             status,
             attributes: BTreeMap::new(),
             ci: BTreeMap::new(),
+            identity: None,
             signer: signers[0].clone(),
             time: "2026-11-21T10:00:00.000000Z".into(),
         })

@@ -1411,3 +1411,65 @@ fn go_checkpoint_verifier_ignores_the_index_line() {
     let root_of = |l: &str| l.split(' ').nth(3).unwrap().to_owned();
     assert_eq!(root_of(lines[0]), root_of(lines[1]));
 }
+
+/// An attested checkpoint (docs/status-index.md §14): Tessera's checkpoint 15 with a
+/// `notarium-time/v1` line before the index line, re-signed; Go's verifier accepts it as the
+/// same tree, both lines as opaque rest, and refuses it with the time changed.
+#[test]
+fn go_checkpoint_verifier_ignores_the_time_line() {
+    let t = tessera_checkpoint_15();
+    let mut cp = Checkpoint::parse_body(&t.body).unwrap();
+    cp.set_index_root(&EMPTY);
+    cp.set_time(1_796_000_000);
+    assert_eq!(cp.time().unwrap(), Some(1_796_000_000));
+    let signed = cp.sign(&t.signer).unwrap();
+    let vkey = VerifierKey::parse(&t.vkey).unwrap();
+    let ours = UnverifiedCheckpoint::parse(signed.note())
+        .unwrap()
+        .verify(&vkey)
+        .unwrap();
+    assert_eq!(ours.checkpoint().time().unwrap(), Some(1_796_000_000));
+    assert_eq!(ours.checkpoint().index_root().unwrap(), Some(EMPTY));
+    let moved = signed.note().replacen(
+        "notarium-time/v1 1796000000",
+        "notarium-time/v1 1896000000",
+        1,
+    );
+    assert!(matches!(
+        UnverifiedCheckpoint::parse(&moved).unwrap().verify(&vkey),
+        Err(Error::BadSignature(_))
+    ));
+    let Some(go) = require_tool("go") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (good, bad) = (tmp.path().join("attested"), tmp.path().join("moved"));
+    std::fs::write(&good, signed.note()).unwrap();
+    std::fs::write(&bad, &moved).unwrap();
+    let out = Command::new(go)
+        .current_dir(crate_dir().join("tests/independent/go-checkpoint"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .args(["run", "."])
+        .arg(&t.vkey)
+        .args([&good, &bad])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "go run failed");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let rest = format!(
+        "notarium-time/v1 1796000000\n{INDEX_LINE_PREFIX}{}\n",
+        EMPTY.to_base64()
+    );
+    assert!(
+        lines[0].starts_with("ok example.com/log/testdata 15 ")
+            && lines[0].ends_with(&format!("rest={rest:?}")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("rejected "), "{}", lines[1]);
+}

@@ -11,6 +11,7 @@ use notarium_core::index::IndexKey;
 use notarium_core::time::TIMESTAMP_LEN;
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Timestamp,
+    VerifiedIdentity,
 };
 
 use sha2::{Digest, Sha256};
@@ -26,6 +27,10 @@ pub enum NewEntry {
         request: ArtifactRequest,
         /// Who asked: an API key id, `admin`, or another identity the caller vouches for.
         signer: String,
+        /// Who built it, as the caller verified it (a CI token): recorded as the entry's
+        /// `identity`, and then `signer` must be its [`VerifiedIdentity::signer_id`]. `None`
+        /// for API-key writes: the entry has no `identity` at all.
+        identity: Option<VerifiedIdentity>,
     },
     /// A new API key. `credential` is the SHA-256 of the secret; it is stored beside the
     /// ledger, never in the entry.
@@ -151,8 +156,24 @@ impl Draft {
                     index_key,
                 });
             }
-            NewEntry::Artifact { request, signer } => {
+            NewEntry::Artifact {
+                request,
+                signer,
+                identity,
+            } => {
                 request.validate()?;
+                if let Some(id) = &identity {
+                    id.validate()?;
+                    // Anyone can recompute the id from the entry: a mismatch would be a lie.
+                    if signer != id.signer_id() {
+                        return Err(notarium_core::Error::InvalidField(
+                            "signer",
+                            "an entry with a verified identity is signed by that identity's id"
+                                .into(),
+                        )
+                        .into());
+                    }
+                }
                 let ArtifactRequest {
                     sha256,
                     name,
@@ -172,6 +193,7 @@ impl Draft {
                     status: status.unwrap_or(ArtifactStatus::Trusted),
                     attributes,
                     ci,
+                    identity,
                     signer,
                     time: String::new(),
                 })
@@ -325,6 +347,7 @@ mod tests {
         let new = NewEntry::Artifact {
             request: request(3, 10),
             signer: "k_1".into(),
+            identity: None,
         };
         let (bytes, columns) = Draft::build("default", new).unwrap().finish(&text, time.0);
         let entry = Entry::from_bytes(&bytes).unwrap();
@@ -343,6 +366,7 @@ mod tests {
             NewEntry::Artifact {
                 request: req,
                 signer: "k_1".into(),
+                identity: None,
             },
         )
         .unwrap_err();
@@ -370,6 +394,7 @@ mod tests {
                 status: ArtifactStatus::Trusted,
                 attributes: req.attributes.clone(),
                 ci: req.ci.clone(),
+                identity: None,
                 signer: "k_1".into(),
                 time: time.clone(),
             });
@@ -379,6 +404,7 @@ mod tests {
             let new = NewEntry::Artifact {
                 request: req,
                 signer: "k_1".into(),
+                identity: None,
             };
             assert_eq!(Draft::build("default", new).is_ok(), fits, "{values}");
             accepted += usize::from(fits);
@@ -387,5 +413,58 @@ mod tests {
             accepted > 0 && accepted < 41,
             "the limit falls inside the range"
         );
+    }
+
+    #[test]
+    fn a_verified_identity_is_recorded_and_signs_the_entry() {
+        let identity = VerifiedIdentity {
+            context: [("repository".to_owned(), "acme/app".to_owned())].into(),
+            issuer: "https://issuer.example".into(),
+            provider: "github".into(),
+            subject: "repo:acme/app:ref:refs/heads/main".into(),
+        };
+        let signer = identity.signer_id();
+        let time = Timestamp(1_790_000_000_123_456);
+        let new = NewEntry::Artifact {
+            request: request(1, 1),
+            signer: signer.clone(),
+            identity: Some(identity.clone()),
+        };
+        let (bytes, columns) = Draft::build("default", new)
+            .unwrap()
+            .finish(&time.to_string(), time.0);
+        let Entry::Artifact(a) = Entry::from_bytes(&bytes).unwrap() else {
+            panic!("an artifact entry")
+        };
+        assert_eq!(a.identity.as_ref(), Some(&identity));
+        assert_eq!(columns.signer.as_deref(), Some(signer.as_str()));
+
+        // Another signer than the identity's, or an identity that breaks its limits: refused.
+        let lying = NewEntry::Artifact {
+            request: request(1, 1),
+            signer: "k_1".into(),
+            identity: Some(identity.clone()),
+        };
+        assert!(matches!(
+            Draft::build("default", lying),
+            Err(Error::Invalid(notarium_core::Error::InvalidField(
+                "signer",
+                _
+            )))
+        ));
+        let mut bad = identity;
+        bad.context.insert("token".into(), "secret".into());
+        let bad = NewEntry::Artifact {
+            request: request(1, 1),
+            signer: bad.signer_id(),
+            identity: Some(bad),
+        };
+        assert!(matches!(
+            Draft::build("default", bad),
+            Err(Error::Invalid(notarium_core::Error::InvalidField(
+                "identity",
+                _
+            )))
+        ));
     }
 }

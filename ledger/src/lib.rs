@@ -280,7 +280,7 @@ impl Appended {
 /// An open ledger. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Ledger {
     shared: Arc<Shared>,
-    tx: Mutex<Option<mpsc::Sender<writer::Request>>>,
+    tx: Mutex<Option<mpsc::Sender<writer::Msg>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -446,12 +446,31 @@ impl Ledger {
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match tx {
             Some(tx) => {
-                if let Err(mpsc::SendError(req)) = tx.send(req) {
+                if let Err(mpsc::SendError(writer::Msg::Append(req))) =
+                    tx.send(writer::Msg::Append(req))
+                {
                     (req.done)(Err(Error::Unavailable("the writer has stopped".into())));
                 }
             }
             None => (req.done)(Err(Error::Unavailable("the ledger is closed".into()))),
         }
+    }
+
+    /// The latest checkpoint, signed again with the current time (`notarium-time/v1`), and the
+    /// snapshot of its tree: the ledger's statement that its latest tree, as of now, is this one.
+    fn attest(&self) -> Result<(SignedCheckpoint, Arc<Snapshot>), Error> {
+        let (tx, rx) = mpsc::channel();
+        let sender = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(sender) = sender else {
+            return Err(Error::Unavailable("the ledger is closed".into()));
+        };
+        sender
+            .send(writer::Msg::Attest(Box::new(move |r| {
+                let _ = tx.send(r);
+            })))
+            .map_err(|_| Error::Unavailable("the writer has stopped".into()))?;
+        rx.recv()
+            .map_err(|_| Error::Unavailable("the writer stopped".into()))?
     }
 
     fn draft(&self, entries: Vec<NewEntry>) -> Result<Vec<Draft>, Error> {

@@ -155,6 +155,7 @@ impl View<'_> {
             receipt: None,
             revocation: None,
             proof: None,
+            signer_policy: None,
         };
         let mut signer = None;
         if let Some((idx, data, by)) = &deciding {
@@ -534,6 +535,44 @@ impl Ledger {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((view.snap.checkpoint.clone(), answers))
         })
+    }
+
+    /// Authenticates many hashes against a fresh attestation of the latest tree: its checkpoint
+    /// signed again with the current time (`notarium-time/v1`), every receipt and proof against
+    /// that note. A status proof that says how fresh it is, for clients that verify offline
+    /// later (docs/status-index.md, "Fresh status").
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Unavailable`] when the writer stopped.
+    pub fn authenticate_attested(
+        &self,
+        hashes: &[Sha256],
+        signers: &[String],
+    ) -> Result<(SignedCheckpoint, Vec<Authentication>), Error> {
+        let (attested, snap) = self.attest()?;
+        let note = attested.note().to_owned();
+        let mut answers = self.read_in(&snap, |view| {
+            hashes
+                .iter()
+                .map(|h| view.authenticate(h, signers))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        // The same tree: every inclusion proof holds for the attested note too.
+        for a in &mut answers {
+            a.checkpoint = None;
+            let proof_receipts = a
+                .proof
+                .iter_mut()
+                .flat_map(|p| p.skipped.iter_mut().chain(p.signer_created.iter_mut()));
+            for r in [&mut a.receipt, &mut a.revocation]
+                .into_iter()
+                .flatten()
+                .chain(proof_receipts)
+            {
+                r.checkpoint.clone_from(&note);
+            }
+        }
+        Ok((attested, answers))
     }
 
     /// Every entry for `sha256`, oldest first, after index `after`, at most `limit`, with the

@@ -32,6 +32,16 @@ pub(crate) struct Request {
     pub done: Done,
 }
 
+/// An attested checkpoint and the snapshot of the same tree.
+pub(crate) type Attested = (SignedCheckpoint, Arc<Snapshot>);
+
+/// What the sequencer is asked: to append, or to attest its latest tree with the time.
+pub(crate) enum Msg {
+    Append(Request),
+    /// Answered with the attested checkpoint and its snapshot.
+    Attest(Box<dyn FnOnce(Result<Attested, Error>) + Send>),
+}
+
 /// What only the writer knows: the right edge of the tree, the status index's root and the
 /// signing key.
 pub(crate) struct State {
@@ -278,7 +288,7 @@ pub(crate) fn spawn(
     state: State,
     record: SignedRecord,
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<Request>,
+    rx: mpsc::Receiver<Msg>,
     settings: Settings,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let name = format!("ledger-{}", state.ledger);
@@ -330,24 +340,49 @@ struct KeyChanges {
 type Written = Vec<(u64, Vec<Vec<u8>>)>;
 
 impl Writer {
-    fn run(mut self, rx: mpsc::Receiver<Request>) {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
         while let Ok(first) = rx.recv() {
-            let mut n = first.drafts.len();
-            let mut batch = vec![first];
+            let (mut batch, mut attests) = (Vec::new(), Vec::new());
+            let mut n = 0;
+            let mut take = |msg: Msg, n: &mut usize| match msg {
+                Msg::Append(req) => {
+                    *n += req.drafts.len();
+                    batch.push(req);
+                }
+                Msg::Attest(done) => attests.push(done),
+            };
+            take(first, &mut n);
             while n < self.max_batch {
                 match rx.try_recv() {
-                    Ok(req) => {
-                        n += req.drafts.len();
-                        batch.push(req);
-                    }
+                    Ok(msg) => take(msg, &mut n),
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch);
+            if !batch.is_empty() {
+                self.commit_batch(batch);
+            }
+            // After the batch: an attestation covers what was appended before it was asked.
+            for done in attests {
+                done(self.attest());
+            }
         }
         if let Err(e) = self.store.close() {
             tracing::warn!(ledger = %self.state.ledger, error = %e, "closing the store failed");
         }
+    }
+
+    /// The latest committed tree's checkpoint, signed again with a `notarium-time/v1` line: the
+    /// ledger's statement that at this time this tree is its latest (same size, same root,
+    /// same index: consistent with every checkpoint it signed).
+    fn attest(&self) -> Result<Attested, Error> {
+        if let Some(why) = &self.failed {
+            return Err(Error::Unavailable(why.clone()));
+        }
+        let seconds = u64::try_from((self.clock)() / 1_000_000).unwrap_or(0);
+        let mut body = self.state.checkpoint.checkpoint().clone();
+        body.set_time(seconds);
+        // Between batches the published snapshot is the writer's state.
+        Ok((body.sign(&self.state.key)?, self.shared.snapshot()))
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {

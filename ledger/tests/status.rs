@@ -190,6 +190,7 @@ fn every_status_answer_is_proven_and_every_mutation_rejected() {
                     ci: Default::default(),
                 },
                 signer: signer.clone(),
+                identity: None,
             });
             pending.push((None, Some((sha, status, signer))));
         }
@@ -265,4 +266,62 @@ fn every_status_answer_is_proven_and_every_mutation_rejected() {
         checked > 1000 && rejected > 3 * checked / 2,
         "{checked} {rejected}"
     );
+}
+
+/// Attested answers (fresh status): while appenders write, each attestation re-signs the tree
+/// of a committed checkpoint with the time, covers every append that returned before it was
+/// asked, and every answer verifies against it.
+#[test]
+fn attested_answers_name_the_time_and_cover_every_earlier_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = std::sync::Arc::new(common::open(dir.path()));
+    // An empty ledger attests its empty tree.
+    let none = Sha256::of(b"never");
+    let (cp, answers) = ledger.authenticate_attested(&[none], &[]).unwrap();
+    assert_eq!(cp.size().0, 0);
+    assert_eq!(answers[0].status, Status::Unknown);
+    verify_status(&cp, &none, &[], &answers[0]).unwrap();
+
+    let writers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let ledger = ledger.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    ledger
+                        .append(vec![common::artifact(t * 1000 + i, "k_w")])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut last = 0;
+    for round in 0..60u64 {
+        let mine = 9_000 + round;
+        ledger.append(vec![common::artifact(mine, "k_r")]).unwrap();
+        let sha = Sha256::of(&mine.to_be_bytes());
+        let (cp, answers) = ledger.authenticate_attested(&[sha, none], &[]).unwrap();
+        let t = cp.checkpoint().time().unwrap().expect("a time line");
+        assert!(t >= start && t <= start + 120, "time {t}");
+        assert!(cp.checkpoint().index_root().unwrap().is_some());
+        assert!(cp.size().0 >= last, "attested trees never shrink");
+        last = cp.size().0;
+        // The append returned before the attestation was asked: it is covered.
+        assert_eq!(answers[0].status, Status::Trusted, "round {round}");
+        assert_eq!(answers[1].status, Status::Unknown);
+        for (h, a) in [sha, none].iter().zip(&answers) {
+            assert!(a.checkpoint.is_none());
+            verify_status(&cp, h, &[], a).unwrap();
+        }
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    // The attested tree is one the ledger signed: same root as its checkpoint of that size.
+    let (cp, _) = ledger.authenticate_attested(&[none], &[]).unwrap();
+    let latest = ledger.checkpoint();
+    assert_eq!((cp.size(), cp.root()), (latest.size(), latest.root()));
 }

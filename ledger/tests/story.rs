@@ -25,6 +25,7 @@ fn status_change(sha: Sha256, status: ArtifactStatus, signer: &str) -> NewEntry 
             ci: Default::default(),
         },
         signer: signer.into(),
+        identity: None,
     }
 }
 

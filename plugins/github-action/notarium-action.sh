@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# The "Run notarium" step of action.yml: maps the action's inputs (INPUT_* variables) to the
-# notarium CLI, runs it once with --output json, and turns its JSON document into the step's
-# outputs, a job summary table and annotations. The verdict is the CLI's exit code; this
-# script only translates it (on-unreachable: warn turns exit 6 into a warning). It holds no
-# ledger logic: hashing, proofs and the verified-checkpoint state are all the CLI's.
+# The steps of action.yml that run shell: `prepare` names what the later steps share (the
+# state's cache keys and the receipts artifact); `run` maps the action's inputs (INPUT_*
+# variables) to the notarium CLI, runs it once with --output json, and turns its JSON document
+# into the step's outputs, a job summary table and annotations. The verdict is the CLI's exit
+# code; this script only translates it (on-unreachable: warn turns exit 6 into a warning). It
+# holds no ledger logic: hashing, proofs and the verified-checkpoint state are all the CLI's.
 #
-# It exits non-zero only when it cannot run notarium at all (bad inputs, a download whose
+# `run` exits non-zero only when it cannot run notarium at all (bad inputs, a download whose
 # SHA-256 does not match); otherwise the action's last step exits with the verdict, after the
 # receipts and the state are saved.
 set -euo pipefail
 
-# Release binaries of notarium, and their SHA-256 per version and platform. A release of the
-# action pins both; nothing downloaded runs unless its checksum matches.
-NOTARIUM_RELEASES="https://github.com/notarium/notarium/releases/download"
-pinned_sha256() { # VERSION PLATFORM
-  case "$1/$2" in
-    # "0.1.0/x86_64-linux") echo "<sha256>" ;;  -- filled in when a release is published
+# The notarium release this version of the action downloads when notarium is not on PATH,
+# and the SHA-256 of each of its archives: nothing else is unpacked or run.
+# notarium-pins:start (written by scripts/pin from the release's SHA256SUMS; do not edit)
+notarium_pinned_version=0.1.0
+notarium_pinned_sha256() {
+  case "$1" in
     *) echo "" ;;
   esac
 }
+# notarium-pins:end
 
 out="${GITHUB_OUTPUT:-/dev/null}"
 summary="${GITHUB_STEP_SUMMARY:-/dev/null}"
@@ -47,13 +49,32 @@ split_list() {
   return 0
 }
 
-sha256_of() {
-  if command -v sha256sum >/dev/null 2>&1; then
-    sha256sum "$1" | cut -d' ' -f1
-  else
-    shasum -a 256 "$1" | cut -d' ' -f1
-  fi
+# The SHA-256 of standard input, as hex.
+sha256_stdin() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi | cut -c1-64
 }
+
+# --- prepare ------------------------------------------------------------------------------
+if [ "${1:-run}" = prepare ]; then
+  # One cache scope per server and ledger: ledger names can be prefixes of each other
+  # (default, default-eu), and restore-keys match by prefix; a fixed-length hash of both
+  # cannot be a prefix of another's.
+  scope=$(printf '%s\n%s\n' "${INPUT_SERVER:-}" "${INPUT_LEDGER:-default}" | sha256_stdin | cut -c1-16)
+  prefix="notarium-state-${RUNNER_OS:-Linux}-$scope-"
+  run="${GITHUB_RUN_ID:-0}-${GITHUB_RUN_ATTEMPT:-1}"
+  nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+  {
+    echo "state-dir=${INPUT_STATE_DIR:-${RUNNER_TEMP:-/tmp}/notarium-state}"
+    echo "cache-key=$prefix$run"
+    echo "cache-restore-prefix=$prefix"
+    # Cache entries are immutable: every save gets a key of its own.
+    echo "cache-save-key=$prefix$run-${GITHUB_JOB:-job}-$nonce"
+    # Matrix legs share the job id; the nonce keeps their artifacts apart.
+    echo "artifact-name=${INPUT_ARTIFACT_NAME:-notarium-receipts-${GITHUB_JOB:-job}-$nonce}"
+  } >>"$out"
+  exit 0
+fi
+[ "${1:-run}" = run ] || die "unknown command '$1' (prepare or run)"
 
 # --- inputs -------------------------------------------------------------------------------
 mode="${INPUT_MODE:-authenticate}"
@@ -92,40 +113,101 @@ fi
 unset NOTARIUM_API_KEY_FILE NOTARIUM_OUTPUT
 
 # --- notarium -----------------------------------------------------------------------------
+# A failure before notarium could run: it gets its own status word.
+notarium_fail() {
+  printf '::error title=Notarium: setup failed::%s\n' "$(escape_data "$1")"
+  {
+    echo "status=setup_failed"
+    echo "exit-code=64"
+    echo "verdict=64"
+  } >>"$out"
+  exit 64
+}
+# notarium-download:start (the same in the three plugins; scripts/pin writes the pins above)
+# notarium_download VERSION BASE_URL SHA256 DIR: downloads notarium's CLI archive for this
+# machine from BASE_URL (default: the project's release of VERSION, default: the pinned
+# version), checks its SHA-256 (SHA256, default: the pinned one) before anything is unpacked,
+# unpacks it into DIR and sets notarium_bin. Every failure goes to notarium_fail.
+notarium_download() {
+  notarium_version=${1:-$notarium_pinned_version}
+  notarium_base=${2:-https://github.com/notarium/notarium/releases/download/v$notarium_version}
+  notarium_base=${notarium_base%/}
+  notarium_want=$(printf '%s' "$3" | tr 'A-F' 'a-f')
+  notarium_dir=$4
+  notarium_ext=tar.gz
+  notarium_exe=notarium
+  case "$(uname -m)" in
+    x86_64 | amd64) notarium_arch=x86_64 ;;
+    aarch64 | arm64) notarium_arch=aarch64 ;;
+    *) notarium_fail "notarium is not on PATH and there is no notarium release for $(uname -m) processors: install notarium first" ;;
+  esac
+  case "$(uname -s)" in
+    Linux)
+      if ls /lib/ld-musl-* >/dev/null 2>&1; then
+        notarium_platform=$notarium_arch-linux-musl
+      else
+        notarium_platform=$notarium_arch-linux
+      fi ;;
+    Darwin) notarium_platform=$notarium_arch-macos ;;
+    MINGW* | MSYS* | CYGWIN*) notarium_platform=$notarium_arch-windows notarium_ext=zip notarium_exe=notarium.exe ;;
+    *) notarium_fail "notarium is not on PATH and there is no notarium release for $(uname -s): install notarium first" ;;
+  esac
+  notarium_stem=notarium-$notarium_version-$notarium_platform
+  notarium_file=$notarium_stem.$notarium_ext
+  notarium_url=$notarium_base/$notarium_file
+  if [ -z "$notarium_want" ] && [ "$notarium_version" = "$notarium_pinned_version" ]; then
+    notarium_want=$(notarium_pinned_sha256 "$notarium_file")
+  fi
+  if [ -z "$notarium_want" ]; then
+    notarium_fail "notarium is not on PATH, and this plugin pins no SHA-256 for $notarium_file (it pins notarium $notarium_pinned_version): give the SHA-256 that the release's SHA256SUMS lists for $notarium_file, or install notarium first"
+  fi
+  mkdir -p "$notarium_dir" || notarium_fail "cannot create $notarium_dir"
+  rm -rf "${notarium_dir:?}/$notarium_stem" "$notarium_dir/$notarium_file.part"
+  echo "notarium: downloading $notarium_url" >&2
+  case "$notarium_url" in
+    file://*) cp "${notarium_url#file://}" "$notarium_dir/$notarium_file.part" ;;
+    *)
+      if command -v curl >/dev/null 2>&1; then
+        curl -fsSL --retry 3 -o "$notarium_dir/$notarium_file.part" "$notarium_url"
+      elif command -v wget >/dev/null 2>&1; then
+        wget -q -O "$notarium_dir/$notarium_file.part" "$notarium_url"
+      else
+        notarium_fail "notarium is not on PATH, and neither curl nor wget is there to download it"
+      fi ;;
+  esac || notarium_fail "cannot download $notarium_url"
+  if command -v sha256sum >/dev/null 2>&1; then
+    notarium_got=$(sha256sum "$notarium_dir/$notarium_file.part" | cut -d' ' -f1)
+  else
+    notarium_got=$(shasum -a 256 "$notarium_dir/$notarium_file.part" | cut -d' ' -f1)
+  fi
+  if [ "$notarium_got" != "$notarium_want" ]; then
+    rm -f "$notarium_dir/$notarium_file.part"
+    notarium_fail "SHA-256 mismatch for $notarium_url: expected $notarium_want, got $notarium_got; nothing was unpacked or run. A mirror must serve the release's files unchanged (compare them with the release's SHA256SUMS); a SHA-256 given to the plugin must be the one SHA256SUMS lists for $notarium_file"
+  fi
+  mv "$notarium_dir/$notarium_file.part" "$notarium_dir/$notarium_file"
+  if [ "$notarium_ext" = zip ]; then
+    unzip -q -o "$notarium_dir/$notarium_file" -d "$notarium_dir"
+  else
+    tar -xzf "$notarium_dir/$notarium_file" -C "$notarium_dir"
+  fi || notarium_fail "cannot unpack $notarium_file"
+  notarium_bin=$notarium_dir/$notarium_stem/$notarium_exe
+  [ -x "$notarium_bin" ] || notarium_fail "$notarium_file holds no $notarium_exe"
+}
+# notarium-download:end
 if [ -n "${INPUT_NOTARIUM_PATH:-}" ]; then
   notarium="$INPUT_NOTARIUM_PATH"
   [ -x "$notarium" ] || die "notarium-path '$notarium' is not an executable file"
 elif notarium="$(command -v notarium)"; then
   :
 else
-  version="${INPUT_NOTARIUM_VERSION:-0.1.0}"
-  case "$(uname -s)/$(uname -m)" in
-    Linux/x86_64) platform=x86_64-linux ;;
-    Linux/aarch64 | Linux/arm64) platform=aarch64-linux ;;
-    Darwin/x86_64) platform=x86_64-macos ;;
-    Darwin/arm64) platform=aarch64-macos ;;
-    *) die "no notarium release for $(uname -s)/$(uname -m): put notarium on PATH or set notarium-path" ;;
-  esac
-  url="${INPUT_NOTARIUM_URL:-$NOTARIUM_RELEASES/v$version/notarium-$version-$platform}"
-  want="${INPUT_NOTARIUM_SHA256:-}"
-  if [ -z "$want" ] && [ -z "${INPUT_NOTARIUM_URL:-}" ]; then
-    want="$(pinned_sha256 "$version" "$platform")"
+  echo "notarium is not on PATH: downloading the release"
+  notarium_download "${INPUT_NOTARIUM_VERSION:-}" "${INPUT_NOTARIUM_BASE_URL:-}" \
+    "${INPUT_NOTARIUM_SHA256:-}" "$(mktemp -d "${RUNNER_TEMP:-/tmp}/notarium-bin.XXXXXX")"
+  notarium="$notarium_bin"
+  # notarium and notarium-github for the job's later steps, as an installer step would.
+  if [ -n "${GITHUB_PATH:-}" ]; then
+    dirname "$notarium" >>"$GITHUB_PATH"
   fi
-  [ -n "$want" ] || die "notarium is not on PATH and no SHA-256 is pinned for notarium $version on $platform: set notarium-sha256 (with notarium-url), or install notarium first"
-  bin_dir="$(mktemp -d "${RUNNER_TEMP:-/tmp}/notarium-bin.XXXXXX")"
-  echo "notarium is not on PATH: downloading $url"
-  curl --fail --silent --show-error --location --retry 3 \
-    --proto '=https,file' --proto-redir '=https' \
-    --output "$bin_dir/notarium.download" "$url" ||
-    die "cannot download notarium from $url"
-  got="$(sha256_of "$bin_dir/notarium.download")"
-  if [ "$(printf '%s' "$want" | tr '[:upper:]' '[:lower:]')" != "$got" ]; then
-    rm -f "$bin_dir/notarium.download"
-    die "checksum mismatch for $url: expected sha256 $want, got $got; not running it"
-  fi
-  mv "$bin_dir/notarium.download" "$bin_dir/notarium"
-  chmod +x "$bin_dir/notarium"
-  notarium="$bin_dir/notarium"
 fi
 
 # --- run ----------------------------------------------------------------------------------
@@ -161,6 +243,7 @@ case "$code" in
   4) status=revoked ;;
   5) status=verification_failed ;;
   6) status=server_unreachable ;;
+  7) status=unauthorized ;;
   *) status=usage ;;
 esac
 
@@ -183,7 +266,6 @@ delimiter="NOTARIUM_JSON_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
   echo "exit-code=$code"
   echo "verdict=$verdict"
   echo "receipts=$receipts"
-  echo "state-key=${GITHUB_JOB:-job}-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
   echo "json<<$delimiter"
   cat "$json_file"
   echo

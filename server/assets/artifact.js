@@ -2,6 +2,8 @@
 // each entry's proof verified in this browser; a revoked signer ends the timeline. The status
 // is shown only once its proof holds (the entry is the latest about the file, its signer's
 // latest key entry is the one shown, or no entry exists); the history only as proven complete.
+// Each entry shows who built it apart: the identity the server verified from a CI token
+// (`identity`), and the CI context the notarizing client only asserted (`ci`).
 
 import { api, L, pinnedKey } from './api.js';
 import { badge, checkList, copyButton, fmtTime, h, heading, info, replace } from './ui.js';
@@ -24,6 +26,33 @@ async function history(ledger, sha) {
   return pages;
 }
 
+/** A definition list of [label, value] pairs. */
+function facts(pairs) {
+  return h('dl', { class: 'facts compact' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+/** Who built it, as the server verified it from the CI's OIDC token. */
+function verifiedIdentity(id) {
+  return h('section', { class: 'provenance verified', 'aria-label': 'Verified identity' },
+    h('p', { class: 'provenance-head' }, h('span', { class: 'badge ok' }, 'verified'), ' ',
+      h('strong', {}, 'Built by a CI job'),
+      h('span', { class: 'muted' }, ` (${id.provider} OIDC token, checked by the server)`)),
+    facts([
+      ['Issuer', id.issuer],
+      ['Subject', id.subject],
+      ...Object.entries(id.context || {}),
+    ]));
+}
+
+/** What the notarizing client said of its CI: nobody checked it. */
+function assertedContext(ci) {
+  return h('section', { class: 'provenance asserted', 'aria-label': 'Asserted CI context' },
+    h('p', { class: 'provenance-head' }, h('span', { class: 'badge warn' }, 'asserted'), ' ',
+      h('strong', {}, 'CI context sent by the client'),
+      h('span', { class: 'muted' }, ' (not verified)')),
+    facts(Object.entries(ci)));
+}
+
 function details(e) {
   const rows = [];
   const add = (k, v) => v && rows.push(h('dt', {}, k), h('dd', {}, v));
@@ -31,8 +60,12 @@ function details(e) {
   add('Kind', e.kind);
   if (e.size !== undefined) add('Size', `${Number(e.size).toLocaleString('en')} bytes`);
   for (const [k, v] of Object.entries(e.attributes || {})) add(`Attribute ${k}`, v);
-  for (const [k, v] of Object.entries(e.ci || {})) add(`CI ${k}`, v);
-  return h('dl', { class: 'facts compact' }, rows);
+  const ci = e.ci || {};
+  return [
+    h('dl', { class: 'facts compact' }, rows),
+    e.identity ? verifiedIdentity(e.identity) : null,
+    Object.keys(ci).length ? assertedContext(ci) : null,
+  ];
 }
 
 export async function render(el, ctx) {

@@ -370,9 +370,10 @@ async function receiptIn(receipt, cp, note, { fileSha256 } = {}) {
 }
 
 /**
- * Verifies a receipt (DESIGN.md §3) against the pinned verifier key text, and optionally that
- * it is the receipt of the file whose SHA-256 is `fileSha256` (hex). Never throws: returns
- * {ok, entry, checkpoint, checks: [{id, ok, label, detail}]}, every check in plain words.
+ * Verifies a receipt (docs/http-api.md, receipts) against the pinned verifier key text, and
+ * optionally that it is the receipt of the file whose SHA-256 is `fileSha256` (hex). Never
+ * throws: returns {ok, entry, checkpoint, checks: [{id, ok, label, detail}]}, every check in
+ * plain words.
  */
 export async function verifyReceipt(receipt, pinnedKeyText, { fileSha256 } = {}) {
   const checks = [];

@@ -5,6 +5,11 @@
 //! the ledgers open and kept current by key creation and revocation, so an unknown token costs
 //! one hash and one map lookup — never a storage query per ledger — before the rate limit
 //! applies. Keys exist only as hashes; the secret is shown once, when created.
+//!
+//! A bearer that is no known key or admin token and holds a `.` is presented as a CI token
+//! ([`Presented::CiToken`]): the OIDC verifier ([`crate::oidc`]) checks it for the ledger a
+//! request is for, and a verified one becomes [`Caller::Oidc`]. API keys never hold a dot.
+//! Tokens may be longer than API keys (up to the verifier's `max_token_bytes`).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -15,9 +20,10 @@ use notarium_core::Role;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
+use crate::oidc::OidcIdentity;
 
-/// Longest bearer token accepted.
-const MAX_TOKEN_BYTES: usize = 512;
+/// Longest API key or admin token accepted: a longer bearer can only be a CI token.
+const MAX_KEY_BYTES: usize = 512;
 
 /// An API key the server knows, by the hash of its secret.
 #[derive(Clone, Debug)]
@@ -41,6 +47,17 @@ pub enum Caller {
     Admin,
     /// An API key.
     Key(KeyInfo),
+    /// A CI's OIDC token, verified and granted a role on one ledger by a rule.
+    Oidc(Box<OidcIdentity>),
+}
+
+/// What an `Authorization` header presents: a caller known from the credentials held here, or
+/// a CI token still to be verified (for a ledger). Never printed: it may hold a token.
+pub enum Presented<'a> {
+    /// Anonymous, the admin token, or an API key.
+    Caller(Caller),
+    /// A bearer that is no known credential and may be a CI token.
+    CiToken(&'a str),
 }
 
 /// The credentials of the server: the admin token's hash and every API key's.
@@ -75,35 +92,62 @@ impl Credentials {
         }
     }
 
-    /// Identifies the caller from an `Authorization` header value. The scheme `Bearer` is
-    /// matched case-insensitively (RFC 9110 §11.1).
+    /// Identifies the caller from an `Authorization` header value, without CI tokens: for
+    /// routes that name no ledger (a token is granted per ledger).
+    ///
+    /// # Errors
+    /// 401 for a malformed header, an unknown or a revoked key, or a CI token.
+    pub fn caller(&self, authorization: Option<&str>) -> ApiResult<Caller> {
+        match self.identify(authorization)? {
+            Presented::Caller(c) => Ok(c),
+            Presented::CiToken(_) => Err(ApiError::Unauthorized(
+                "a CI token is a credential for a ledger's routes only; use an API key or the admin token here"
+                    .into(),
+            )),
+        }
+    }
+
+    /// What an `Authorization` header value presents. The scheme `Bearer` is matched
+    /// case-insensitively (RFC 9110 §11.1). Known credentials are looked up first, so that an
+    /// admin token with dots stays the admin token.
     ///
     /// # Errors
     /// 401 for a malformed header, an unknown or a revoked key.
-    pub fn caller(&self, authorization: Option<&str>) -> ApiResult<Caller> {
+    pub fn identify<'a>(&self, authorization: Option<&'a str>) -> ApiResult<Presented<'a>> {
         let Some(value) = authorization else {
-            return Ok(Caller::Anonymous);
+            return Ok(Presented::Caller(Caller::Anonymous));
         };
         let token = bearer_token(value).ok_or_else(|| {
-            ApiError::Unauthorized("expected Authorization: Bearer <api key>".into())
+            ApiError::Unauthorized("expected Authorization: Bearer <api key or CI token>".into())
         })?;
-        let hash = credential_hash(token);
-        if ct_eq(&hash, &self.admin) {
-            return Ok(Caller::Admin);
+        if token.len() <= MAX_KEY_BYTES {
+            let hash = credential_hash(token);
+            if ct_eq(&hash, &self.admin) {
+                return Ok(Presented::Caller(Caller::Admin));
+            }
+            let info = self
+                .keys
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&hash)
+                .cloned();
+            if let Some(info) = info {
+                if info.revoked {
+                    return Err(ApiError::Unauthorized(
+                        "this API key has been revoked".into(),
+                    ));
+                }
+                return Ok(Presented::Caller(Caller::Key(info)));
+            }
         }
-        let info = self
-            .keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&hash)
-            .cloned()
-            .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
-        if info.revoked {
-            return Err(ApiError::Unauthorized(
-                "this API key has been revoked".into(),
-            ));
+        if token.contains('.') {
+            return Ok(Presented::CiToken(token));
         }
-        Ok(Caller::Key(info))
+        Err(ApiError::Unauthorized(if token.len() > MAX_KEY_BYTES {
+            format!("unknown API key: API keys are at most {MAX_KEY_BYTES} bytes")
+        } else {
+            "unknown API key".into()
+        }))
     }
 
     /// Remembers a key created by this process (after its entry has committed).
@@ -125,11 +169,12 @@ impl Credentials {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` value, if well-formed.
+/// The token of an `Authorization: Bearer <token>` value, if well-formed. Its length is
+/// bounded by the HTTP layer's header limit here, and by each credential's own limit after.
 fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_BYTES)
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
         .then_some(token)
 }
 
@@ -184,7 +229,34 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("Bearerabc"), None);
-        assert_eq!(bearer_token(&format!("Bearer {}", "a".repeat(513))), None);
+        assert_eq!(bearer_token("Bearer a b"), None);
+    }
+
+    #[test]
+    fn long_or_dotted_bearers_are_ci_tokens_and_short_ones_keys() {
+        let c = Credentials::new(credential_hash("admin.token.with.dots"));
+        assert!(matches!(
+            c.identify(Some("Bearer admin.token.with.dots")),
+            Ok(Presented::Caller(Caller::Admin))
+        ));
+        let jwt = format!("eyJ{}.eyJ{}.sig", "a".repeat(600), "b".repeat(600));
+        assert!(
+            matches!(c.identify(Some(&format!("Bearer {jwt}"))), Ok(Presented::CiToken(t)) if t == jwt),
+            "a token longer than an API key reaches the verifier"
+        );
+        let err = c.caller(Some(&format!("Bearer {jwt}"))).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::Unauthorized(m) if m.contains("ledger")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            c.identify(Some(&format!("Bearer {}", "a".repeat(513)))),
+            Err(ApiError::Unauthorized(m)) if m.contains("512")
+        ));
+        assert!(matches!(
+            c.identify(Some("Bearer nk_unknown")),
+            Err(ApiError::Unauthorized(m)) if m == "unknown API key"
+        ));
     }
 
     #[test]

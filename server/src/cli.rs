@@ -20,7 +20,8 @@ pub struct Cli {
     /// Data directory [default: ./notarium-data].
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// YAML configuration file (every key also has a NOTARIUM_<KEY> variable).
+    /// YAML configuration file (every key but the nested `oidc` section also has a
+    /// NOTARIUM_<KEY> variable).
     #[arg(long, value_name = "FILE", env = "NOTARIUM_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// What to do (default: serve).
@@ -138,10 +139,20 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(ledger = %h.name(), size = h.size(), verifier_key = %h.verifier_key(),
             public_read = h.meta().public_read, "ledger open");
     }
+    for i in &state.config().oidc.issuers {
+        tracing::info!(issuer = %i.issuer, provider = i.provider.as_str(), rules = i.rules.len(),
+            "CI tokens of this issuer are credentials");
+    }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        // Beside serving, not before: an issuer that is down costs its fetch timeout, and must
+        // neither delay nor stop the start (its tokens fail closed until it answers).
+        let oidc = state.oidc().clone();
+        if !oidc.is_empty() {
+            tokio::spawn(async move { oidc.warm().await });
+        }
         crate::serve(listener, state, crate::shutdown_signal()).await?;
         Ok(())
     })

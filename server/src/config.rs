@@ -1,10 +1,13 @@
-//! Configuration (DESIGN.md §4): built-in defaults, then the YAML file (`--config`), then
+//! Configuration (docs/configuration.md): built-in defaults, then the YAML file (`--config`), then
 //! `NOTARIUM_*` environment variables, then command-line flags; checked once at start-up into
 //! a [`Config`] so that nothing is re-validated per request.
 //!
 //! Every key of the YAML file has an environment variable of the same name in upper case with
 //! the prefix `NOTARIUM_` (`body_limit_bytes` ↔ `NOTARIUM_BODY_LIMIT_BYTES`). The file is
 //! flat on purpose: one name per setting, the same in YAML, in the environment and in the docs.
+//! The one exception is `oidc` (trusted CI issuers and their rules, `docs/oidc.md`): lists of
+//! issuers with nested rules have no sensible single-variable form, so it is set in the file
+//! only and has no `NOTARIUM_*` variable.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,6 +20,8 @@ use notarium_core::checkpoint::Origin;
 use notarium_core::LedgerName;
 use notarium_ledger::Durability;
 use serde::Deserialize;
+
+use crate::oidc::{OidcConfig, RawOidc};
 
 /// The YAML file and the environment, before validation. Every field is optional: absent means
 /// "the default". Unknown keys in the file are rejected.
@@ -64,6 +69,9 @@ pub struct RawConfig {
     pub ledger_readers: Option<u64>,
     /// How long shutdown waits for in-flight requests (default 30,000 ms).
     pub shutdown_timeout_ms: Option<u64>,
+    /// Trusted CI issuers whose OIDC tokens are credentials, and their rules (`docs/oidc.md`).
+    /// File only: nested, so no `NOTARIUM_*` variable.
+    pub oidc: Option<RawOidc>,
 }
 
 impl fmt::Debug for RawConfig {
@@ -76,6 +84,7 @@ impl fmt::Debug for RawConfig {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("admin_token_file", &self.admin_token_file)
+            .field("oidc", &self.oidc)
             .finish_non_exhaustive()
     }
 }
@@ -159,15 +168,18 @@ pub struct Config {
     pub ledger_readers: usize,
     /// Graceful shutdown limit.
     pub shutdown_timeout: Duration,
+    /// Trusted CI issuers and their rules (none by default: CI tokens are refused).
+    pub oidc: OidcConfig,
 }
 
-/// The most entries a batch and hashes an authenticate request may hold (DESIGN.md §3).
+/// The most entries a batch and hashes an authenticate request may hold (docs/http-api.md).
 pub const MAX_BATCH: u64 = 1000;
 
 /// The most entries an audit report may hold: a report is one JSON document, built in memory.
 pub const MAX_REPORT_ENTRIES: u64 = 10_000;
 
-/// Names of every [`RawConfig`] key, which are also the environment variable suffixes.
+/// Names of every [`RawConfig`] key, which are also the environment variable suffixes; all but
+/// `oidc`, which is nested and set in the file only.
 pub const KEYS: &[&str] = &[
     "listen",
     "data_dir",
@@ -332,6 +344,7 @@ impl RawConfig {
             rate_burst: positive("rate_limit_burst", self.rate_limit_burst, 2000, u64::MAX)?,
             ledgers: positive("max_ledgers", self.max_ledgers, 1000, 100_000)? as usize,
         };
+        let oidc = OidcConfig::from_raw(self.oidc.unwrap_or_default()).context("oidc")?;
         Ok(Config {
             listen,
             data_dir: self
@@ -356,6 +369,7 @@ impl RawConfig {
                 30_000,
                 3_600_000,
             )?),
+            oidc,
         })
     }
 }
@@ -424,5 +438,39 @@ mod tests {
         assert!(raw
             .apply_env(|k| (k == "NOTARIUM_MAX_LEDGERS").then(|| "many".into()))
             .is_err());
+    }
+
+    #[test]
+    fn oidc_section_is_checked_at_start() {
+        let good = "oidc:\n  max_token_bytes: 4096\n  issuers:\n    - issuer: https://gitlab.example.com\n      provider: gitlab\n      audience: notarium\n      rules:\n        - {ledger: default, role: write, claims: {project_id: \"20\"}}\n";
+        let c = yaml_serde::from_str::<RawConfig>(good)
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(c.oidc.issuers.len(), 1);
+        assert_eq!(c.oidc.max_token_bytes, 4096);
+        assert!(Config::for_data_dir("d").oidc.issuers.is_empty());
+        for (bad, needle) in [
+            (good.replace("https://gitlab", "http://gitlab"), "https://"),
+            (good.replace("role: write", "role: admin"), "admin"),
+            (good.replace("project_id", "project_path"), "must pin"),
+            (
+                good.replace("max_token_bytes: 4096", "max_token_bytes: 10"),
+                "max_token_bytes",
+            ),
+        ] {
+            let err = yaml_serde::from_str::<RawConfig>(&bad)
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            let err = format!("{err:#}");
+            assert!(err.starts_with("oidc"), "{err}");
+            assert!(err.contains(needle), "{needle:?} not in {err}");
+        }
+        assert!(yaml_serde::from_str::<RawConfig>("oidc:\n  issuer: x\n").is_err());
+        let mut raw = RawConfig::default();
+        raw.apply_env(|k| (k == "NOTARIUM_OIDC").then(|| "x".into()))
+            .unwrap();
+        assert!(raw.oidc.is_none(), "oidc has no environment variable");
     }
 }

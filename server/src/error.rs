@@ -1,10 +1,12 @@
-//! The one error type of the HTTP API and its one mapping to responses (DESIGN.md §3):
+//! The one error type of the HTTP API and its one mapping to responses (docs/http-api.md):
 //! `{"error":{"code":"<snake_case>","message":"<for humans>"}}` with a fitting status. A 5xx
 //! never carries internal text: the real error is logged here, once.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use notarium_core::api::{ErrorBody, ErrorDetail};
+
+use crate::oidc::{ErrorClass, OidcError};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,16 @@ pub enum ApiError {
         /// Message.
         message: &'static str,
     },
+    /// A CI token refused (401: it authenticates no one; 403: no rule grants the ledger) or
+    /// that cannot be checked now (503: its issuer's keys cannot be fetched; retry after
+    /// `retry_after` seconds). The code is the verifier's; the message never holds the token.
+    #[error("{error}")]
+    Oidc {
+        /// Why.
+        error: OidcError,
+        /// Seconds before the issuer's keys may be fetched again (503 only).
+        retry_after: u64,
+    },
     /// 503: the ledger cannot write or read its storage; the detail is logged only.
     #[error("storage: {0}")]
     Storage(String),
@@ -86,6 +98,11 @@ impl ApiError {
             ApiError::Invalid(_) | ApiError::RangeTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } | ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Oidc { error, .. } => match error.class() {
+                ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+                ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+                ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +121,7 @@ impl ApiError {
             ApiError::RangeTooLarge(_) => "range_too_large",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Storage(_) => "storage_unavailable",
+            ApiError::Oidc { error, .. } => error.code(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -175,6 +193,20 @@ impl IntoResponse for ApiError {
                 resp.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            ApiError::Oidc { error, retry_after } => match error.class() {
+                // RFC 6750 §3.1.
+                ErrorClass::Unauthenticated => {
+                    resp.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                    );
+                }
+                ErrorClass::Unavailable => {
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+                }
+                ErrorClass::Forbidden => {}
+            },
             _ => {}
         }
         resp
@@ -183,3 +215,79 @@ impl IntoResponse for ApiError {
 
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every verifier code maps to the status docs/oidc.md gives it, in the error schema.
+    #[tokio::test]
+    async fn oidc_errors_map_to_401_403_503_with_the_error_schema() {
+        use crate::oidc::jws::Algorithm;
+        let issuer = || "https://issuer.example".to_owned();
+        let errors = [
+            OidcError::TooLarge { limit: 8192 },
+            OidcError::Malformed("three segments"),
+            OidcError::AlgNone,
+            OidcError::AlgHmac,
+            OidcError::AlgUnsupported,
+            OidcError::AlgNotAllowed {
+                alg: Algorithm::Es256,
+                issuer: issuer(),
+            },
+            OidcError::CritUnsupported,
+            OidcError::UntrustedIssuer,
+            OidcError::MissingKid,
+            OidcError::UnknownKid { issuer: issuer() },
+            OidcError::KeyMismatch {
+                alg: Algorithm::Rs256,
+            },
+            OidcError::BadSignature,
+            OidcError::MissingClaim("exp"),
+            OidcError::InvalidClaim {
+                claim: "aud",
+                reason: "not a string",
+            },
+            OidcError::Expired,
+            OidcError::NotYetValid,
+            OidcError::WrongAudience {
+                expected: "notarium".into(),
+            },
+            OidcError::NoRuleMatches {
+                issuer: issuer(),
+                ledger: "release".into(),
+            },
+            OidcError::IssuerUnavailable { issuer: issuer() },
+        ];
+        assert_eq!(errors.len(), crate::oidc::error::CODES.len());
+        for error in errors {
+            let code = error.code();
+            let want = match code {
+                "oidc_no_rule_matches" => 403,
+                "oidc_issuer_unavailable" => 503,
+                _ => 401,
+            };
+            let resp = ApiError::Oidc {
+                error,
+                retry_after: 30,
+            }
+            .into_response();
+            assert_eq!(resp.status().as_u16(), want, "{code}");
+            let headers = resp.headers().clone();
+            match want {
+                401 => assert_eq!(
+                    headers[header::WWW_AUTHENTICATE],
+                    "Bearer error=\"invalid_token\""
+                ),
+                503 => assert_eq!(headers[header::RETRY_AFTER], "30"),
+                _ => assert!(headers.get(header::RETRY_AFTER).is_none()),
+            }
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body.error.code, code);
+            assert!(!body.error.message.is_empty());
+        }
+    }
+}

@@ -11,12 +11,13 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, RawPathPa
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use notarium_core::api::limits;
-use notarium_core::{LedgerName, Role};
+use notarium_core::{LedgerName, Role, VerifiedIdentity};
 use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::limits::RequestLimits;
+use crate::oidc::OidcError;
 use crate::registry::LedgerHandle;
 use crate::state::AppState;
 
@@ -210,16 +211,32 @@ impl Need for Admin {
 /// A caller allowed role `N` on the ledger named in the path (`{ledger}`).
 ///
 /// Order of checks, so that nothing about a ledger leaks to callers who may not see it:
-/// ledger name syntax (400) → credentials (401) → ledger exists (404 for the server admin,
-/// 403 for a key of another ledger, 401 without a key) → role and ledger of the key (403) →
-/// rate limit per key (429; the server admin token is exempt).
+/// ledger name syntax (400) → credentials (401; a CI token is verified and its rules consulted
+/// for this ledger: 401, 403 or 503) → ledger exists (404 for the server admin and for a token
+/// whose rule names the ledger, 403 for a key of another ledger, 401 without a key) → role and
+/// ledger of the key or token (403) → rate limit per key or token identity (429; the server
+/// admin token is exempt). Nothing is read or written for a refused caller.
 #[derive(Debug)]
 pub struct Access<N: Need> {
     /// The ledger.
     pub handle: Arc<LedgerHandle>,
-    /// Who signs entries made by this request: the key id, `admin`, or `anonymous`.
+    /// Who signs entries made by this request: the key id, the CI identity's signer id,
+    /// `admin`, or `anonymous`.
     pub signer: String,
+    /// For a CI token: who built it, as verified, to record in the entries it makes.
+    pub identity: Option<VerifiedIdentity>,
     _need: PhantomData<N>,
+}
+
+impl<N: Need> Access<N> {
+    fn new(handle: Arc<LedgerHandle>, signer: String, identity: Option<VerifiedIdentity>) -> Self {
+        Access {
+            handle,
+            signer,
+            identity,
+            _need: PhantomData,
+        }
+    }
 }
 
 impl<N: Need> FromRequestParts<AppState> for Access<N> {
@@ -229,9 +246,21 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
         let name = path_param(parts, "ledger").await?;
         let name = LedgerName::new(&name)
             .map_err(|e| ApiError::bad_request("invalid_ledger_name", e.to_string()))?;
-        let caller = state.caller(authorization(parts)?)?;
         let handle = state.ledger(name.as_str());
-        let (handle, signer, identity) = match (handle, caller) {
+        let caller = match state.ledger_caller(authorization(parts)?, &name).await {
+            // A genuine token that grants nothing here may still read a public ledger, as
+            // anyone may (like a key of another ledger).
+            Err(ApiError::Oidc {
+                error: OidcError::NoRuleMatches { .. },
+                ..
+            }) if N::ROLE == Role::Read
+                && handle.as_ref().is_some_and(|h| h.meta().public_read) =>
+            {
+                Caller::Anonymous
+            }
+            other => other?,
+        };
+        let (handle, signer, identity, rate_key) = match (handle, caller) {
             (None, Caller::Admin) => {
                 return Err(ApiError::NotFound(format!("no ledger named {name}")))
             }
@@ -240,15 +269,13 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                     "this API key is not valid for that ledger".into(),
                 ))
             }
+            // The token's rule names this ledger: its absence is no secret to the token.
+            (None, Caller::Oidc(_)) => {
+                return Err(ApiError::NotFound(format!("no ledger named {name}")))
+            }
             (None, Caller::Anonymous) => return Err(missing_key()),
             // The server admin token is the operator's own credential: not rate limited.
-            (Some(h), Caller::Admin) => {
-                return Ok(Access {
-                    handle: h,
-                    signer: "admin".to_owned(),
-                    _need: PhantomData,
-                })
-            }
+            (Some(h), Caller::Admin) => return Ok(Access::new(h, "admin".to_owned(), None)),
             (Some(h), Caller::Key(key)) if key.ledger == name.as_str() => {
                 if key.role < N::ROLE {
                     return Err(ApiError::Forbidden(format!(
@@ -257,8 +284,20 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                         key.role.as_str()
                     )));
                 }
-                let identity = format!("{}/{}", key.ledger, key.id);
-                (h, key.id, identity)
+                let rate_key = format!("{}/{}", key.ledger, key.id);
+                (h, key.id, None, rate_key)
+            }
+            (Some(h), Caller::Oidc(id)) if id.ledger == name => {
+                if id.role < N::ROLE {
+                    return Err(ApiError::Forbidden(format!(
+                        "this needs role {}; rule {:?} grants this CI token role {}",
+                        N::ROLE.as_str(),
+                        id.rule,
+                        id.role.as_str()
+                    )));
+                }
+                // One bucket per identity (issuer and subject), whichever ledger it calls.
+                (h, id.signer.clone(), Some(id.entry_identity()), id.signer)
             }
             // A key of another ledger may still read a public ledger, as anyone may.
             (Some(h), Caller::Key(_) | Caller::Anonymous)
@@ -271,6 +310,7 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                 (
                     h,
                     "anonymous".to_owned(),
+                    None,
                     RequestLimits::anonymous_identity(addr),
                 )
             }
@@ -279,14 +319,15 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
                     "this API key is not valid for that ledger".into(),
                 ))
             }
+            (Some(_), Caller::Oidc(_)) => {
+                return Err(ApiError::Internal(
+                    "a CI token was granted another ledger than asked".into(),
+                ))
+            }
             (Some(_), Caller::Anonymous) => return Err(missing_key()),
         };
-        state.limits().charge(&identity)?;
-        Ok(Access {
-            handle,
-            signer,
-            _need: PhantomData,
-        })
+        state.limits().charge(&rate_key)?;
+        Ok(Access::new(handle, signer, identity))
     }
 }
 
@@ -301,7 +342,7 @@ impl FromRequestParts<AppState> for ServerAdmin {
         match state.caller(authorization(parts)?)? {
             Caller::Admin => Ok(ServerAdmin),
             Caller::Anonymous => Err(missing_key()),
-            Caller::Key(_) => Err(ApiError::Forbidden(
+            Caller::Key(_) | Caller::Oidc(_) => Err(ApiError::Forbidden(
                 "this needs the server admin token".into(),
             )),
         }
@@ -326,12 +367,16 @@ impl FromRequestParts<AppState> for Identity {
                     .charge(&format!("{}/{}", key.ledger, key.id))?;
                 Ok(Identity(Caller::Key(key)))
             }
+            // `caller` never verifies CI tokens: a token is granted per ledger.
+            Caller::Oidc(_) => Err(missing_key()),
         }
     }
 }
 
 fn missing_key() -> ApiError {
-    ApiError::Unauthorized("an API key is required: Authorization: Bearer <api key>".into())
+    ApiError::Unauthorized(
+        "an API key or CI token is required: Authorization: Bearer <api key or token>".into(),
+    )
 }
 
 fn authorization(parts: &Parts) -> Result<Option<&str>, ApiError> {

@@ -1,6 +1,6 @@
 //! The server's one shared state, composed of its rooms: the validated configuration, the open
-//! ledgers ([`crate::registry`]), who holds which credential ([`crate::auth`]), request limits
-//! ([`crate::limits`]) and metrics.
+//! ledgers ([`crate::registry`]), who holds which credential ([`crate::auth`]), the CI token
+//! verifier ([`crate::oidc`]), request limits ([`crate::limits`]) and metrics.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,12 +8,13 @@ use std::sync::Arc;
 use notarium_core::api::Limits as WireLimits;
 use notarium_core::LedgerName;
 
-use crate::auth::{Caller, Credentials, KeyInfo};
+use crate::auth::{Caller, Credentials, KeyInfo, Presented};
 use crate::config::Config;
 use crate::datadir::{DataDir, LedgerMeta};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::limits::RequestLimits;
 use crate::metrics::Metrics;
+use crate::oidc::Oidc;
 use crate::registry::{LedgerHandle, Registry};
 
 /// The ledger that a fresh data directory starts with.
@@ -38,6 +39,7 @@ struct Inner {
     config: Config,
     ledgers: Arc<Registry>,
     credentials: Credentials,
+    oidc: Arc<Oidc>,
     limits: RequestLimits,
     metrics: Arc<Metrics>,
     ready: AtomicBool,
@@ -72,6 +74,7 @@ impl AppState {
         let names = data.ledgers()?;
         let registry = Arc::new(Registry::new(data, config.clone(), metrics.clone()));
         let credentials = Credentials::new(admin_hash);
+        let oidc = Arc::new(Oidc::new(config.oidc.clone())?);
         if names.is_empty() {
             let name = LedgerName::new(DEFAULT_LEDGER).expect("valid");
             let handle = registry.create_blocking(&name, LedgerMeta::default())?;
@@ -89,6 +92,7 @@ impl AppState {
                 config,
                 ledgers: registry,
                 credentials,
+                oidc,
                 metrics,
                 ready: AtomicBool::new(false),
             }),
@@ -159,6 +163,41 @@ impl AppState {
     /// 401 for a malformed header, an unknown or a revoked key.
     pub fn caller(&self, authorization: Option<&str>) -> ApiResult<Caller> {
         self.inner.credentials.caller(authorization)
+    }
+
+    /// Identifies the caller of a request for ledger `ledger`: a credential held here, or a CI
+    /// token verified and granted by the rules for that ledger ([`Caller::Oidc`]).
+    ///
+    /// # Errors
+    /// 401 for a malformed header, an unknown or a revoked key; for a CI token, the verifier's
+    /// refusal ([`ApiError::Oidc`]: 401, 403 when no rule grants the ledger, 503 when its
+    /// issuer cannot be reached).
+    pub async fn ledger_caller(
+        &self,
+        authorization: Option<&str>,
+        ledger: &LedgerName,
+    ) -> ApiResult<Caller> {
+        let token = match self.inner.credentials.identify(authorization)? {
+            Presented::Caller(c) => return Ok(c),
+            Presented::CiToken(t) => t,
+        };
+        if self.inner.oidc.is_empty() {
+            return Err(ApiError::Unauthorized(
+                "unknown API key (this server trusts no CI token issuer)".into(),
+            ));
+        }
+        match self.inner.oidc.authenticate(token, ledger).await {
+            Ok(identity) => Ok(Caller::Oidc(Box::new(identity))),
+            Err(error) => Err(ApiError::Oidc {
+                error,
+                retry_after: self.inner.oidc.retry_after().as_secs(),
+            }),
+        }
+    }
+
+    /// The CI token verifier.
+    pub fn oidc(&self) -> &Arc<Oidc> {
+        &self.inner.oidc
     }
 
     /// Remembers a key created by this process.

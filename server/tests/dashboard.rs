@@ -1,4 +1,4 @@
-//! Router tests of what the dashboard and auditors use beyond DESIGN.md §3: the embedded
+//! Router tests of what the dashboard and auditors use beyond docs/http-api.md: the embedded
 //! assets and their security headers, `whoami`, ledger stats, and audit reports (JSON verified
 //! with `notarium-core`, HTML, the entry cap).
 

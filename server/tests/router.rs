@@ -336,7 +336,14 @@ async fn notarize_authenticate_untrust_revoke() {
     )
     .await;
     assert_eq!(unknown.status, StatusCode::OK, "unknown is a 200");
-    assert_eq!(unknown.json(), json!({"status": "unknown"}));
+    let body = unknown.json();
+    assert_eq!(body["status"], "unknown");
+    // A verified absence: the status proof shows no entry about the hash in the checkpoint.
+    assert_eq!(body["proof"]["index"]["kind"], "absent", "{body}");
+    assert!(body["checkpoint"]
+        .as_str()
+        .is_some_and(|c| c.contains("\nnotarium-index/v1 ")));
+    assert!(body.get("receipt").is_none() && body.get("revocation").is_none());
 
     // Untrust: the same POST with a status; the latest entry decides.
     let r = call(
@@ -999,7 +1006,7 @@ async fn openapi_matches_the_router() {
         }
     }
     documented.sort();
-    // The contract of DESIGN.md §3 plus the operations endpoints.
+    // The contract of docs/http-api.md plus the operations endpoints.
     let mut contract: Vec<(String, String)> = [
         ("GET", "/api/v1/ledgers"),
         ("POST", "/api/v1/ledgers"),

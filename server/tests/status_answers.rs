@@ -55,6 +55,7 @@ fn notarize(name: &str, status: ArtifactStatus, signer: &str) -> NewEntry {
             ci: Default::default(),
         },
         signer: signer.to_owned(),
+        identity: None,
     }
 }
 

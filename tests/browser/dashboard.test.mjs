@@ -32,6 +32,9 @@ const EARLIER = JSON.parse(readFileSync(env('NOTARIUM_EARLIER_ANSWER'), 'utf8'))
 // The trusted file's answer with its checkpoint re-signed by the ledger's key without the
 // notarium-index/v1 line.
 const UNINDEXED = JSON.parse(readFileSync(env('NOTARIUM_UNINDEXED_ANSWER'), 'utf8'));
+const BY_CI = env('NOTARIUM_FILE_CI');
+const BY_CI_SHA256 = env('NOTARIUM_FILE_CI_SHA256');
+const CI_ISSUER = env('NOTARIUM_CI_ISSUER');
 const SIZE = Number(env('NOTARIUM_EXPECTED_SIZE'));
 const SINCE = env('NOTARIUM_REPORT_SINCE');
 const SHOTS = env('NOTARIUM_SCREENSHOTS');
@@ -310,6 +313,27 @@ describe('dashboard', { concurrency: false }, () => {
     await status.getByText('The status index proves that these are all 2 entries about this file').waitFor();
     await page.getByText("Every entry's proof verified in this browser against the pinned key.").waitFor();
     await shot('04-artifact');
+  });
+
+  it('shows who built an artifact: the verified identity apart from the asserted CI context', async () => {
+    await page.goto(`${URL_}/#/artifact/${BY_CI_SHA256}`);
+    await heading(basename(BY_CI));
+    const verified = page.getByRole('region', { name: 'Verified identity' });
+    await verified.getByText('Built by a CI job').waitFor();
+    await verified.getByText('(github OIDC token, checked by the server)').waitFor();
+    for (const value of [CI_ISSUER, 'repo:acme/app:ref:refs/heads/main', 'acme/app', '892345617',
+      'refs/heads/main', 'https://github.com/acme/app/actions/runs/32291736541']) {
+      await verified.getByText(value, { exact: true }).waitFor();
+    }
+    const asserted = page.getByRole('region', { name: 'Asserted CI context' });
+    await asserted.getByText('(not verified)').waitFor();
+    await asserted.getByText('acme/spoofed', { exact: true }).waitFor();
+    assert.equal(await verified.getByText('acme/spoofed').count(), 0, 'the asserted repository is not shown as verified');
+    // The signer is the identity's id, and the entry's proof verified like any other.
+    await page.getByText(/^oidc:[a-z2-7]{32}$/).waitFor();
+    await page.getByText("Every entry's proof verified in this browser against the pinned key.").waitFor();
+    assert.deepEqual(await unnamed(page.locator('body')), []);
+    await shot('04b-artifact-identity');
   });
 
   it('verifies dropped files in the browser: verified, unknown', async () => {

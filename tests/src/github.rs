@@ -212,6 +212,15 @@ impl ActRepo {
     /// # Panics
     /// When the files cannot be copied or git fails.
     pub fn new() -> ActRepo {
+        ActRepo::with_action(&action_dir())
+    }
+
+    /// As [`ActRepo::new`], with the action's files taken from `action` (e.g. a copy whose
+    /// pins `scripts/pin` wrote).
+    ///
+    /// # Panics
+    /// When the files cannot be copied or git fails.
+    pub fn with_action(source: &Path) -> ActRepo {
         let root = tempfile::Builder::new()
             .prefix("notarium-e2e-act-")
             .tempdir()
@@ -222,7 +231,7 @@ impl ActRepo {
         std::fs::create_dir_all(&action).expect("action directory");
         std::fs::create_dir_all(&workflows).expect("workflows directory");
         for f in ["action.yml", "notarium-action.sh", "README.md"] {
-            std::fs::copy(action_dir().join(f), action.join(f))
+            std::fs::copy(source.join(f), action.join(f))
                 .unwrap_or_else(|e| panic!("copying {f}: {e}"));
         }
         std::fs::copy(
@@ -944,5 +953,106 @@ mod tests {
         assert_eq!(percent_decode("release%2F2026%20%231"), "release/2026 #1");
         assert_eq!(percent_decode("v1.0"), "v1.0");
         assert_eq!(percent_decode("100%"), "100%");
+    }
+}
+
+/// What one run of `notarium-action.sh` (a step of the action, run by bash outside any
+/// runner) printed and wrote: raw stdout and stderr, as no runner masked them, the step's
+/// outputs (`GITHUB_OUTPUT`), the job summary, and the lines added to `GITHUB_PATH`.
+#[derive(Debug)]
+pub struct StepRun {
+    /// bash's exit code.
+    pub code: Option<i32>,
+    /// Standard output, unmasked.
+    pub stdout: String,
+    /// Standard error, unmasked.
+    pub stderr: String,
+    /// The outputs, by name (multi-line values from `name<<DELIMITER` blocks).
+    pub outputs: std::collections::BTreeMap<String, String>,
+    /// The raw `GITHUB_OUTPUT` file.
+    pub output_file: String,
+    /// The job summary (`GITHUB_STEP_SUMMARY`).
+    pub summary: String,
+    /// What was added to `GITHUB_PATH`.
+    pub path_file: String,
+}
+
+impl std::fmt::Display for StepRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "notarium-action.sh exited {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- outputs\n{}\n--- summary\n{}",
+            self.code, self.stdout, self.stderr, self.output_file, self.summary
+        )
+    }
+}
+
+/// Runs `bash notarium-action.sh COMMAND` from `action` in `cwd` as the action's step would,
+/// with `PATH` = `path`, the runner's files in a new temporary directory, and `env` (the
+/// step's `INPUT_*` variables, `NOTARIUM_API_KEY`, `GITHUB_*`). Nothing else is inherited
+/// but `HOME`.
+///
+/// # Panics
+/// When bash cannot start.
+pub fn run_step(
+    action: &Path,
+    command: &str,
+    cwd: &Path,
+    env: &[(&str, &str)],
+    path: &OsStr,
+) -> StepRun {
+    let runner = tempfile::Builder::new()
+        .prefix("notarium-step-")
+        .tempdir()
+        .expect("temporary directory");
+    let file = |n: &str| {
+        let p = runner.path().join(n);
+        std::fs::write(&p, "").expect("runner file");
+        p
+    };
+    let (output, summary, gpath) = (file("output"), file("summary"), file("path"));
+    let temp = runner.path().join("temp");
+    std::fs::create_dir_all(&temp).expect("RUNNER_TEMP");
+    let out = Command::new("bash")
+        .arg(action.join("notarium-action.sh"))
+        .arg(command)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_PATH", &gpath)
+        .env("RUNNER_TEMP", &temp)
+        .env("RUNNER_OS", "Linux")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs");
+    let output_file = std::fs::read_to_string(&output).unwrap_or_default();
+    let mut outputs = std::collections::BTreeMap::new();
+    let mut lines = output_file.lines();
+    while let Some(l) = lines.next() {
+        if let Some((k, delim)) = l.split_once("<<") {
+            let mut v = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                v.push(l);
+            }
+            outputs.insert(k.to_owned(), v.join("\n"));
+        } else if let Some((k, v)) = l.split_once('=') {
+            outputs.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    StepRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs,
+        output_file,
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+        path_file: std::fs::read_to_string(&gpath).unwrap_or_default(),
     }
 }

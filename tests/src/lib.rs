@@ -1,4 +1,4 @@
-//! The end-to-end harness (DESIGN.md §1, `tests/`): real `notariumd` processes listening on
+//! The end-to-end harness (docs/design.md §1, `tests/`): real `notariumd` processes listening on
 //! 127.0.0.1 port 0 with temporary data directories ([`Server`]), the real `notarium` binary
 //! run with a clean environment and a temporary state directory ([`Cli`]), an HTTP proxy
 //! that can tamper with the server's answers ([`proxy::Proxy`]), and a mock OIDC issuer
@@ -14,9 +14,12 @@
 
 pub mod ci_plugins;
 pub mod github;
+pub mod gitlab;
+pub mod jenkins;
 pub mod oidc;
 pub mod proxy;
 pub mod registry;
+pub mod release;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -104,6 +107,7 @@ pub struct Server {
     child: Option<Child>,
     url: String,
     admin_token: String,
+    config: Option<PathBuf>,
 }
 
 impl Server {
@@ -113,15 +117,34 @@ impl Server {
     /// # Panics
     /// When the binary is missing, or the server exits or stays silent before it is ready.
     pub fn start() -> Server {
+        Server::start_with(None)
+    }
+
+    /// Starts `notariumd` as [`Server::start`] does, with `yaml` as its configuration file
+    /// (`--config`; the flags still set the address and data directory).
+    ///
+    /// # Panics
+    /// As [`Server::start`].
+    pub fn start_with_config(yaml: &str) -> Server {
+        Server::start_with(Some(yaml))
+    }
+
+    fn start_with(yaml: Option<&str>) -> Server {
         let root = tempfile::Builder::new()
             .prefix("notarium-e2e-server-")
             .tempdir()
             .expect("temporary directory");
+        let config = yaml.map(|y| {
+            let path = root.path().join("notariumd.yaml");
+            std::fs::write(&path, y).expect("write the configuration file");
+            path
+        });
         let mut server = Server {
             root,
             child: None,
             url: String::new(),
             admin_token: format!("e2e-admin-{}", random_hex(16)),
+            config,
         };
         server.spawn("127.0.0.1:0");
         server
@@ -143,6 +166,7 @@ impl Server {
             child: None,
             url: String::new(),
             admin_token: admin_token.to_owned(),
+            config: None,
         };
         server.spawn("127.0.0.1:0");
         server
@@ -165,6 +189,9 @@ impl Server {
             .expect("server log file");
         let mut cmd = Command::new(binary("notariumd"));
         clean_env(&mut cmd);
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
         cmd.arg("--listen")
             .arg(listen)
             .arg("--data-dir")
@@ -657,7 +684,15 @@ impl Default for Setup {
 impl Setup {
     /// Starts a server, creates a `write` key named `ci`, and a CLI with it.
     pub fn new() -> Setup {
-        let server = Server::start();
+        Setup::of(Server::start())
+    }
+
+    /// As [`Setup::new`], with `yaml` as the server's configuration file.
+    pub fn with_config(yaml: &str) -> Setup {
+        Setup::of(Server::start_with_config(yaml))
+    }
+
+    fn of(server: Server) -> Setup {
         let writer = server.create_key("ci", "write");
         let work = Workdir::new();
         let cli = server

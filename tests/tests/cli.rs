@@ -1,4 +1,4 @@
-//! The `notarium` CLI against a real `notariumd`: every exit code of DESIGN.md §6, the
+//! The `notarium` CLI against a real `notariumd`: every exit code of docs/cli.md, the
 //! directory manifest diff, offline receipts with the server gone, and 10,000 files notarized
 //! in one command. Each test starts its own server and state directory.
 
@@ -158,9 +158,9 @@ fn revoked_signer_is_4() {
     // Restricted to the revoked signer it stays revoked; to another signer it is unknown.
     authenticate(&other_cli, &["app", "--signer", &s.writer.id], 4);
     authenticate(&other_cli, &["app", "--signer", &other.id], 2);
-    // The revoked key itself is refused by the server (401): the CLI calls that a usage error.
+    // The revoked key itself is refused by the server (401): unauthorized, 7.
     cli.run(["authenticate", "app"])
-        .expect_code(64)
+        .expect_code(7)
         .expect_stderr("revoked");
 
     // A valid signer notarizes the same file again: its entry now decides.
@@ -198,6 +198,68 @@ fn server_stopped_is_6_and_nothing_is_forgotten() {
     s.server.restart();
     let run = authenticate(cli, &["app"], 0);
     assert_result(&only(&run), 0, "trusted", "trusted");
+}
+
+/// A missing, wrong or under-privileged API key is not a usage error: the command was right,
+/// the key is not. Exit 7 with reason `unauthorized`, which the plugins pass on; `--help`
+/// lists it with the other codes.
+#[test]
+fn refused_credentials_are_7_unauthorized() {
+    let s = Setup::new();
+    s.work.write("app", b"app\n");
+    let reader = s.server.create_key("deploy", "read");
+    let cases: Vec<(&str, Cli, Vec<&str>)> = vec![
+        ("no key", s.server.cli(), vec!["notarize", "app"]),
+        (
+            "an unknown key",
+            s.server
+                .cli()
+                .with_key("nk_this-key-was-never-issued-0123456789"),
+            vec!["authenticate", "app"],
+        ),
+        (
+            "a read key notarizing",
+            s.cli.with_key(&reader.secret),
+            vec!["notarize", "app"],
+        ),
+        (
+            "a write key creating keys",
+            s.cli.clone(),
+            vec!["key", "create", "more", "--role", "read"],
+        ),
+    ];
+    for (what, cli, args) in cases {
+        let cli = cli.current_dir(s.work.path());
+        let run = cli.run(&args);
+        run.expect_code(7);
+        assert!(
+            run.stderr.contains("unauthorized"),
+            "{what}: the message says unauthorized: {run}"
+        );
+        let mut json = args.clone();
+        json.insert(0, "--output=json");
+        let run = cli.run(&json);
+        run.expect_code(7);
+        let doc = run.json();
+        assert_eq!(
+            (doc["exit_code"].as_u64(), doc["reason"].as_str()),
+            (Some(7), Some("unauthorized")),
+            "{what}: {doc}"
+        );
+    }
+    // Nothing was recorded by the refused calls.
+    let run = s.cli.run(["authenticate", "app"]);
+    run.expect_code(2);
+    let help = Cli::new("http://127.0.0.1:9").run(["--help"]);
+    help.expect_code(0);
+    for line in [
+        "Exit codes",
+        "7   unauthorized",
+        "64  usage",
+        "6   server unreachable",
+    ] {
+        assert!(help.stdout.contains(line), "--help lacks {line:?}: {help}");
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use notarium_core::Timestamp;
+use notarium_e2e::oidc::MockIssuer;
 use notarium_e2e::{bin_dir, Setup};
 use serde_json::Value;
 
@@ -348,7 +349,14 @@ fn dashboard_in_chromium() {
         let t = now().0 - 2_000_000;
         Timestamp(t - t.rem_euclid(1_000_000))
     };
-    let s = Setup::new();
+    // A server that trusts a (mock) CI issuer: one artifact is notarized with its token.
+    let mock = MockIssuer::start();
+    let audience = "https://notarium.example.com";
+    let s = Setup::with_config(&format!(
+        "oidc:\n  issuers:\n    - issuer: {}\n      provider: github\n      audience: {audience}\n      ca_bundle: {}\n      server_url: https://github.com\n      rules:\n        - {{ledger: default, role: write, claims: {{repository_id: \"892345617\"}}}}\n",
+        mock.issuer(),
+        mock.ca_bundle().display()
+    ));
     let vkey = s.server.verifier_key();
     for i in 1..=12 {
         s.work.write(
@@ -366,6 +374,17 @@ fn dashboard_in_chromium() {
         .run(["notarize", "release.zip", "bad.bin"])
         .expect_code(0);
     s.cli.run(["untrust", "bad.bin"]).expect_code(0);
+    // Built by CI: the token's identity is verified; the environment asserts another repository.
+    let by_ci = s.work.write("built-by-ci.tar.gz", b"built by a CI job");
+    let token = mock.mint(&mock.current_kid(), &mock.github_claims(audience));
+    s.server
+        .cli()
+        .with_key(&token)
+        .current_dir(s.work.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "acme/spoofed")
+        .run(["notarize", "built-by-ci.tar.gz", "--ci"])
+        .expect_code(0);
     // The trusted file's answer now: its index proof is of a root that later entries change.
     let answer_url = |file: &Path| {
         let sha = notarium_core::Sha256::of(&std::fs::read(file).unwrap());
@@ -394,7 +413,7 @@ fn dashboard_in_chromium() {
     let size = serde_json::from_str::<Value>(&body).unwrap()["size"]
         .as_u64()
         .unwrap();
-    assert_eq!(size, 19, "two keys, 16 artifact entries, a revocation");
+    assert_eq!(size, 20, "two keys, 17 artifact entries, a revocation");
     // The trusted file's answer as a server hiding the index would give it: its checkpoint
     // re-signed by the ledger's own key without the notarium-index/v1 line.
     let (status, current) = get(&answer_url(&trusted), &s.writer.secret);
@@ -423,6 +442,12 @@ fn dashboard_in_chromium() {
             ("NOTARIUM_FILE_TRUSTED", path(&trusted)),
             ("NOTARIUM_FILE_UNTRUSTED", path(&untrusted)),
             ("NOTARIUM_FILE_UNKNOWN", path(&unknown)),
+            ("NOTARIUM_FILE_CI", path(&by_ci)),
+            (
+                "NOTARIUM_FILE_CI_SHA256",
+                notarium_core::Sha256::of(b"built by a CI job").to_hex(),
+            ),
+            ("NOTARIUM_CI_ISSUER", mock.issuer().to_owned()),
             ("NOTARIUM_FILE_REVOKED", path(&revoked)),
             ("NOTARIUM_EARLIER_ANSWER", path(&earlier_path)),
             ("NOTARIUM_UNINDEXED_ANSWER", path(&unindexed_path)),
@@ -437,6 +462,7 @@ fn dashboard_in_chromium() {
         "02-overview",
         "03-entries",
         "04-artifact",
+        "04b-artifact-identity",
         "05-verify",
         "06-verify-tampered-proof",
         "06b-verify-hidden-revocation",

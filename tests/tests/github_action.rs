@@ -1,9 +1,13 @@
 //! The composite GitHub Action (`plugins/github-action`) run by act in host mode, against a
 //! real `notariumd` and the `notarium` built from this workspace: notarize build outputs,
 //! authenticate them in a later job, fail on a tampered file with the right status, catch a
-//! rolled-back server in a later run through the state carried between runs, download
-//! notarium only when its SHA-256 matches, and turn an unreachable server into a warning when
-//! asked. Plus the lints: actionlint, zizmor and shellcheck on the action and the workflow.
+//! rolled-back server in a later run through the state carried between runs, and turn an
+//! unreachable server into a warning when asked. The action's script also runs on its own
+//! (bash, no runner), where nothing masks the log: the API key must reach notarium only
+//! through its environment, a refused key must say `unauthorized`, and the cache keys and
+//! artifact names of the prepare step must never collide. Plus the lints: actionlint, zizmor
+//! and shellcheck on the action and the workflows (the test workflow and the release
+//! workflow). The download of the pinned release is tested in `tests/chain.rs`.
 //!
 //! Tools missing on a developer's machine skip the test loudly; with `CI` set they fail it.
 
@@ -11,7 +15,7 @@ use std::path::Path;
 
 use notarium_core::Sha256;
 use notarium_e2e::github::{
-    action_dir, fixtures_dir, path_with, path_without, tool, ActRepo, Outputs, WORKFLOW,
+    action_dir, fixtures_dir, path_with, run_step, tool, ActRepo, Outputs, WORKFLOW,
 };
 use notarium_e2e::proxy::{Proxy, Route};
 use notarium_e2e::{bin_dir, binary, Setup};
@@ -147,6 +151,8 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         .expect_log("### Notarium notarize: notarized (exit 0)")
         .expect_log("### Notarium authenticate: trusted (exit 0)")
         .expect_log("| ✅ | `dist/app-linux.bin` | trusted |");
+    // act masks secrets itself, so this alone could not catch a leak: see
+    // the_api_key_reaches_notarium_only_through_its_environment for the check that can fail.
     assert!(
         !run1.log.contains(key.as_str()),
         "the API key leaked into the log: {run1}"
@@ -313,75 +319,6 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
 }
 
 #[test]
-fn notarium_is_downloaded_only_with_the_pinned_checksum() {
-    let Some(act) = tool("act") else { return };
-    let s = Setup::new();
-    let proxy = Proxy::start(s.server.url());
-    let repo = ActRepo::new();
-    let (work, state, out) = (repo.dir("work"), repo.dir("state"), repo.dir("out"));
-    for f in ["dist/app-macos.bin", "dist/SHA256SUMS"] {
-        let p = work.join(f);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("dist");
-        std::fs::write(&p, format!("{f}\n")).expect("write");
-    }
-    s.cli
-        .clone()
-        .current_dir(&work)
-        .run(["notarize", "dist"])
-        .expect_code(0);
-
-    // The "release asset": the workspace's notarium, by URL. notarium is not on PATH.
-    let notarium = binary("notarium");
-    let url = format!("file://{}", notarium.display());
-    let sha = Sha256::of(&std::fs::read(&notarium).expect("notarium is readable")).to_hex();
-    let path = path_without("notarium");
-    let env = with(
-        env(proxy.url(), &work, &state, &out),
-        "E2E_NOTARIUM_URL",
-        &url,
-    );
-
-    let wrong = format!("{}{}", &sha[1..], &sha[..1]);
-    let run = repo.run(
-        &act,
-        "verify",
-        &with(env.clone(), "E2E_NOTARIUM_SHA256", &wrong),
-        &s.writer.secret,
-        &path,
-    );
-    run.expect_failure()
-        .expect_log("notarium is not on PATH: downloading")
-        .expect_log("checksum mismatch");
-    assert!(
-        !run.log.contains("notarium --output json"),
-        "notarium ran: {run}"
-    );
-    assert_eq!(proxy.forwarded(), 0, "something reached the server: {run}");
-    let refused = Outputs::read(&out, "verify");
-    assert_eq!(
-        (refused.status.as_str(), refused.json.as_str()),
-        ("usage", "")
-    );
-
-    let run = repo.run(
-        &act,
-        "verify",
-        &with(env, "E2E_NOTARIUM_SHA256", &sha.to_uppercase()),
-        &s.writer.secret,
-        &path,
-    );
-    run.expect_success()
-        .expect_log("notarium is not on PATH: downloading");
-    let ok = Outputs::read(&out, "verify");
-    assert_eq!(
-        (ok.status.as_str(), ok.exit_code.as_str()),
-        ("trusted", "0"),
-        "{run}"
-    );
-    assert!(proxy.forwarded() > 0);
-}
-
-#[test]
 fn an_unreachable_server_fails_or_warns() {
     let Some(act) = tool("act") else { return };
     let repo = ActRepo::new();
@@ -430,4 +367,251 @@ fn an_unreachable_server_fails_or_warns() {
         ("server_unreachable", "6")
     );
     assert_eq!(warned.doc()["reason"], json!("server_unreachable"));
+}
+
+/// The prepare step names one cache scope per server and ledger, and a new receipts artifact
+/// per run of the action. Before, ledger `default` restored `default-eu`'s state (the
+/// restore-keys prefix `…-default-` matched `…-default-eu-…`), and two matrix legs (same job
+/// id) uploaded artifacts of the same name, which upload-artifact refuses.
+#[test]
+fn cache_scopes_and_artifact_names_never_collide() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let prepare = |server: &str, ledger: &str| {
+        let run = run_step(
+            &action_dir(),
+            "prepare",
+            dir.path(),
+            &[
+                ("INPUT_SERVER", server),
+                ("INPUT_LEDGER", ledger),
+                ("GITHUB_RUN_ID", "4242"),
+                ("GITHUB_RUN_ATTEMPT", "1"),
+                ("GITHUB_JOB", "build"),
+            ],
+            &path,
+        );
+        assert_eq!(run.code, Some(0), "{run}");
+        run.outputs
+    };
+    let server = "https://notarium.example.com";
+    let default = prepare(server, "default");
+    let default_eu = prepare(server, "default-eu");
+    let other_server = prepare("https://other.example.com", "default");
+    let again = prepare(server, "default");
+    // Saves of one scope are restored by its prefix; no other scope's saves are.
+    for o in [&default, &default_eu, &other_server] {
+        assert!(
+            o["cache-save-key"].starts_with(&o["cache-restore-prefix"]),
+            "{o:?}"
+        );
+        assert!(
+            o["cache-key"].starts_with(&o["cache-restore-prefix"]),
+            "{o:?}"
+        );
+    }
+    for (a, b) in [
+        (&default, &default_eu),
+        (&default_eu, &default),
+        (&default, &other_server),
+    ] {
+        assert!(
+            !b["cache-save-key"].starts_with(&a["cache-restore-prefix"]),
+            "{} would restore {}",
+            a["cache-restore-prefix"],
+            b["cache-save-key"]
+        );
+    }
+    assert_eq!(
+        default["cache-restore-prefix"],
+        again["cache-restore-prefix"]
+    );
+    // Every save has its own key, and every run of the action its own artifact.
+    assert_ne!(default["cache-save-key"], again["cache-save-key"]);
+    assert_ne!(default["artifact-name"], again["artifact-name"]);
+    assert!(default["artifact-name"].starts_with("notarium-receipts-build-"));
+    // A name given by the workflow is used as it is.
+    let named = run_step(
+        &action_dir(),
+        "prepare",
+        dir.path(),
+        &[
+            ("INPUT_SERVER", server),
+            ("INPUT_ARTIFACT_NAME", "receipts-linux"),
+            ("GITHUB_JOB", "build"),
+        ],
+        &path,
+    );
+    assert_eq!(named.outputs["artifact-name"], "receipts-linux", "{named}");
+
+    // action.yml uses these outputs, and nothing else, for the cache and the artifact.
+    let yml = std::fs::read_to_string(action_dir().join("action.yml")).expect("action.yml");
+    let doc: Value = yaml_serde::from_str(&yml).expect("action.yml is YAML");
+    let steps = doc["runs"]["steps"].as_array().expect("steps");
+    let step = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    };
+    let restore = &step("Restore the verified-checkpoint state")["with"];
+    assert_eq!(restore["key"], "${{ steps.prepare.outputs.cache-key }}");
+    assert_eq!(
+        restore["restore-keys"],
+        "${{ steps.prepare.outputs.cache-restore-prefix }}"
+    );
+    assert_eq!(
+        step("Save the verified-checkpoint state")["with"]["key"],
+        "${{ steps.prepare.outputs.cache-save-key }}"
+    );
+    assert_eq!(
+        step("Upload the receipts")["with"]["name"],
+        "${{ steps.prepare.outputs.artifact-name }}"
+    );
+}
+
+/// A `notarium` in front of the real one that records its command line and whether it got
+/// the API key in its environment.
+fn recording_notarium(dir: &Path) -> std::ffi::OsString {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let shim = bin.join("notarium");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{argv}'\nprintf '%s\\n' \"${{NOTARIUM_API_KEY:-}}\" >> '{env}'\nexec '{real}' \"$@\"\n",
+            argv = dir.join("argv.log").display(),
+            env = dir.join("env.log").display(),
+            real = notarium_e2e::binary("notarium").display()
+        ),
+    )
+    .expect("write the shim");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path_with(&bin)
+}
+
+/// The API key reaches notarium only through its environment: it is on no command line, and
+/// in nothing the step prints or writes (log, outputs, summary) except the one
+/// `::add-mask::` line that tells the runner to hide it. Run without a runner, so nothing
+/// masks the log (act masks secrets itself, which made the old check unable to fail); with a
+/// right key and with a refused one, whose error path prints the most.
+#[test]
+fn the_api_key_reaches_notarium_only_through_its_environment() {
+    let s = Setup::new();
+    s.work.write("dist/app.bin", b"app\n");
+    let tools = tempfile::tempdir().expect("temporary directory");
+    let path = recording_notarium(tools.path());
+    let wrong = format!("nk_wrong-{}", notarium_e2e::random_hex(20));
+    for (key, mode, want) in [
+        (s.writer.secret.as_str(), "notarize", "notarized"),
+        (wrong.as_str(), "authenticate", "unauthorized"),
+    ] {
+        let run = run_step(
+            &action_dir(),
+            "run",
+            s.work.path(),
+            &[
+                ("NOTARIUM_API_KEY", key),
+                ("INPUT_MODE", mode),
+                ("INPUT_SUBJECTS", "dist/app.bin"),
+                ("INPUT_SERVER", s.server.url()),
+                ("INPUT_LEDGER", "default"),
+                (
+                    "INPUT_STATE_DIR",
+                    &tools.path().join("state").to_string_lossy(),
+                ),
+                ("GITHUB_JOB", "build"),
+            ],
+            &path,
+        );
+        assert_eq!(run.code, Some(0), "{run}");
+        assert_eq!(run.outputs["status"], want, "{run}");
+        let log = format!("{}\n{}", run.stdout, run.stderr);
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(key)).collect();
+        assert_eq!(
+            lines,
+            [format!("::add-mask::{key}")],
+            "the key is in the log outside the mask command: {run}"
+        );
+        assert!(
+            !run.output_file.contains(key),
+            "the key is in the outputs: {run}"
+        );
+        assert!(
+            !run.summary.contains(key),
+            "the key is in the summary: {run}"
+        );
+    }
+    let argv = std::fs::read_to_string(tools.path().join("argv.log")).expect("argv.log");
+    assert_eq!(argv.lines().count(), 2, "{argv}");
+    assert!(
+        !argv.contains(&s.writer.secret) && !argv.contains(&wrong),
+        "{argv}"
+    );
+    let env = std::fs::read_to_string(tools.path().join("env.log")).expect("env.log");
+    assert_eq!(
+        env.lines().collect::<Vec<_>>(),
+        [s.writer.secret.as_str(), wrong.as_str()],
+        "notarium did not get the key in its environment"
+    );
+}
+
+/// A refused key fails the step as `unauthorized` (exit 7), with an annotation and a summary
+/// that say so, instead of `usage`.
+#[test]
+fn a_refused_key_is_unauthorized() {
+    let s = Setup::new();
+    s.work.write("dist/app.bin", b"app\n");
+    let path = path_with(&bin_dir());
+    let run = run_step(
+        &action_dir(),
+        "run",
+        s.work.path(),
+        &[
+            (
+                "NOTARIUM_API_KEY",
+                "nk_revoked-or-mistyped-0123456789abcdef",
+            ),
+            ("INPUT_MODE", "notarize"),
+            ("INPUT_SUBJECTS", "dist/app.bin"),
+            ("INPUT_SERVER", s.server.url()),
+        ],
+        &path,
+    );
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        (
+            run.outputs["status"].as_str(),
+            run.outputs["exit-code"].as_str()
+        ),
+        ("unauthorized", "7"),
+        "{run}"
+    );
+    assert_eq!(run.outputs["verdict"], "7", "{run}");
+    assert!(
+        run.summary
+            .contains("### Notarium notarize: unauthorized (exit 7)"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("::error title=Notarium%3A unauthorized::"),
+        "{run}"
+    );
+}
+
+/// The release workflow passes actionlint and zizmor, as the action does.
+#[test]
+fn release_workflow_passes_actionlint_and_zizmor() {
+    let (Some(actionlint), Some(zizmor)) = (tool("actionlint"), tool("zizmor")) else {
+        return;
+    };
+    let root = notarium_e2e::ci_plugins::workspace_root();
+    lint(&actionlint, &[".github/workflows/release.yml"], &root);
+    lint(
+        &zizmor,
+        &["--offline", ".github/workflows/release.yml"],
+        &root,
+    );
 }

@@ -1,195 +1,32 @@
-//! The GitLab CI/CD components of `plugins/gitlab` (DESIGN.md §7) in real pipelines:
+//! The GitLab CI/CD components of `plugins/gitlab` (docs/plugins.md) in real pipelines:
 //! gitlab-ci-local runs a `.gitlab-ci.yml` from `tests/fixtures/gitlab/` in a temporary git
-//! repository that holds the component templates and includes them the way GitLab tests a
-//! component inside its own project (`component: $CI_SERVER_FQDN/<project>/<name>@$CI_COMMIT_SHA`),
-//! with inputs. Jobs run in the shell executor with `--shell-isolation`, which gives them
-//! GitLab's artifact, dotenv and cache semantics; they run the `notarium` built from this
-//! workspace against a real `notariumd`. API keys come from the project's variables file (the
-//! local stand-in for masked CI/CD variables) and must never show up in a pipeline's output.
+//! repository that includes the components the way a user writes it,
+//! `component: $CI_SERVER_FQDN/notarium/notarium-gitlab/notarize@<version>`, from a project of
+//! their own (`scripts/gitlab-component`'s export of `plugins/gitlab`, tagged, served over
+//! git's HTTP protocol; see `notarium_e2e::gitlab`). Jobs run in the shell executor with
+//! `--shell-isolation`, which gives them GitLab's artifact, dotenv and cache semantics; they
+//! run the `notarium` built from this workspace against a real `notariumd`. API keys come from
+//! the project's variables file (the local stand-in for masked CI/CD variables) and must
+//! never show up in a pipeline's output. The download of the pinned release is tested in
+//! `tests/chain.rs`.
 //!
 //! gitlab-ci-local sets `GITLAB_CI=false` so that pipelines can tell a local run; the tests
 //! set it to `true`, as GitLab does, so that `notarium --ci` records GitLab's context.
 //!
-//! Not covered: a real GitLab instance and runner (the catalog, `include: component:` from
-//! another project, masking in the job log, the docker executor).
+//! Not covered: a real GitLab instance and runner (the catalog, masking in the job log, the
+//! docker executor).
 
-use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use notarium_e2e::ci_plugins::{
-    copy_dir, fixture_dir, path_with_notarium, path_without_notarium, plugin_dir, require_tool,
-    run_with_deadline, scrub_env, sha256_file, Outcome,
-};
+use notarium_e2e::ci_plugins::{fixture_dir, path_with_notarium, plugin_dir, require_tool};
+use notarium_e2e::gitlab::{assert_job, Components, Project};
 use notarium_e2e::proxy::{Proxy, Route};
-use notarium_e2e::{binary, Server, Setup};
+use notarium_e2e::{Server, Setup};
 use serde_json::Value;
-use tempfile::TempDir;
-
-/// The git remote of the test project: its path is what the `component:` lines name.
-const REMOTE: &str = "https://gitlab.example.com/acme/app.git";
 
 /// gitlab-ci-local, or `None` (the test is skipped) outside CI when it is missing.
 fn gitlab_ci_local() -> Option<PathBuf> {
     require_tool("gitlab-ci-local", "gitlab")
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Notarium Tests",
-            "-c",
-            "user.email=tests@notarium.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A temporary GitLab project: a git repository with the component templates committed, a
-/// `.gitlab-ci.yml` and the CI/CD variables file, and its own gitlab-ci-local state (cache,
-/// artifacts).
-struct Project {
-    dir: TempDir,
-    home: TempDir,
-    gcl: PathBuf,
-}
-
-impl Project {
-    /// `fixture` is a file of `tests/fixtures/gitlab/`; each `(from, to)` of `replace` is
-    /// substituted in it; `secrets` become the project's CI/CD variables.
-    fn new(gcl: &Path, fixture: &str, replace: &[(&str, &str)], secrets: &[(&str, &str)]) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("notarium-gitlab-")
-            .tempdir()
-            .expect("temporary directory");
-        let home = tempfile::Builder::new()
-            .prefix("notarium-gitlab-home-")
-            .tempdir()
-            .expect("temporary directory");
-        let root = dir.path();
-        git(root, &["init", "-q"]);
-        git(root, &["remote", "add", "origin", REMOTE]);
-        copy_dir(
-            &plugin_dir("gitlab").join("templates"),
-            &root.join("templates"),
-        );
-        git(root, &["add", "templates"]);
-        git(root, &["commit", "-q", "-m", "the components under test"]);
-        let mut yml = std::fs::read_to_string(fixture_dir("gitlab").join(fixture))
-            .unwrap_or_else(|e| panic!("fixture {fixture}: {e}"));
-        for (from, to) in replace {
-            yml = yml.replace(from, to);
-        }
-        std::fs::write(root.join(".gitlab-ci.yml"), yml).expect("write .gitlab-ci.yml");
-        let vars: String = secrets
-            .iter()
-            .map(|(k, v)| format!("{k}: \"{v}\"\n"))
-            .collect();
-        std::fs::write(root.join(".gitlab-ci-local-variables.yml"), vars)
-            .expect("write the variables file");
-        Project {
-            dir,
-            home,
-            gcl: gcl.to_owned(),
-        }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs the pipeline (or only `jobs`, when given) with `vars` as pipeline variables and
-    /// `path` as the runner's PATH.
-    fn run(&self, path: &OsString, vars: &[(&str, &str)], jobs: &[&str]) -> Outcome {
-        let mut args: Vec<String> = [
-            "--shell-isolation",
-            "--no-artifacts-to-source",
-            "--no-color",
-            "--ignore-predefined-vars",
-            "GITLAB_CI",
-            "--variable",
-            "GITLAB_CI=true",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        for (k, v) in vars {
-            args.push("--variable".into());
-            args.push(format!("{k}={v}"));
-        }
-        args.extend(jobs.iter().map(|j| (*j).to_owned()));
-        run_with_deadline(&self.gcl, &args, self.root(), |cmd| {
-            scrub_env(cmd);
-            cmd.env("PATH", path).env("HOME", self.home.path());
-        })
-    }
-
-    /// A file that job `job` left as an artifact.
-    fn artifact(&self, job: &str, rel: &str) -> PathBuf {
-        self.root()
-            .join(".gitlab-ci-local/artifacts")
-            .join(job)
-            .join(rel)
-    }
-
-    /// The dotenv report of a job of the components (default `receipts_dir`).
-    fn dotenv(&self, job: &str) -> BTreeMap<String, String> {
-        let path = self.artifact(job, &format!("notarium-receipts/{job}.env"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("the dotenv report {}: {e}", path.display()));
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    }
-
-    /// The `notarium --output json` document a job of the components kept.
-    fn result(&self, job: &str) -> Value {
-        let path = self.artifact(job, &format!("notarium-receipts/{job}.json"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("the JSON result {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    fn commit(&self) -> String {
-        git(self.root(), &["rev-parse", "HEAD"])
-    }
-}
-
-/// Asserts a dotenv report's verdict.
-fn assert_verdict(p: &Project, job: &str, status: &str, code: u8) {
-    let env = p.dotenv(job);
-    assert_eq!(
-        (
-            env.get("NOTARIUM_STATUS").map(String::as_str),
-            env.get("NOTARIUM_EXIT_CODE").map(String::as_str)
-        ),
-        (Some(status), Some(code.to_string().as_str())),
-        "dotenv report of {job}: {env:?}"
-    );
-}
-
-/// Asserts that the summary at the end of a pipeline's output says `PASS` or `FAIL` for `job`.
-fn assert_job(out: &Outcome, job: &str, verdict: &str) {
-    let found = out.stdout.lines().any(|l| {
-        let words: Vec<&str> = l.split_whitespace().collect();
-        words.len() >= 2 && words[0] == verdict && words[1] == job
-    });
-    assert!(found, "no `{verdict} {job}` line in the summary: {out}");
 }
 
 /// The variables every fixture reads: the server, its verifier key.
@@ -209,8 +46,10 @@ fn notarize_then_authenticate_in_a_later_stage() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let s = Setup::new();
     let reader = s.server.create_key("deploy", "read");
+    let c = Components::of_this_checkout();
     let p = Project::new(
         &gcl,
+        &c,
         "notarize-authenticate.gitlab-ci.yml",
         &[],
         &[
@@ -228,8 +67,8 @@ fn notarize_then_authenticate_in_a_later_stage() {
     for job in ["build", "notarize", "authenticate", "deploy"] {
         assert_job(&out, job, "PASS");
     }
-    assert_verdict(&p, "notarize", "trusted", 0);
-    assert_verdict(&p, "authenticate", "trusted", 0);
+    p.assert_verdict("notarize", "trusted", 0);
+    p.assert_verdict("authenticate", "trusted", 0);
 
     // Three subjects from a multi-line list with a glob, each notarized by the write key and
     // authenticated against the signer filter.
@@ -286,8 +125,10 @@ fn notarize_then_authenticate_in_a_later_stage() {
 fn tampered_artifact_fails_the_pipeline() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let s = Setup::new();
+    let c = Components::of_this_checkout();
     let p = Project::new(
         &gcl,
+        &c,
         "tampered.gitlab-ci.yml",
         &[],
         &[("NOTARIUM_API_KEY", &s.writer.secret)],
@@ -300,8 +141,8 @@ fn tampered_artifact_fails_the_pipeline() {
     assert_job(&out, "tamper", "PASS");
     assert_job(&out, "authenticate", "FAIL");
     assert_job(&out, "report", "PASS");
-    assert_verdict(&p, "notarize", "trusted", 0);
-    assert_verdict(&p, "authenticate", "unknown", 2);
+    p.assert_verdict("notarize", "trusted", 0);
+    p.assert_verdict("authenticate", "unknown", 2);
     let doc = p.result("authenticate");
     assert_eq!(doc["exit_code"], 2, "{doc}");
     assert_eq!(doc["results"][0]["status"], "unknown", "{doc}");
@@ -319,8 +160,10 @@ fn tampered_artifact_fails_the_pipeline() {
 fn untrust_mode_makes_authenticate_fail() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let s = Setup::new();
+    let c = Components::of_this_checkout();
     let p = Project::new(
         &gcl,
+        &c,
         "untrust.gitlab-ci.yml",
         &[],
         &[("NOTARIUM_API_KEY", &s.writer.secret)],
@@ -330,9 +173,9 @@ fn untrust_mode_makes_authenticate_fail() {
     assert_job(&out, "notarize", "PASS");
     assert_job(&out, "untrust", "PASS");
     assert_job(&out, "authenticate", "FAIL");
-    assert_verdict(&p, "notarize", "trusted", 0);
-    assert_verdict(&p, "untrust", "untrusted", 0);
-    assert_verdict(&p, "authenticate", "untrusted", 1);
+    p.assert_verdict("notarize", "trusted", 0);
+    p.assert_verdict("untrust", "untrusted", 0);
+    p.assert_verdict("authenticate", "untrusted", 1);
     assert_eq!(p.result("untrust")["results"][0]["status"], "untrusted");
 }
 
@@ -343,7 +186,8 @@ fn unreachable_server_warns_or_fails_as_asked() {
     let vars = server_vars(&server);
     // The server is gone: its port refuses connections.
     server.stop();
-    let p = Project::new(&gcl, "unreachable.gitlab-ci.yml", &[], &[]);
+    let c = Components::of_this_checkout();
+    let p = Project::new(&gcl, &c, "unreachable.gitlab-ci.yml", &[], &[]);
     let out = p.run(&path_with_notarium(), &borrow(&vars), &[]);
     out.expect_code(1)
         .expect_output("WARNING: the server is unreachable")
@@ -351,51 +195,8 @@ fn unreachable_server_warns_or_fails_as_asked() {
     assert_job(&out, "auth-warn", "PASS");
     assert_job(&out, "auth-fail", "FAIL");
     assert_job(&out, "report", "PASS");
-    assert_verdict(&p, "auth-warn", "server_unreachable", 6);
-    assert_verdict(&p, "auth-fail", "server_unreachable", 6);
-}
-
-#[test]
-fn downloaded_notarium_runs_only_with_the_pinned_checksum() {
-    let Some(gcl) = gitlab_ci_local() else { return };
-    let s = Setup::new();
-    let notarium = binary("notarium");
-    let good = sha256_file(&notarium);
-    let bad = sha256_file(&binary("notariumd"));
-    let p = Project::new(
-        &gcl,
-        "download.gitlab-ci.yml",
-        &[("@GOOD_SHA256@", &good), ("@BAD_SHA256@", &bad)],
-        &[("NOTARIUM_API_KEY", &s.writer.secret)],
-    );
-    let mut vars = server_vars(&s.server);
-    vars.push((
-        "NOTARIUM_TEST_URL",
-        format!("file://{}", notarium.display()),
-    ));
-    let out = p.run(&path_without_notarium(), &borrow(&vars), &[]);
-    out.expect_code(1)
-        .expect_output("notarium: downloading file://")
-        .expect_output(&format!(
-            "checksum mismatch for file://{}",
-            notarium.display()
-        ))
-        .expect_output("notarium is not on PATH and no notarium_url is set");
-    assert_job(&out, "good", "PASS");
-    assert_job(&out, "bad", "FAIL");
-    assert_job(&out, "nourl", "FAIL");
-    assert_verdict(&p, "good", "trusted", 0);
-    assert_verdict(&p, "bad", "setup_failed", 64);
-    assert_verdict(&p, "nourl", "setup_failed", 64);
-    // The mismatched download never ran: no result, and its subject is not in the ledger.
-    assert!(!p.artifact("bad", "notarium-receipts/bad.json").exists());
-    let built = |name: &str| p.artifact("build", &format!("dist/{name}"));
-    s.cli
-        .run(["authenticate".as_ref(), built("good.txt").as_os_str()])
-        .expect_code(0);
-    s.cli
-        .run(["authenticate".as_ref(), built("bad.txt").as_os_str()])
-        .expect_code(2);
+    p.assert_verdict("auth-warn", "server_unreachable", 6);
+    p.assert_verdict("auth-fail", "server_unreachable", 6);
 }
 
 #[test]
@@ -411,14 +212,15 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     let mut vars = server_vars(&s.server);
     vars[0].1 = proxy.url().to_owned();
     let secrets = [("NOTARIUM_API_KEY", s.writer.secret.as_str())];
-    let p = Project::new(&gcl, "rollback.gitlab-ci.yml", &[], &secrets);
+    let c = Components::of_this_checkout();
+    let p = Project::new(&gcl, &c, "rollback.gitlab-ci.yml", &[], &secrets);
     p.run(
         &path_with_notarium(),
         &borrow(&vars),
         &["build", "notarize"],
     )
     .expect_code(0);
-    assert_verdict(&p, "notarize", "trusted", 0);
+    p.assert_verdict("notarize", "trusted", 0);
 
     // Now the server lies: the artifact is unknown, and its checkpoint is the older one,
     // which hides the notarization.
@@ -433,19 +235,172 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     );
     out.expect_code(1).expect_output("rollback");
     assert_job(&out, "authenticate", "FAIL");
-    assert_verdict(&p, "authenticate", "verification_failed", 5);
+    p.assert_verdict("authenticate", "verification_failed", 5);
 
     // A project without that cache has nothing to compare with and believes the lie: the
     // cache is what caught it.
-    let fresh = Project::new(&gcl, "rollback.gitlab-ci.yml", &[], &secrets);
-    fresh
-        .run(
-            &path_with_notarium(),
-            &borrow(&vars),
-            &["build", "authenticate"],
-        )
-        .expect_code(1);
-    assert_verdict(&fresh, "authenticate", "unknown", 2);
+    let fresh = Project::new(&gcl, &c, "rollback.gitlab-ci.yml", &[], &secrets);
+    let believed = fresh.run(
+        &path_with_notarium(),
+        &borrow(&vars),
+        &["build", "authenticate"],
+    );
+    believed.expect_code(1);
+    eprintln!("{believed}");
+    fresh.assert_verdict("authenticate", "unknown", 2);
+}
+
+/// Project and pipeline variables named like notarium's own do not override the inputs:
+/// GitLab gives them precedence over a job's `variables:`, so the components read their
+/// inputs in the script. Before, NOTARIUM_SERVER of the project sent the jobs to a dead port
+/// and NOTARIUM_STATE_DIR moved the state out of the cache (no rollback detection).
+#[test]
+fn project_and_pipeline_variables_do_not_override_the_inputs() {
+    let Some(gcl) = gitlab_ci_local() else { return };
+    let s = Setup::new();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("address"))
+    };
+    // A path that does not exist yet (gitlab-ci-local takes a variable naming an existing
+    // file for a file variable).
+    let outside = tempfile::tempdir().expect("temporary directory");
+    let elsewhere = outside.path().join("state").to_string_lossy().into_owned();
+    let c = Components::of_this_checkout();
+    let p = Project::new(
+        &gcl,
+        &c,
+        "inputs-win.gitlab-ci.yml",
+        &[],
+        &[
+            ("ACME_NOTARIUM_WRITE_KEY", &s.writer.secret),
+            // A wrong key under the default name: the input names another variable.
+            (
+                "NOTARIUM_API_KEY",
+                "nk_not-the-key-the-input-names-0123456789",
+            ),
+            ("NOTARIUM_SERVER", &dead),
+            ("NOTARIUM_LEDGER", "no-such-ledger"),
+            ("NOTARIUM_STATE_DIR", &elsewhere),
+            ("NOTARIUM_OUTPUT", "text"),
+            ("NOTARIUM_API_KEY_FILE", "/nonexistent/key"),
+        ],
+    );
+    let mut vars = server_vars(&s.server);
+    // Pipeline variables rank above project variables in GitLab: the inputs still win.
+    vars.push(("NOTARIUM_SERVER", dead.clone()));
+    let out = p.run(&path_with_notarium(), &borrow(&vars), &[]);
+    out.expect_code(0).expect_absent(&s.writer.secret);
+    assert_job(&out, "notarize", "PASS");
+    assert_job(&out, "authenticate", "PASS");
+    p.assert_verdict("notarize", "trusted", 0);
+    p.assert_verdict("authenticate", "trusted", 0);
+    // The state is in the cache of the state_dir input, not where NOTARIUM_STATE_DIR points.
+    assert!(
+        !std::path::Path::new(&elsewhere).exists(),
+        "notarium kept its state where the project variable said"
+    );
+    let cache = p.root().join(".gitlab-ci-local/cache");
+    let cached = walk(&cache)
+        .into_iter()
+        .filter(|f| f.ends_with("default.json"))
+        .count();
+    assert!(
+        cached > 0,
+        "no state in the GitLab cache under {}",
+        cache.display()
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.map_while(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+/// A wrong API key is `unauthorized` (exit 7) in the dotenv report and the JSON result, not
+/// `usage`: the job says what to fix.
+#[test]
+fn a_wrong_api_key_is_reported_as_unauthorized() {
+    let Some(gcl) = gitlab_ci_local() else { return };
+    let s = Setup::new();
+    let c = Components::of_this_checkout();
+    let p = Project::new(
+        &gcl,
+        &c,
+        "rollback.gitlab-ci.yml",
+        &[],
+        &[(
+            "NOTARIUM_API_KEY",
+            "nk_revoked-or-mistyped-key-0123456789abcdef",
+        )],
+    );
+    let out = p.run(
+        &path_with_notarium(),
+        &borrow(&server_vars(&s.server)),
+        &["build", "notarize"],
+    );
+    out.expect_code(1)
+        .expect_output("notarium: notarize: unauthorized (exit 7)");
+    assert_job(&out, "notarize", "FAIL");
+    p.assert_verdict("notarize", "unauthorized", 7);
+    let doc = p.result("notarize");
+    assert_eq!(doc["reason"], "unauthorized", "{doc}");
+}
+
+/// Every job of a fixture past the first stage names the jobs whose artifacts it takes
+/// (`needs` or `dependencies`). Without, GitLab hands it the artifacts of *every* earlier job,
+/// and two jobs writing the same path race: the tampered-artifact pipeline gave a wrong
+/// verdict in 4 of 14 runs that way. The components' jobs count too (by job name).
+#[test]
+fn fixture_jobs_name_their_artifact_sources() {
+    for e in std::fs::read_dir(fixture_dir("gitlab")).expect("fixtures") {
+        let path = e.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        let doc: Value = yaml_serde::from_str(&text).expect("YAML");
+        let first = doc["stages"][0].as_str().expect("stages").to_owned();
+        let mut jobs: Vec<(String, String)> = Vec::new();
+        for inc in doc["include"].as_array().into_iter().flatten() {
+            let component = inc["component"].as_str().unwrap_or_default();
+            let name = component
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.split('@').next())
+                .unwrap_or_default();
+            let job = inc["inputs"]["job_name"]
+                .as_str()
+                .unwrap_or(name)
+                .to_owned();
+            let stage = inc["inputs"]["stage"].as_str().unwrap_or("test").to_owned();
+            jobs.push((job, stage));
+        }
+        for (k, v) in doc.as_object().expect("a mapping") {
+            if let Some(stage) = v.get("stage").and_then(Value::as_str) {
+                jobs.push((k.clone(), stage.to_owned()));
+            }
+        }
+        for (job, stage) in jobs {
+            if stage == first {
+                continue;
+            }
+            let def = &doc[job.as_str()];
+            assert!(
+                def.get("needs").is_some() || def.get("dependencies").is_some(),
+                "{}: job {job} (stage {stage}) takes the artifacts of every earlier job: give it `dependencies` or `needs`",
+                path.display()
+            );
+        }
+    }
 }
 
 /// The two templates must run the same script (only their inputs differ); it is copied, as
@@ -464,4 +419,61 @@ fn templates_share_one_script() {
         text[start..end].to_owned()
     };
     assert_eq!(script("notarize.yml"), script("authenticate.yml"));
+}
+
+/// `scripts/gitlab-component` makes a component project GitLab accepts: `templates/` at the
+/// root, a semantic-version tag, the catalog's release pipeline; running it again changes
+/// nothing, and a tag is never moved.
+#[test]
+fn the_component_project_is_laid_out_as_gitlab_wants() {
+    let c = Components::of_this_checkout();
+    assert!(
+        c.version().split('.').count() == 3
+            && c.version().split('.').all(|p| p.parse::<u32>().is_ok()),
+        "{}",
+        c.version()
+    );
+    let dest = tempfile::tempdir().expect("temporary directory");
+    let run = || {
+        std::process::Command::new(
+            notarium_e2e::ci_plugins::workspace_root().join("scripts/gitlab-component"),
+        )
+        .arg(dest.path())
+        .output()
+        .expect("scripts/gitlab-component runs")
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let files = notarium_e2e::gitlab::git(dest.path(), &["ls-files"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        [
+            ".gitlab-ci.yml",
+            "README.md",
+            "templates/authenticate.yml",
+            "templates/notarize.yml"
+        ]
+    );
+    let head = notarium_e2e::gitlab::git(dest.path(), &["rev-parse", "HEAD"]);
+    let again = run();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        notarium_e2e::gitlab::git(dest.path(), &["rev-parse", "HEAD"]),
+        head
+    );
+    // Another commit under the same tag is refused.
+    std::fs::write(dest.path().join("extra.txt"), "x").expect("write");
+    notarium_e2e::gitlab::git(dest.path(), &["add", "extra.txt"]);
+    notarium_e2e::gitlab::git(dest.path(), &["commit", "-q", "-m", "extra"]);
+    let moved = run();
+    assert!(!moved.status.success());
+    assert!(String::from_utf8_lossy(&moved.stderr).contains("already names another commit"));
 }

@@ -1,266 +1,26 @@
-//! The Jenkins shared library of `plugins/jenkins` (DESIGN.md §7), run by Debian's Groovy 2.4
+//! The Jenkins shared library of `plugins/jenkins` (docs/plugins.md), run by Debian's Groovy 2.4
 //! (the line Jenkins embeds) through `tests/fixtures/jenkins/harness.groovy`: the library's
 //! `vars/` become steps, Jenkins' own steps are stubbed (`sh` really runs, `withCredentials`
 //! binds secrets from a file, `archiveArtifacts` copies into a stand-in build archive), and a
 //! pipeline — the README's example `Jenkinsfile`, or a scenario of `tests/fixtures/jenkins/` —
 //! runs against a real `notariumd` with the `notarium` built from this workspace. A shim in
-//! front of `notarium` records every command line the library ran. npm-groovy-lint lints the
-//! library and the Jenkinsfile.
+//! front of `notarium` records every command line the library ran (`notarium_e2e::jenkins`).
+//! npm-groovy-lint lints the library and the Jenkinsfile, and `.ci/install-jenkins.sh` must
+//! work on a machine without it. The download of the pinned release is tested in
+//! `tests/chain.rs`.
 //!
 //! Not covered: a real Jenkins controller (CPS, the script-security sandbox, agents, the
 //! Credentials plugin's masking); see plugins/jenkins/README.md.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
 use notarium_e2e::ci_plugins::{
-    fixture_dir, path_without_notarium, plugin_dir, require_tool, run_with_deadline, scrub_env,
-    sha256_file, workspace_root, Outcome,
+    plugin_dir, require_tool, run_with_deadline, scrub_env, workspace_root,
 };
+use notarium_e2e::jenkins::{borrow, groovy, scenario, tempdir, World};
 use notarium_e2e::proxy::{Proxy, Route};
-use notarium_e2e::{binary, ApiKey, Server, Setup};
+use notarium_e2e::Server;
 use serde_json::Value;
-use tempfile::TempDir;
-
-fn groovy() -> Option<PathBuf> {
-    require_tool("groovy", "jenkins")
-}
-
-fn tempdir(prefix: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .expect("temporary directory")
-}
-
-/// A Jenkins "agent": the home directory of its user (where the library keeps the verified
-/// checkpoints by default), the credentials store, and a `notarium` on PATH that logs its
-/// command lines before it runs the real one.
-struct Agent {
-    groovy: PathBuf,
-    home: TempDir,
-    tools: TempDir,
-    credentials: PathBuf,
-}
-
-impl Agent {
-    /// An agent whose credentials store holds `notarium-write-key` and `notarium-read-key`.
-    fn new(groovy: &Path, writer: &ApiKey, reader: &ApiKey) -> Agent {
-        let home = tempdir("notarium-jenkins-home-");
-        let tools = tempdir("notarium-jenkins-tools-");
-        let credentials = tools.path().join("credentials.properties");
-        std::fs::write(
-            &credentials,
-            format!(
-                "notarium-write-key={}\nnotarium-read-key={}\n",
-                writer.secret, reader.secret
-            ),
-        )
-        .expect("write the credentials");
-        let shim = tools.path().join("bin/notarium");
-        std::fs::create_dir_all(shim.parent().expect("bin/")).expect("create bin/");
-        std::fs::write(
-            &shim,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                tools.path().join("argv.log").display(),
-                binary("notarium").display()
-            ),
-        )
-        .expect("write the shim");
-        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        Agent {
-            groovy: groovy.to_owned(),
-            home,
-            tools,
-            credentials,
-        }
-    }
-
-    /// PATH with the recording `notarium` first.
-    fn path(&self) -> std::ffi::OsString {
-        let mut dirs = vec![self.tools.path().join("bin")];
-        dirs.extend(std::env::split_paths(&path_without_notarium()));
-        std::env::join_paths(dirs).expect("PATH entries join")
-    }
-
-    /// Every command line `notarium` was run with, one a line.
-    fn argv(&self) -> Vec<String> {
-        std::fs::read_to_string(self.tools.path().join("argv.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Runs `pipeline` as build number `number` in a new workspace, prepared by `prepare`,
-    /// with the extra environment `vars` and PATH `path` (default: [`Agent::path`]).
-    fn build(
-        &self,
-        pipeline: &Path,
-        number: u32,
-        vars: &[(&str, &str)],
-        path: Option<std::ffi::OsString>,
-        prepare: impl FnOnce(&Path),
-    ) -> Build {
-        let workspace = tempdir("notarium-jenkins-ws-");
-        let build = tempdir("notarium-jenkins-build-");
-        let archive = build.path().join("archive");
-        let report = build.path().join("report.json");
-        prepare(workspace.path());
-        let path = path.unwrap_or_else(|| self.path());
-        let harness = fixture_dir("jenkins").join("harness.groovy");
-        let out = run_with_deadline(
-            &self.groovy,
-            [
-                harness.as_os_str(),
-                plugin_dir("jenkins").as_os_str(),
-                pipeline.as_os_str(),
-                report.as_os_str(),
-            ],
-            workspace.path(),
-            |cmd| {
-                scrub_env(cmd);
-                cmd.env("PATH", &path)
-                    .env("HOME", self.home.path())
-                    .env("WORKSPACE", workspace.path())
-                    .env("JENKINS_URL", "https://jenkins.example.com/")
-                    .env("JOB_NAME", "acme/app")
-                    .env("BUILD_NUMBER", number.to_string())
-                    .env(
-                        "BUILD_URL",
-                        format!("https://jenkins.example.com/job/acme/job/app/{number}/"),
-                    )
-                    .env("HARNESS_CREDENTIALS", &self.credentials)
-                    .env("HARNESS_ARCHIVE", &archive)
-                    .envs(vars.iter().copied());
-            },
-        );
-        let text = std::fs::read_to_string(&report)
-            .unwrap_or_else(|e| panic!("the harness wrote no report ({e}): {out}"));
-        let report: Value = serde_json::from_str(&text).expect("the report is JSON");
-        Build {
-            workspace,
-            build,
-            report,
-            out,
-        }
-    }
-}
-
-/// One harness run: the workspace, the build directory (`archive/`, the stand-in for the
-/// build's archived artifacts, and the report), the report and the console log.
-struct Build {
-    workspace: TempDir,
-    build: TempDir,
-    report: Value,
-    out: Outcome,
-}
-
-impl Build {
-    /// Asserts the build result (SUCCESS, UNSTABLE, FAILURE), showing the log otherwise.
-    fn expect_result(&self, result: &str) -> &Build {
-        assert_eq!(
-            self.report["result"], result,
-            "report: {:#}\n{}",
-            self.report, self.out
-        );
-        self.out.expect_code(0);
-        self
-    }
-
-    /// Asserts the message the build failed with.
-    fn expect_error(&self, message: &str) -> &Build {
-        assert_eq!(
-            self.report["error"], message,
-            "report: {:#}\n{}",
-            self.report, self.out
-        );
-        self
-    }
-
-    fn echoes(&self) -> Vec<String> {
-        self.report["echoes"]
-            .as_array()
-            .expect("echoes")
-            .iter()
-            .filter_map(|e| e.as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// Asserts that `line` was echoed.
-    fn expect_echo(&self, line: &str) -> &Build {
-        let echoes = self.echoes();
-        assert!(
-            echoes.iter().any(|e| e == line),
-            "no echo {line:?} in {echoes:#?}\n{}",
-            self.out
-        );
-        self
-    }
-
-    fn archived(&self, rel: &str) -> PathBuf {
-        let p = self.build.path().join("archive").join(rel);
-        assert!(
-            p.is_file(),
-            "{rel} was not archived: {:#}\n{}",
-            self.report["archived"],
-            self.out
-        );
-        p
-    }
-
-    fn json(&self, rel: &str) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.archived(rel)).expect("read"))
-            .expect("JSON")
-    }
-}
-
-/// A server, its write key (`notarium-write-key`) and a read key (`notarium-read-key`).
-struct World {
-    s: Setup,
-    reader: ApiKey,
-    agent: Agent,
-}
-
-impl World {
-    fn new(groovy: &Path) -> World {
-        let s = Setup::new();
-        let reader = s.server.create_key("deploy", "read");
-        let agent = Agent::new(groovy, &s.writer, &reader);
-        World { s, reader, agent }
-    }
-
-    fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("TEST_SERVER", self.s.server.url().to_owned()),
-            ("TEST_VERIFIER_KEY", self.s.server.verifier_key()),
-        ]
-    }
-
-    /// Asserts that neither secret shows in a build's console log or in any command line.
-    fn expect_no_secret(&self, b: &Build) {
-        for secret in [&self.s.writer.secret, &self.reader.secret] {
-            b.out.expect_absent(secret);
-            assert!(
-                !self
-                    .agent
-                    .argv()
-                    .iter()
-                    .any(|a| a.contains(secret.as_str())),
-                "an API key was on notarium's command line"
-            );
-        }
-    }
-}
-
-fn borrow<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
-    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
-fn scenario(name: &str) -> PathBuf {
-    fixture_dir("jenkins").join(name)
-}
 
 #[test]
 fn example_jenkinsfile_notarizes_and_authenticates() {
@@ -484,44 +244,6 @@ fn wrong_calls_fail_with_a_message() {
 }
 
 #[test]
-fn downloaded_notarium_runs_only_with_the_pinned_checksum() {
-    let Some(groovy) = groovy() else { return };
-    let w = World::new(&groovy);
-    let notarium = binary("notarium");
-    let mut vars = w.vars();
-    vars.push(("TEST_URL", format!("file://{}", notarium.display())));
-    vars.push(("TEST_GOOD_SHA256", sha256_file(&notarium)));
-    vars.push(("TEST_BAD_SHA256", sha256_file(&binary("notariumd"))));
-    let b = w.agent.build(
-        &scenario("download.groovy"),
-        6,
-        &borrow(&vars),
-        Some(path_without_notarium()),
-        |_| {},
-    );
-    b.expect_result("SUCCESS")
-        .expect_echo("good: trusted 0")
-        .expect_echo("bad: setup_failed 64")
-        .expect_echo("none: setup_failed 64");
-    b.out
-        .expect_output("notarium: downloading file://")
-        .expect_output("checksum mismatch for file://")
-        .expect_output("notarium is not on PATH and no notariumUrl is set");
-    // The mismatched binary never ran: its subject is not in the ledger.
-    let ws = b.workspace.path();
-    w.s.cli
-        .run([
-            "authenticate".as_ref(),
-            ws.join("dist/good.txt").as_os_str(),
-        ])
-        .expect_code(0);
-    w.s.cli
-        .run(["authenticate".as_ref(), ws.join("dist/bad.txt").as_os_str()])
-        .expect_code(2);
-    assert!(!ws.join("bad/notarize.json").exists());
-}
-
-#[test]
 fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
     let Some(groovy) = groovy() else { return };
     let w = World::new(&groovy);
@@ -620,4 +342,115 @@ fn npm_groovy_lint_passes() {
     assert!(workspace_root()
         .join("plugins/jenkins/.groovylintrc.json")
         .is_file());
+}
+
+/// A global NOTARIUM_VERIFIER_KEY (Manage Jenkins > System > Global properties) pins the
+/// ledger's key when a call names none. Before, the step replaced it with an empty value: the
+/// CLI trusted the server's key on first use, and with a wrong global key the build passed.
+#[test]
+fn a_global_verifier_key_is_pinned() {
+    let Some(groovy) = groovy() else { return };
+    let w = World::new(&groovy);
+    let other = Server::start();
+    let server = w.s.server.url().to_owned();
+    let wrong = other.verifier_key();
+    let b = w.agent.build(
+        &scenario("global-key.groovy"),
+        1,
+        &[
+            ("NOTARIUM_SERVER", server.as_str()),
+            ("NOTARIUM_VERIFIER_KEY", wrong.as_str()),
+        ],
+        None,
+        |_| {},
+    );
+    b.expect_result("FAILURE")
+        .expect_error("notarium notarize: verification_failed (exit 5)");
+    // The server's answer did not verify against the global key: nothing was believed.
+    b.out.expect_output("VERIFICATION FAILED");
+
+    let right = w.s.server.verifier_key();
+    let b = w.agent.build(
+        &scenario("global-key.groovy"),
+        2,
+        &[
+            ("NOTARIUM_SERVER", server.as_str()),
+            ("NOTARIUM_VERIFIER_KEY", right.as_str()),
+        ],
+        None,
+        |_| {},
+    );
+    b.expect_result("SUCCESS")
+        .expect_echo("notarium authenticate: trusted (exit 0)");
+    assert!(
+        !b.out.all().contains("trusting this key on first use"),
+        "the global key was not pinned: {}",
+        b.out
+    );
+}
+
+/// A credential the server refuses fails the build as `unauthorized` (exit 7), not `usage`.
+#[test]
+fn a_refused_credential_is_unauthorized() {
+    let Some(groovy) = groovy() else { return };
+    let w = World::new(&groovy);
+    let vars = w.vars();
+    let b = w.agent.build(
+        &scenario("unauthorized.groovy"),
+        1,
+        &borrow(&vars),
+        None,
+        |_| {},
+    );
+    b.expect_result("FAILURE")
+        .expect_error("notarium notarize: unauthorized (exit 7)");
+    let doc = b.json("notarium-receipts/notarize.json");
+    assert_eq!(doc["reason"], "unauthorized", "{doc}");
+}
+
+/// `.ci/install-jenkins.sh` on a machine where npm-groovy-lint is not installed yet: `npm ls`
+/// exits 1 then, which `set -o pipefail` turned into the script's failure before it installed
+/// anything. Run against a stand-in npm that behaves as npm does without the package (and
+/// records what it is asked to install), with groovy, java and node present.
+#[test]
+fn install_script_installs_npm_groovy_lint_on_a_clean_machine() {
+    let Some(_) = require_tool("groovy", "jenkins") else {
+        return;
+    };
+    let tools = tempdir("notarium-install-jenkins-");
+    let bin = tools.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let log = tools.path().join("npm.log");
+    let npm = bin.join("npm");
+    std::fs::write(
+        &npm,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\ncase \"$1\" in\n  ls) echo '{{}}'; exit 1 ;;\n  install) exit 0 ;;\nesac\nexit 2\n",
+            log.display()
+        ),
+    )
+    .expect("write npm");
+    std::fs::set_permissions(&npm, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut dirs = vec![bin.clone()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(dirs).expect("PATH");
+    let out = run_with_deadline(
+        std::path::Path::new("bash"),
+        [workspace_root().join(".ci/install-jenkins.sh")],
+        tools.path(),
+        |cmd| {
+            scrub_env(cmd);
+            cmd.env("PATH", &path);
+        },
+    );
+    out.expect_code(0);
+    let calls = std::fs::read_to_string(&log).expect("npm was called");
+    assert!(
+        calls
+            .lines()
+            .any(|l| l.starts_with("install -g") && l.contains("npm-groovy-lint@")),
+        "npm-groovy-lint was not installed: {calls}\n{out}"
+    );
 }

@@ -453,13 +453,13 @@ fn github_failures_have_exit_codes() {
     notarium_github(&["release", "authenticate", "--tag", "v9"], &env, b"")
         .expect_code(64)
         .expect_stderr("404");
-    // A bad token: 64, and the bad token is not printed either.
+    // A bad token: 7 (unauthorized), and the bad token is not printed either.
     let run = notarium_github(
         &["release", "authenticate", "--tag", "v1"],
         &with("GITHUB_TOKEN", "ghs_wrong"),
         b"",
     );
-    run.expect_code(64).expect_stderr("401");
+    run.expect_code(7).expect_stderr("401");
     assert!(!run.stderr.contains("ghs_wrong"));
     // GitHub failing (502) or unreachable: 6, as an unreachable ledger.
     gh.fail_tag("v1");

@@ -216,6 +216,7 @@ fn grow_fork(fork: &Ledger, size: u64) {
                 ci: BTreeMap::new(),
             },
             signer: "k_forger".into(),
+            identity: None,
         })
         .collect();
     fork.append(entries).expect("the fork grows");
@@ -367,7 +368,7 @@ fn genuine_as(w: &World, secret: &str, path: &str) -> Value {
         })
 }
 
-fn file_sha(w: &World, name: &str) -> String {
+fn file_sha(name: &str) -> String {
     Sha256::of(format!("{name}\n").as_bytes()).to_hex()
 }
 
@@ -375,7 +376,7 @@ fn file_sha(w: &World, name: &str) -> String {
 fn hiding_a_later_untrusted_entry_is_caught() {
     let w = World::new();
     w.notarize_via("a");
-    let sha = file_sha(&w, "a");
+    let sha = file_sha("a");
     let first = genuine(&w, &format!("artifacts/{sha}"))["receipt"]["index"]
         .as_u64()
         .unwrap();
@@ -467,7 +468,7 @@ fn unknown_for_a_notarized_hash_is_caught() {
 fn an_index_proof_against_another_root_is_caught() {
     let w = World::new();
     w.notarize_via("a");
-    let sha = file_sha(&w, "a");
+    let sha = file_sha("a");
     // A genuine proof for `a` from an earlier checkpoint: the index has grown since.
     let earlier = genuine(&w, &format!("artifacts/{sha}"))["proof"]["index"].clone();
     w.grow_server(3);

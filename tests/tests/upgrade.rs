@@ -1,5 +1,6 @@
 //! Upgrades: a data directory written by notariumd 0.1.0 (`tests/fixtures/datadir-v0.1.0`)
-//! opens with this version and serves the same checkpoints; its keys keep working; every answer
+//! opens with this version and serves the same trees (re-signed once with the status index
+//! line); its keys keep working; every answer
 //! verifies against the verifier keys 0.1.0 printed; a later checkpoint is consistent with the
 //! old one; the offline audit is clean. Every later version must pass this test unchanged.
 
@@ -32,7 +33,9 @@ fn a_data_directory_of_0_1_0_opens_and_serves_the_same_checkpoints() {
             .to_owned()
     };
 
-    // The same checkpoints, byte for byte, through the pinned key of 0.1.0.
+    // The same trees through the pinned key of 0.1.0: each latest checkpoint has the same
+    // origin, size and root as 0.1.0 signed, now with the status index line (the first open
+    // builds the index and re-signs the latest tree with it, docs/status-index.md).
     for (ledger, cli) in [
         ("default", server.cli().with_key(&key("read"))),
         ("releases", server.cli()),
@@ -42,10 +45,25 @@ fn a_data_directory_of_0_1_0_opens_and_serves_the_same_checkpoints() {
             .env("NOTARIUM_VERIFIER_KEY", &vkey(ledger))
             .run(["checkpoint"]);
         run.expect_code(0);
+        let vk = notarium_core::VerifierKey::parse(&vkey(ledger)).unwrap();
+        let parse = |note: &str| {
+            notarium_core::UnverifiedCheckpoint::parse(note)
+                .unwrap()
+                .verify(&vk)
+                .unwrap()
+        };
+        let old = parse(expected["ledgers"][ledger]["checkpoint"].as_str().unwrap());
+        let new = parse(&run.stdout);
         assert_eq!(
-            run.stdout,
-            expected["ledgers"][ledger]["checkpoint"].as_str().unwrap(),
+            (new.checkpoint().origin.to_string(), new.size(), new.root()),
+            (old.checkpoint().origin.to_string(), old.size(), old.root()),
             "ledger {ledger}"
+        );
+        assert!(old.checkpoint().extensions.is_empty());
+        assert!(
+            new.checkpoint().index_root().unwrap().is_some(),
+            "ledger {ledger}: {}",
+            run.stdout
         );
     }
 

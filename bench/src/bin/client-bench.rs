@@ -41,6 +41,7 @@ fn main() -> Result<()> {
                     ci: Default::default(),
                 },
                 signer: "k_bench".into(),
+                identity: None,
             })
             .collect();
         let mut r = ledger.append(entries)?;

@@ -31,6 +31,7 @@ fn entry(i: u64) -> NewEntry {
             ci: [("provider".to_string(), "github".to_string())].into(),
         },
         signer: "k_bench".into(),
+        identity: None,
     }
 }
 

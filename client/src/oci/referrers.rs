@@ -17,7 +17,7 @@ use super::{fetch_manifest, Error, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST};
 
 /// The artifact type of a Notarium receipt attached to an image.
 pub const ARTIFACT_TYPE: &str = "application/vnd.notarium.receipt.v1+json";
-/// The media type of the receipt JSON layer (DESIGN.md §3's receipt).
+/// The media type of the receipt JSON layer (docs/http-api.md's receipt).
 pub const RECEIPT_MEDIA_TYPE: &str = "application/vnd.notarium.receipt.v1+json";
 /// The media type of the C2SP tlog-proof layer (<https://c2sp.org/tlog-proof>).
 pub const TLOG_PROOF_MEDIA_TYPE: &str = "application/vnd.notarium.tlog-proof.v1";

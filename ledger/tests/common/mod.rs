@@ -29,6 +29,7 @@ pub fn artifact(i: u64, signer: &str) -> NewEntry {
             ci: Default::default(),
         },
         signer: signer.to_string(),
+        identity: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `notarium-github`: the GitHub-only features of Notarium's GitHub plugin (DESIGN.md §7).
+//! `notarium-github`: the GitHub-only features of Notarium's GitHub plugin (docs/plugins.md).
 //! `status` sets a commit status with a verdict; `release notarize|authenticate --tag T` does
 //! to every asset of a GitHub release what `notarium notarize|authenticate` does to files.
 //! It talks to `GITHUB_API_URL` (github.com or GitHub Enterprise Server) with `GITHUB_TOKEN`,
@@ -27,14 +27,15 @@ use notarium_core::VerifierKey;
 
 use crate::github::{GitHub, NewStatus};
 
-/// Exit codes of DESIGN.md §6, the same as `notarium`'s.
+/// Exit codes of docs/cli.md, the same as `notarium`'s.
 pub use notarium_client::exit as code;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "notarium-github",
     version,
-    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment)."
+    about = "Commit statuses and release assets for Notarium on GitHub (GITHUB_TOKEN from the environment).",
+    after_help = code::HELP
 )]
 struct Cli {
     #[command(flatten)]
@@ -216,11 +217,16 @@ fn main() -> ExitCode {
             }
         }
     });
-    // GitHub's own failures: its fault (5xx, unreachable) is 6, the request's is a usage error.
+    // GitHub's own failures: its fault (5xx, unreachable) is 6, a refused token 7, the
+    // request's a usage error.
     code::finish("notarium-github", g.json(), None, result, |cause| {
         cause.downcast_ref::<github::Error>().map(|ge| {
             if ge.is_server_side() {
                 code::UNREACHABLE
+            } else if matches!(ge, github::Error::Api { status: 401, .. }) {
+                // A refused token, as a refused Notarium key. (GitHub also answers 403 when
+                // it rate-limits, so only 401 says the token is wrong.)
+                code::UNAUTHORIZED
             } else {
                 code::USAGE
             }

@@ -1,6 +1,6 @@
 //! `release notarize|authenticate --tag T`: every asset of a GitHub release, downloaded and
 //! hashed as it streams, then notarized or authenticated through `notarium_client`, whose
-//! [`Verifier`] checks every answer (DESIGN.md §5). Exit codes are the CLI's (§6).
+//! [`Verifier`] checks every answer (docs/verification.md). Exit codes are the CLI's (docs/cli.md).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,30 +1,24 @@
-// The common step behind notarize(...) and authenticate(...) (DESIGN.md §7): maps named
+// The common step behind notarize(...) and authenticate(...) (docs/plugins.md): maps named
 // parameters to the environment of the `notarium` CLI, runs it through the library's shell
 // script with the API key bound by withCredentials, archives the receipts, and turns the CLI's
 // exit code into the verdict. No ledger logic lives here: notarium verifies every answer.
 import groovy.transform.Field
 
-// The notarium release this version of the library pins; used when notarium is not on PATH.
-// Set by the release process (see README.md); until then a pipeline passes notariumUrl and
-// notariumSha256, or puts notarium on the agents' PATH.
-@Field static final String PINNED_URL = ''
-@Field static final String PINNED_SHA256 = ''
-
 @Field static final List<String> MODES = ['notarize', 'untrust', 'unsupport', 'authenticate']
 
 @Field static final List<String> PARAMETERS = [
     'mode', 'subjects', 'server', 'ledger', 'credentialsId', 'verifierKey', 'signers',
-    'attributes', 'onUnreachable', 'receiptsDir', 'stateDir', 'notariumUrl', 'notariumSha256',
-    'propagate',
+    'attributes', 'onUnreachable', 'receiptsDir', 'stateDir', 'notariumVersion',
+    'notariumBaseUrl', 'notariumSha256', 'propagate',
 ]
 
-// What a zero exit code means per mode; other codes are the CLI's (DESIGN.md §6).
+// What a zero exit code means per mode; other codes are the CLI's (docs/cli.md).
 @Field static final Map<String, String> RECORDED = [
     notarize: 'trusted', untrust: 'untrusted', unsupport: 'unsupported', authenticate: 'trusted',
 ]
 @Field static final Map<Integer, String> VERDICTS = [
     1: 'untrusted', 2: 'unknown', 3: 'unsupported', 4: 'revoked', 5: 'verification_failed',
-    6: 'server_unreachable',
+    6: 'server_unreachable', 7: 'unauthorized',
 ]
 @Field static final int UNREACHABLE = 6
 
@@ -69,13 +63,17 @@ Map call(Map args = [:]) {
         "NOTARIUM_SUBJECTS=${subjects.join('\n')}",
         "NOTARIUM_SERVER=${server}",
         "NOTARIUM_LEDGER=${args.ledger ?: 'default'}",
-        "NOTARIUM_VERIFIER_KEY=${args.verifierKey ?: ''}",
+        // A global NOTARIUM_VERIFIER_KEY (Manage Jenkins > System) pins the key when the call
+        // names none; withEnv would otherwise replace it with nothing.
+        "NOTARIUM_VERIFIER_KEY=${args.verifierKey ?: env.NOTARIUM_VERIFIER_KEY ?: ''}",
         "NOTARIUM_ATTRIBUTES=${attributeItems(args.attributes).join('\n')}",
         "NOTARIUM_SIGNERS=${items(args.signers).join('\n')}",
         "NOTARIUM_RECEIPTS_DIR=${receipts}",
         "NOTARIUM_RESULTS=${results}",
-        "NOTARIUM_DOWNLOAD_URL=${args.notariumUrl ?: PINNED_URL}",
-        "NOTARIUM_DOWNLOAD_SHA256=${args.notariumSha256 ?: PINNED_SHA256}",
+        // Empty: the release and checksums pinned in resources/io/notarium/run.sh.
+        "NOTARIUM_DOWNLOAD_VERSION=${args.notariumVersion ?: ''}",
+        "NOTARIUM_DOWNLOAD_BASE_URL=${args.notariumBaseUrl ?: env.NOTARIUM_BASE_URL ?: ''}",
+        "NOTARIUM_DOWNLOAD_SHA256=${args.notariumSha256 ?: ''}",
     ]
     if (args.stateDir) {
         variables << "NOTARIUM_STATE_DIR=${args.stateDir}"

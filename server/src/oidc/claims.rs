@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use notarium_core::entry::MAX_VALUE_BYTES;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::config::{scalar_text, IssuerConfig, Provider};
 use super::error::OidcError;
@@ -33,45 +32,18 @@ pub const NEW_CI_KEYS: &[&str] = &[
 ];
 
 /// The prefix of every OIDC signer id.
-pub const SIGNER_PREFIX: &str = "oidc:";
-
-/// Domain separation for the signer hash: no other hash in Notarium starts like this.
-const SIGNER_DOMAIN: &[u8] = b"notarium/oidc-signer/v1";
+pub const SIGNER_PREFIX: &str = notarium_core::entry::OIDC_SIGNER_PREFIX;
 
 /// The stable signer id of a token's subject at an issuer:
 /// `oidc:` + lowercase unpadded RFC 4648 base32 of the first 20 bytes of
 /// `SHA-256("notarium/oidc-signer/v1" || u32be(len(iss)) || iss || u32be(len(sub)) || sub)`.
 /// 37 characters (the prefix, then 32 of `a-z 2-7`): safe in entries, URLs (a path segment, a
 /// query value, a comma-separated `?signer=` list) and file names; 160 bits, so that no one
-/// can find another subject with the same id.
+/// can find another subject with the same id. Defined in `notarium-core`
+/// ([`notarium_core::entry::oidc_signer_id`]), so that clients and the ledger recompute it from
+/// an entry's identity.
 pub fn signer_id(issuer: &str, subject: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(SIGNER_DOMAIN);
-    for part in [issuer, subject] {
-        h.update((part.len() as u32).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    let digest = h.finalize();
-    format!("{SIGNER_PREFIX}{}", base32(&digest[..20]))
-}
-
-/// RFC 4648 §6 base32, lowercase, without padding.
-fn base32(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
+    notarium_core::entry::oidc_signer_id(issuer, subject)
 }
 
 /// The registered claims, typed.
@@ -336,22 +308,6 @@ fn strip_credentials(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base32_vectors() {
-        // RFC 4648 §10, lowercased and without padding.
-        for (input, want) in [
-            ("", ""),
-            ("f", "my"),
-            ("fo", "mzxq"),
-            ("foo", "mzxw6"),
-            ("foob", "mzxw6yq"),
-            ("fooba", "mzxw6ytb"),
-            ("foobar", "mzxw6ytboi"),
-        ] {
-            assert_eq!(base32(input.as_bytes()), want);
-        }
-    }
 
     #[test]
     fn signer_ids() {

@@ -31,7 +31,7 @@ pub mod keys;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use notarium_core::{LedgerName, Role};
+use notarium_core::{LedgerName, Role, VerifiedIdentity};
 use serde_json::{Map, Value};
 
 pub use claims::{signer_id, NEW_CI_KEYS, SIGNER_PREFIX};
@@ -47,6 +47,7 @@ use keys::IssuerKeys;
 pub struct Oidc {
     issuers: Vec<Issuer>,
     max_token_bytes: usize,
+    min_refresh: std::time::Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -113,6 +114,27 @@ pub struct OidcIdentity {
     pub context: BTreeMap<String, String>,
 }
 
+/// Keys of [`VerifiedToken::context`] that an entry's identity holds as fields of its own.
+const IDENTITY_FIELDS: &[&str] = &["provider", "issuer", "subject"];
+
+impl OidcIdentity {
+    /// What an entry records of this identity (`docs/identity-in-entries.md`): issuer, subject,
+    /// provider, and the verified context without those three, which are fields of their own.
+    pub fn entry_identity(&self) -> VerifiedIdentity {
+        VerifiedIdentity {
+            context: self
+                .context
+                .iter()
+                .filter(|(k, _)| !IDENTITY_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            issuer: self.issuer.clone(),
+            provider: self.provider.as_str().to_owned(),
+            subject: self.subject.clone(),
+        }
+    }
+}
+
 impl VerifiedToken {
     /// The first rule of the token's issuer that grants `ledger` and whose claims match.
     ///
@@ -170,6 +192,7 @@ impl Oidc {
         Ok(Oidc {
             issuers,
             max_token_bytes: config.max_token_bytes,
+            min_refresh: config.jwks_min_refresh,
             clock,
         })
     }
@@ -181,13 +204,21 @@ impl Oidc {
 
     /// Fetches every issuer's keys, logging those that cannot be reached: start-up then
     /// knows early, and the first requests need not wait. Failures are not fatal — requests
-    /// for an unreachable issuer fail closed until it answers.
+    /// for an unreachable issuer fail closed until it answers. `notariumd` runs this beside
+    /// serving: a request for an issuer still being fetched waits for that one fetch, and
+    /// requests for other issuers fetch their own.
     pub async fn warm(&self) {
         for issuer in &self.issuers {
             if let Err(e) = issuer.keys.warm().await {
                 tracing::warn!(issuer = %issuer.config.issuer, error = %e, "OIDC issuer not reachable at start-up");
             }
         }
+    }
+
+    /// The shortest time between two fetches of one issuer's keys: how long a caller refused
+    /// with [`OidcError::IssuerUnavailable`] should wait before trying again.
+    pub fn retry_after(&self) -> std::time::Duration {
+        self.min_refresh
     }
 
     /// Verifies `token` and grants it `ledger` by the first matching rule.

@@ -5,8 +5,9 @@ use axum::http::request::Parts;
 use axum::Json;
 use notarium_core::api::{
     AuthenticateRequest, Authentication, BatchAuthentication, ErrorBody, HashResult, Page,
+    PolicyOutcome,
 };
-use notarium_core::Sha256;
+use notarium_core::{Entry, Sha256, SignerPolicy};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_param, Access, ApiJson, Params, Read};
@@ -26,13 +27,47 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathSha256 {
     }
 }
 
+/// The signer policy of the `signer_*` query parameters.
+fn policy_params(params: &mut Params) -> ApiResult<SignerPolicy> {
+    Ok(SignerPolicy {
+        issuer: params.opt("signer_issuer")?,
+        repository: params.opt("signer_repository")?,
+        workflow: params.opt("signer_workflow")?,
+        git_ref: params.opt("signer_ref")?,
+    })
+}
+
+/// Evaluates `policy` on the deciding entry of `answer`, for callers that do not verify.
+fn evaluate(policy: &SignerPolicy, answer: &mut Authentication) -> ApiResult<()> {
+    let Some(receipt) = answer.receipt.as_ref().filter(|_| !policy.is_empty()) else {
+        return Ok(());
+    };
+    let entry = receipt
+        .parse_entry()
+        .map_err(|e| ApiError::Internal(format!("entry {}: {e}", receipt.index)))?;
+    let Entry::Artifact(entry) = entry else {
+        return Err(ApiError::Internal(format!(
+            "entry {} decides an artifact but is no artifact entry",
+            receipt.index
+        )));
+    };
+    answer.signer_policy = Some(PolicyOutcome::of(policy.check(&entry)));
+    Ok(())
+}
+
 /// Authenticates an artifact by its SHA-256: the status decided by its latest entry (from
-/// the given signers), with the receipt of that entry. `unknown` is a 200.
+/// the given signers), with the receipt of that entry. `unknown` is a 200. With `signer_*`
+/// parameters, `signer_policy` says whether the deciding entry's verified identity matches
+/// (the status is unchanged: clients evaluate the policy on the entry they verify).
 #[utoipa::path(get, path = "/api/v1/ledgers/{ledger}/artifacts/{sha256}", tag = "artifacts",
     params(
         ("ledger" = String, Path, description = "Ledger name"),
         ("sha256" = String, Path, description = "64 hex characters"),
         ("signer" = Option<String>, Query, description = "Only these signers decide (repeat or comma-separate)"),
+        ("signer_issuer" = Option<String>, Query, description = "Signer policy: the verified issuer of the deciding entry"),
+        ("signer_repository" = Option<String>, Query, description = "Signer policy: its verified repository"),
+        ("signer_workflow" = Option<String>, Query, description = "Signer policy: its verified workflow"),
+        ("signer_ref" = Option<String>, Query, description = "Signer policy: its verified Git ref"),
     ),
     responses((status = 200, body = Authentication), (status = "4XX", body = ErrorBody)),
     security((), ("bearer" = [])))]
@@ -42,16 +77,19 @@ pub async fn authenticate(
     mut params: Params,
 ) -> ApiResult<Json<Authentication>> {
     let signers = params.signers();
+    let policy = policy_params(&mut params)?;
     params.finish()?;
-    Ok(Json(
-        access
-            .handle
-            .read(move |ledger| ledger.authenticate(&sha256, &signers))
-            .await?,
-    ))
+    let mut answer = access
+        .handle
+        .read(move |ledger| ledger.authenticate(&sha256, &signers))
+        .await?;
+    evaluate(&policy, &mut answer)?;
+    Ok(Json(answer))
 }
 
-/// Authenticates many hashes at once, all against one checkpoint.
+/// Authenticates many hashes at once, all against one checkpoint; with `fresh`, against the
+/// latest checkpoint signed again with the current time, for status proofs kept for offline
+/// verification.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/authenticate", tag = "artifacts",
     params(("ledger" = String, Path, description = "Ledger name")),
     request_body = AuthenticateRequest,
@@ -69,12 +107,17 @@ pub async fn authenticate_many(
             req.sha256.len()
         )));
     }
+    let policy = req.policy();
     let signers = req.signer.map(|s| s.into_vec()).unwrap_or_default();
-    let hashes = req.sha256;
+    let (hashes, fresh) = (req.sha256, req.fresh);
     let (checkpoint, answers, hashes) = access
         .handle
         .read(move |ledger| {
-            let (cp, answers) = ledger.authenticate_many(&hashes, &signers)?;
+            let (cp, answers) = if fresh {
+                ledger.authenticate_attested(&hashes, &signers)?
+            } else {
+                ledger.authenticate_many(&hashes, &signers)?
+            };
             Ok::<_, notarium_ledger::Error>((cp, answers, hashes))
         })
         .await?;
@@ -84,9 +127,10 @@ pub async fn authenticate_many(
         .map(|(sha256, mut answer)| {
             // The batch names its checkpoint once, for every result.
             answer.checkpoint = None;
-            HashResult { sha256, answer }
+            evaluate(&policy, &mut answer)?;
+            Ok(HashResult { sha256, answer })
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(BatchAuthentication {
         checkpoint: checkpoint.note().to_owned(),
         results,

@@ -13,7 +13,8 @@ use crate::extract::{bad_param, path_param, Access, ApiJson, Params, Read, Write
 use crate::state::AppState;
 
 /// Notarizes one artifact, or records a status change (`status: untrusted | unsupported`).
-/// Answered once durable; the receipt proves it is in the ledger.
+/// Answered once durable; the receipt proves it is in the ledger. With a CI token, the entry's
+/// signer is the token's identity and the server records what it verified as `identity`.
 #[utoipa::path(post, path = "/api/v1/ledgers/{ledger}/entries", tag = "entries",
     params(("ledger" = String, Path, description = "Ledger name")),
     request_body = ArtifactRequest,
@@ -27,6 +28,7 @@ pub async fn notarize(
     let entry = NewEntry::Artifact {
         request,
         signer: access.signer,
+        identity: access.identity,
     };
     let receipt = access.handle.append(vec![entry]).await?.remove(0);
     Ok((StatusCode::CREATED, Json(receipt)))
@@ -61,6 +63,7 @@ pub async fn notarize_batch(
         .map(|request| NewEntry::Artifact {
             request,
             signer: access.signer.clone(),
+            identity: access.identity.clone(),
         })
         .collect();
     let receipts = access.handle.append(entries).await?;

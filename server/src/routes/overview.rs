@@ -21,6 +21,12 @@ pub async fn whoami(Identity(caller): Identity) -> Json<WhoAmI> {
             ledger: Some(k.ledger),
             key_id: Some(k.id),
         },
+        Caller::Oidc(id) => WhoAmI {
+            admin_token: false,
+            role: id.role,
+            ledger: Some(id.ledger.to_string()),
+            key_id: Some(id.signer),
+        },
         // The extractor turns anonymous callers away.
         Caller::Admin | Caller::Anonymous => WhoAmI {
             admin_token: true,

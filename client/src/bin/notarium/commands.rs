@@ -1,4 +1,4 @@
-//! The commands of DESIGN.md §6. Each returns the exit code of its outcome; failures are
+//! The commands of docs/cli.md. Each returns the exit code of its outcome; failures are
 //! errors whose kind decides the code (see `exit_code` in main.rs).
 
 use std::collections::BTreeMap;
@@ -12,6 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use notarium_client::api::{parse_attrs, SearchParams};
 use notarium_client::exit::usage;
+use notarium_client::identity::PolicyArgs;
+use notarium_client::status::{Offline, StatusFile};
 use notarium_client::{Client, Found, Verifier};
 use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
@@ -64,9 +66,25 @@ pub struct AuthenticateArgs {
     /// Verify the receipt without any network access.
     #[arg(long, requires = "receipt")]
     pub offline: bool,
+    /// Ask for a fresh status proof (the latest tree, signed with the time) and save it to
+    /// FILE, for offline checks later: save it as notarium-status.json next to the receipts.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub save_status: Option<PathBuf>,
+    /// With --offline: the status proof to check the receipt's status against (default:
+    /// notarium-status.json next to the receipt, when there is one).
+    #[arg(long, value_name = "FILE", requires = "offline")]
+    pub status: Option<PathBuf>,
+    /// With --offline: require a status proof no older than this (90s, 30m, 24h, 7d); exit 6
+    /// when it is older, or when there is none.
+    #[arg(long, value_name = "AGE", requires = "offline", value_parser = parse_age)]
+    pub max_status_age: Option<u64>,
     /// For dir://: the manifest saved at notarization, to list the files that differ.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Who must have built it: the deciding entry's verified identity must match (exit 8
+    /// otherwise, also for an entry written with an API key).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// `inspect`.
@@ -301,13 +319,21 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
     let mut v = verifier(g).await?;
     let hashes: Vec<Sha256> = subjects.iter().map(|s| s.sha256).collect();
     let pb = progress(hashes.len() as u64, "checking");
-    let verdicts = v
-        .authenticate_many(&hashes, &a.signers, |n| pb.inc(n as u64))
-        .await?;
+    let verdicts = if let Some(path) = &a.save_status {
+        let (verdicts, file) = v
+            .fresh_status(&hashes, &a.signers, |n| pb.inc(n as u64))
+            .await?;
+        file.write(path)?;
+        verdicts
+    } else {
+        v.authenticate_many(&hashes, &a.signers, |n| pb.inc(n as u64))
+            .await?
+    };
     pb.finish_and_clear();
+    let policy = a.policy.policy();
     let mut rows = Vec::with_capacity(verdicts.len());
     for (s, verdict) in subjects.iter().zip(&verdicts) {
-        let mut row = Row::of_verdict(&s.display, verdict);
+        let mut row = Row::of_verdict_under(&s.display, verdict, &policy);
         if let (Some(now), Some(path)) = (&s.manifest, &a.manifest) {
             if verdict.status != Status::Trusted {
                 row.details = manifest_diff(&mut v, now, path, &a.signers).await?;
@@ -398,6 +424,34 @@ fn offline_key(g: &Global) -> Result<VerifierKey> {
     Ok(VerifierKey::parse(&k)?)
 }
 
+/// `--max-status-age`: a number of seconds, minutes, hours or days (`90s`, `30m`, `24h`, `7d`).
+fn parse_age(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 24h"))?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d, e.g. 24h")),
+    };
+    n.checked_mul(per)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// `3h 12m` for a number of seconds.
+fn age_text(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h {}m", s / 3600, s / 60 % 60),
+        s => format!("{}d {}h", s / 86_400, s / 3600 % 24),
+    }
+}
+
 fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     let key = offline_key(g)?;
     let path = a.receipt.as_ref().expect("clap requires --receipt");
@@ -410,6 +464,19 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
             "the receipt is not for an artifact".into()
         ));
     };
+    let status_path = a.status.clone().or_else(|| {
+        let beside = StatusFile::beside(path);
+        beside.is_file().then_some(beside)
+    });
+    let status_file = status_path.as_deref().map(StatusFile::read).transpose()?;
+    // What the status proof says about the receipt's artifact, verified once.
+    let proven = status_file
+        .as_ref()
+        .map(|f| f.verify_offline(&key, &art.sha256, &a.signers, Some(&v)))
+        .transpose()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut subjects = Vec::new();
     for h in &a.hashes {
         subjects.push((
@@ -428,34 +495,122 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     if subjects.is_empty() {
         subjects.push((path.display().to_string(), art.sha256));
     }
+    let receipt_line = format!(
+        "offline: receipt verified against checkpoint {} of {}",
+        v.checkpoint.size(),
+        key.name()
+    );
+    let policy = a.policy.policy();
+    // An unknown stays unknown: the policy holds only an entry that decides.
+    let policy_outcome = |entry: Option<&notarium_core::entry::ArtifactEntry>| {
+        let e = entry.filter(|_| !policy.is_empty())?;
+        Some(notarium_core::api::PolicyOutcome::of(policy.check(e)))
+    };
     let mut rows = Vec::new();
     for (display, sha) in subjects {
-        let (status, c) = if sha == art.sha256 {
-            let s = Status::from(art.status);
-            (s.as_str().to_owned(), code::for_status(s))
-        } else {
-            ("verification failed".to_owned(), code::TAMPERING)
-        };
-        rows.push(Row {
+        let mut row = Row {
             subject: display,
             sha256: sha.to_hex(),
-            status,
-            code: c,
-            reason: code::reason(c),
+            status: "verification failed".to_owned(),
+            code: code::TAMPERING,
+            reason: code::reason(code::TAMPERING),
             index: Some(v.index.0),
             signer: Some(art.signer.clone()),
             time: Some(art.time.clone()),
-            details: vec![
-                format!("offline: receipt verified against checkpoint {} of {}", v.checkpoint.size(), key.name()),
-                "offline: later status changes and key revocations cannot be seen without the server".into(),
-            ],
-        });
+            details: vec![receipt_line.clone()],
+            ..Row::default()
+        }
+        .provenance(Some(&v.entry));
+        if sha != art.sha256 {
+            row.details
+                .push(format!("the receipt is for {}, not this file", art.sha256));
+            rows.push(row);
+            continue;
+        }
+        let set = |row: &mut Row, s: Status| {
+            row.status = s.as_str().to_owned();
+            row.code = code::for_status(s);
+            row.reason = code::reason(row.code);
+        };
+        match &proven {
+            Some(Offline::Proven(p)) => {
+                set(&mut row, p.status);
+                if let Some(d) = &p.deciding {
+                    row.index = Some(d.index.0);
+                    row.signer = Some(d.entry.signer().to_owned());
+                    row.time = Some(d.entry.time().to_owned());
+                    row = row.provenance(Some(&d.entry));
+                }
+                // The policy holds the entry that decides now, not the receipt's.
+                let decided = match p.deciding.as_ref().map(|d| &d.entry) {
+                    Some(Entry::Artifact(d)) => Some(d),
+                    _ => None,
+                };
+                row = row.under(policy_outcome(decided));
+                let age = now.saturating_sub(p.time);
+                let at = i64::try_from(p.time)
+                    .ok()
+                    .and_then(|t| t.checked_mul(1_000_000))
+                    .map_or_else(
+                        || p.time.to_string(),
+                        |us| notarium_core::Timestamp(us).to_string(),
+                    );
+                row.details.push(format!(
+                    "offline: status proven current at checkpoint {} as of {at} ({} ago)",
+                    p.checkpoint.size(),
+                    age_text(age)
+                ));
+                if p.time > now + 300 {
+                    row.details.push(format!(
+                        "the status proof is dated {} ahead of this machine's clock",
+                        age_text(p.time - now)
+                    ));
+                }
+                if let Some(max) = a.max_status_age.filter(|m| age > *m) {
+                    stale(&mut row, format!(
+                        "the status proof is {} old, more than --max-status-age {}: save a fresh one with `notarium authenticate FILE --save-status {}`",
+                        age_text(age), age_text(max), status_path.as_deref().map_or(String::new(), |p| p.display().to_string())
+                    ));
+                }
+            }
+            other => {
+                set(&mut row, Status::from(art.status));
+                row = row.under(policy_outcome(Some(art)));
+                if let Some(Offline::NotCovered(why)) = other {
+                    row.details.push(format!("offline: {why}"));
+                }
+                row.details.push(
+                    "offline: later status changes and key revocations cannot be seen without a status proof (save one with `notarium authenticate FILE --save-status notarium-status.json`)".into(),
+                );
+                if a.max_status_age.is_some() {
+                    stale(
+                        &mut row,
+                        "no status proof covers this receipt, so --max-status-age cannot be met"
+                            .into(),
+                    );
+                }
+            }
+        }
+        rows.push(row);
     }
     Ok(output::print(
         &rows,
         g.json(),
         serde_json::json!({ "offline": true }),
     ))
+}
+
+/// Marks a row whose status is not proven recent enough (exit 6: ask the server again),
+/// unless a worse outcome (a signer mismatch) already stands.
+fn stale(row: &mut Row, why: String) {
+    if row.code > code::UNREACHABLE {
+        row.details.push(why);
+        return;
+    }
+    row.status = "status too old".to_owned();
+    row.code = code::UNREACHABLE;
+    row.reason = "status_stale";
+    row.details.push(why);
 }
 
 pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
@@ -465,7 +620,11 @@ pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
         signers: vec![],
         receipt: Some(a.receipt),
         offline: true,
+        save_status: None,
+        status: None,
+        max_status_age: None,
         manifest: None,
+        policy: PolicyArgs::default(),
     };
     let c = authenticate_offline(g, &auth)?;
     // A valid receipt is success whatever status it records; a mismatch stays 5.
@@ -518,8 +677,9 @@ fn receipt_rows(found: &[Found]) -> Vec<Row> {
                     index: Some(r.index),
                     signer: Some(e.signer().to_owned()),
                     time: Some(e.time().to_owned()),
-                    details: vec![],
+                    ..Row::default()
                 }
+                .provenance(Some(e))
             },
         )
         .collect()

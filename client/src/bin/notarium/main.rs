@@ -1,5 +1,5 @@
 //! `notarium`: notarize and authenticate build outputs against a Notarium ledger, trusting
-//! nothing without a proof. Every outcome becomes an exit code in one place ([`exit_code`]).
+//! nothing without a proof. Every outcome becomes an exit code in one place ([`code::finish`]).
 
 #![forbid(unsafe_code)]
 
@@ -11,14 +11,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes of DESIGN.md §6 (shared with the plugins).
+/// Exit codes of docs/cli.md (shared with the plugins).
 pub use notarium_client::exit as code;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "notarium",
     version,
-    about = "Notarize and authenticate build outputs with proofs."
+    about = "Notarize and authenticate build outputs with proofs.",
+    after_help = code::HELP
 )]
 struct Cli {
     #[command(flatten)]
@@ -37,7 +38,8 @@ enum Command {
     Untrust(commands::NotarizeArgs),
     /// Record files (or hashes) as unsupported.
     Unsupport(commands::NotarizeArgs),
-    /// Check files (or hashes): exit 0 trusted, 1 untrusted, 2 unknown, 3 unsupported, 4 revoked.
+    /// Check files (or hashes): exit 0 trusted, 1 untrusted, 2 unknown, 3 unsupported, 4 revoked,
+    /// 8 signer mismatch (with --signer-issuer, --signer-repository, --signer-workflow, --signer-ref).
     Authenticate(commands::AuthenticateArgs),
     /// Show every entry for a file or hash, verified.
     Inspect(commands::InspectArgs),
