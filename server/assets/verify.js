@@ -726,7 +726,7 @@ export async function verifyStatus(answer, sha256Hex, pinnedKeyText, { signers =
   const out = (extra = {}) => {
     const ok = checks.every((c) => c.ok) && checks.some((c) => c.id === 'status');
     return {
-      checkpoint: null, entries: null, deciding: null, revocation: null, ...extra, ok, status: ok ? answer.status : null, checks,
+      checkpoint: null, entries: null, deciding: null, revocation: null, ...extra, ok, status: ok ? answer?.status : null, checks,
     };
   };
   const note = answer?.checkpoint;
