@@ -146,6 +146,10 @@ pub struct LedgerOptions {
     /// on in `notariumd`). Off, the ledger is a plain C2SP transparency log — for interoperable
     /// logs of opaque entries, whose checkpoints other logs must reproduce byte for byte.
     pub status_index: bool,
+    /// The sequencer's clock, in microseconds since the Unix epoch (`None`: the system
+    /// clock). A fixed clock makes a ledger byte for byte reproducible — same entries, same
+    /// checkpoints, same proofs — for test vectors; entry times never decrease either way.
+    pub clock: Option<fn() -> i64>,
 }
 
 impl LedgerOptions {
@@ -161,6 +165,7 @@ impl LedgerOptions {
             tile_cache: 1024,
             on_commit: None,
             status_index: true,
+            clock: None,
         }
     }
 }
@@ -383,8 +388,11 @@ impl Ledger {
             record,
             shared.clone(),
             rx,
-            options.max_batch,
-            options.on_commit,
+            writer::Settings {
+                max_batch: options.max_batch,
+                on_commit: options.on_commit,
+                clock: options.clock,
+            },
         )?;
         Ok(Ledger {
             shared,

@@ -273,14 +273,23 @@ impl State {
     }
 }
 
+/// How the sequencer runs, from the ledger's options.
+pub(crate) struct Settings {
+    /// Most entries committed in one batch.
+    pub max_batch: usize,
+    /// Called after every commit.
+    pub on_commit: Option<CommitObserver>,
+    /// The time source (`None`: the system clock).
+    pub clock: Option<fn() -> i64>,
+}
+
 pub(crate) fn spawn(
     store: Box<dyn Store>,
     state: State,
     record: SignedRecord,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Msg>,
-    max_batch: usize,
-    on_commit: Option<CommitObserver>,
+    settings: Settings,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let name = format!("ledger-{}", state.ledger);
     let writer = Writer {
@@ -288,13 +297,21 @@ pub(crate) fn spawn(
         state,
         record,
         shared,
-        max_batch: max_batch.max(1),
-        on_commit,
+        max_batch: settings.max_batch.max(1),
+        on_commit: settings.on_commit,
+        clock: settings.clock.unwrap_or(system_time_us),
         failed: None,
     };
     Ok(std::thread::Builder::new()
         .name(name)
         .spawn(move || writer.run(rx))?)
+}
+
+/// The system clock in microseconds since the Unix epoch (0 before it).
+fn system_time_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 struct Writer {
@@ -305,6 +322,8 @@ struct Writer {
     shared: Arc<Shared>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
+    /// Microseconds since the Unix epoch: the time written into the entries of a batch.
+    clock: fn() -> i64,
     /// Set when a failed commit left a state that could not be reloaded: refuse further writes.
     failed: Option<String>,
 }
@@ -359,9 +378,7 @@ impl Writer {
         if let Some(why) = &self.failed {
             return Err(Error::Unavailable(why.clone()));
         }
-        let seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let seconds = u64::try_from((self.clock)() / 1_000_000).unwrap_or(0);
         let mut body = self.state.checkpoint.checkpoint().clone();
         body.set_time(seconds);
         // Between batches the published snapshot is the writer's state.
@@ -376,10 +393,7 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
-        let time_us = now.max(self.state.last_time_us);
+        let time_us = (self.clock)().max(self.state.last_time_us);
         // Key changes are checked against the stored keys: a request that fails is refused
         // alone, and the rest of the batch goes on.
         let mut keys = KeyChanges::default();

@@ -3,7 +3,7 @@
 
 import { api, L, pin, pinnedKey, setLedger } from './api.js';
 import { ago, announce, copyButton, errorBox, fmtTime, h, heading, replace } from './ui.js';
-import { parseCheckpoint, parseVerifierKey, verifyCheckpoint } from './verify.js';
+import { bytesToB64, indexRootOf, parseCheckpoint, parseVerifierKey, verifyCheckpoint } from './verify.js';
 
 export const title = 'Overview';
 
@@ -15,6 +15,18 @@ async function checkpointStatus(note, ledger) {
     return h('span', { class: 'badge ok' }, 'signature verified with the pinned key');
   } catch (e) {
     return h('span', { class: 'badge bad', title: e.message }, `signature check failed: ${e.message}`);
+  }
+}
+
+/** What the checkpoint commits to beyond the tree: the status index, or nothing to prove statuses with. */
+function indexCommitment(cp) {
+  try {
+    const root = indexRootOf(cp);
+    return root
+      ? [h('code', {}, bytesToB64(root)), ' ', h('span', { class: 'badge ok' }, 'committed to by the checkpoint')]
+      : h('span', { class: 'badge bad' }, 'none: this ledger’s statuses cannot be proven latest');
+  } catch (e) {
+    return h('span', { class: 'badge bad', title: e.message }, `unreadable: ${e.message}`);
   }
 }
 
@@ -58,6 +70,7 @@ async function card(name, ctx) {
         h('small', { class: 'muted' }, 'signed ', age))),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Checkpoint root'), h('dd', {}, h('code', {}, cp.rootB64), ' ', await checkpointStatus(stats.checkpoint, name)),
+      h('dt', {}, 'Status index root'), h('dd', { 'data-testid': 'index-root' }, indexCommitment(cp)),
       h('dt', {}, 'Origin'), h('dd', {}, h('code', {}, info.origin)),
       h('dt', {}, 'Verifier key'),
       h('dd', { class: 'vkey' }, h('code', { 'data-testid': 'verifier-key' }, info.verifier_key), ' ',

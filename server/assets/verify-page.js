@@ -1,10 +1,12 @@
 // Verify a file: its SHA-256 is computed here (WebCrypto; the file never leaves this machine),
-// only the hash is sent to authenticate, and this page itself checks the answer's inclusion
-// proof and the checkpoint's Ed25519 signature against the pinned verifier key.
+// only the hash is sent to authenticate, and this page itself checks the answer: the
+// checkpoint's Ed25519 signature against the pinned verifier key, the status-index proof that
+// the entry shown is the latest about the file (or that none exists), the entry's inclusion
+// proof, and the signer's latest key entry.
 
 import { api, L, pinnedKey } from './api.js';
 import { announce, badge, checkList, errorBox, h, heading, info, replace } from './ui.js';
-import { bytesToHex, sha256, verifyReceipt } from './verify.js';
+import { bytesToHex, sha256, verifyStatus } from './verify.js';
 
 export const title = 'Verify a file';
 
@@ -15,13 +17,13 @@ function verdictText(status, ok) {
 }
 
 function explain(status, ok, ledger) {
-  if (!ok) return 'The answer did not pass the checks below. Do not trust it: the proof, the checkpoint or the answer was changed, or the wrong key is pinned.';
+  if (!ok) return 'The answer did not pass the checks below. Do not trust it: the proof, the checkpoint or the answer was changed, a later entry or a revocation was hidden, or the wrong key is pinned.';
   switch (status) {
-    case 'trusted': return `This exact file is notarized as trusted in ledger ${ledger}, and the proof checks out.`;
+    case 'trusted': return `This exact file is notarized as trusted in ledger ${ledger}: the proofs show this is its latest entry and its signer is not revoked.`;
     case 'untrusted': return 'This exact file is in the ledger, and its latest entry marks it untrusted: do not use it.';
     case 'unsupported': return 'This exact file is in the ledger, and its latest entry marks it unsupported.';
     case 'revoked': return 'This file was notarized by a key that has since been revoked: do not trust it.';
-    default: return `No entry of ledger ${ledger} records this file's SHA-256.`;
+    default: return `No entry of ledger ${ledger} records this file's SHA-256: the status index proves its absence.`;
   }
 }
 
@@ -45,47 +47,22 @@ async function check(file, ledger, out) {
     replace(card, h('h2', {}, file.name), checkList([hashCheck]), errorBox(e, 'Could not authenticate'));
     return;
   }
-  let checks = [hashCheck];
-  let ok = true;
-  if (auth.status !== 'unknown') {
-    if (!auth.receipt) {
-      checks.push({ id: 'receipt', ok: false, label: 'The server gave a status without a receipt to prove it' });
-      ok = false;
-    } else {
-      const v = await verifyReceipt(auth.receipt, pinnedKey(ledger), { fileSha256: sha });
-      checks = checks.concat(v.checks);
-      ok = v.ok;
-      if (auth.status === 'revoked') {
-        if (!auth.revocation) {
-          checks.push({ id: 'revocation', ok: false, label: 'The server says revoked without the revocation entry' });
-          ok = false;
-        } else {
-          const r = await verifyReceipt(auth.revocation, pinnedKey(ledger));
-          const rok = r.ok && auth.revocation.entry.action === 'revoked' && auth.revocation.entry.id === auth.receipt.entry.signer;
-          checks.push({ id: 'revocation', ok: rok, label: rok
-            ? `The revocation of signer ${auth.receipt.entry.signer} is in the ledger (entry ${auth.revocation.index}), proven the same way`
-            : 'The revocation entry does not verify or is for another key' });
-          ok = ok && rok;
-        }
-      } else {
-        const recorded = auth.receipt.entry?.status;
-        const same = recorded === auth.status;
-        checks.push({ id: 'status', ok: same, label: same
-          ? `The verified entry records the status ${recorded}`
-          : `The server says ${auth.status}, the verified entry records ${recorded}` });
-        ok = ok && same;
-      }
-    }
-  }
-  const verdict = verdictText(auth.status, ok);
+  // The answer is proven complete or it is nothing: a missing or failing proof is a failed
+  // verification, never a status.
+  const v = await verifyStatus(auth, sha, pinnedKey(ledger));
+  const checks = [hashCheck, ...v.checks];
+  const ok = v.ok;
+  const failed = v.checks.find((c) => !c.ok);
+  const verdict = verdictText(v.status, ok);
   replace(card,
     h('h2', {}, file.name),
-    h('p', { class: `verdict ${ok ? auth.status : 'failed'}`, 'data-testid': 'verdict' },
-      ok ? badge(auth.status) : h('span', { class: 'badge bad' }, 'failed'), ' ', h('strong', {}, verdict)),
-    h('p', {}, explain(auth.status, ok, ledger)),
-    auth.receipt && ok ? h('p', {}, h('a', { href: `#/artifact/${sha}` }, 'Open the artifact’s history')) : null,
+    h('p', { class: `verdict ${ok ? v.status : 'failed'}`, 'data-testid': 'verdict' },
+      ok ? badge(v.status) : h('span', { class: 'badge bad' }, 'failed'), ' ', h('strong', {}, verdict)),
+    h('p', {}, explain(v.status, ok, ledger)),
+    failed ? h('p', { 'data-testid': 'failed-check' }, h('strong', {}, 'Failed check: '), failed.label) : null,
+    ok && v.deciding ? h('p', {}, h('a', { href: `#/artifact/${sha}` }, 'Open the artifact’s history')) : null,
     checkList(checks, `Checks for ${file.name}`));
-  announce(`${file.name}: ${verdict}`);
+  announce(`${file.name}: ${verdict}${failed ? ` (${failed.label})` : ''}`);
 }
 
 export async function render(el, ctx) {

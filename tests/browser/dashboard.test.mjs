@@ -7,6 +7,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -26,6 +27,12 @@ const VKEY = env('NOTARIUM_VERIFIER_KEY');
 const TRUSTED = env('NOTARIUM_FILE_TRUSTED');
 const UNTRUSTED = env('NOTARIUM_FILE_UNTRUSTED');
 const UNKNOWN = env('NOTARIUM_FILE_UNKNOWN');
+const REVOKED = env('NOTARIUM_FILE_REVOKED');
+// The trusted file's answer before later entries changed the index root.
+const EARLIER = JSON.parse(readFileSync(env('NOTARIUM_EARLIER_ANSWER'), 'utf8'));
+// The trusted file's answer with its checkpoint re-signed by the ledger's key without the
+// notarium-index/v1 line.
+const UNINDEXED = JSON.parse(readFileSync(env('NOTARIUM_UNINDEXED_ANSWER'), 'utf8'));
 const BY_CI = env('NOTARIUM_FILE_CI');
 const BY_CI_SHA256 = env('NOTARIUM_FILE_CI_SHA256');
 const CI_ISSUER = env('NOTARIUM_CI_ISSUER');
@@ -76,6 +83,54 @@ async function dropFile(path) {
   }, { name: basename(path), bytes: data });
   await page.dispatchEvent('#dropzone', 'dragover', { dataTransfer: dt });
   await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+}
+
+const ANSWERS = '**/api/v1/ledgers/*/artifacts/*';
+const HISTORIES = '**/api/v1/ledgers/*/artifacts/*/history*';
+
+const shaOf = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** GET /api/v1/ledgers/default{path} with the write key, straight from Node. */
+async function apiGet(path) {
+  const r = await fetch(`${URL_}/api/v1/ledgers/default${path}`, { headers: { Authorization: `Bearer ${KEY}` } });
+  assert.equal(r.status, 200, path);
+  return r.json();
+}
+
+/** Every string equal to `from` in `v` replaced by `to` (a checkpoint wherever it is carried). */
+function swap(v, from, to) {
+  if (v === from) return to;
+  if (Array.isArray(v)) return v.map((x) => swap(x, from, to));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x, from, to)]));
+  return v;
+}
+
+/**
+ * Drops `file` on the verify page while the server's answer about it is rewritten in flight
+ * by `lie` (the genuine answer in, the lie out); returns the result card.
+ */
+async function dropWithLie(file, lie) {
+  await page.route(ANSWERS, async (route) => {
+    const resp = await route.fetch();
+    await route.fulfill({ response: resp, json: await lie(await resp.json()) });
+  });
+  try {
+    await dropFile(file);
+    return await verdictOf(basename(file));
+  } finally {
+    await page.unroute(ANSWERS);
+  }
+}
+
+/** The card shows a failed verification whose first failed check matches `check`. */
+async function assertRefused(card, check) {
+  assert.equal(await card.getByTestId('verdict').textContent(), 'failed VERIFICATION FAILED');
+  const named = await card.getByTestId('failed-check').textContent();
+  assert.match(named, check);
+  assert.match(await card.locator('li.fail').first().textContent(), check, 'the first failed check in the list');
+  for (const status of ['trusted', 'untrusted', 'unsupported', 'revoked', 'unknown']) {
+    assert.equal(await card.locator('.badge', { hasText: new RegExp(`^${status}$`) }).count(), 0, `no ${status} badge`);
+  }
 }
 
 async function whoamiStatus(token) {
@@ -165,6 +220,7 @@ describe('dashboard', { concurrency: false }, () => {
     assert.equal(await card.getByTestId('size').textContent(), SIZE.toLocaleString('en'));
     assert.equal(await card.getByTestId('verifier-key').textContent(), VKEY);
     await card.getByText('signature verified with the pinned key').waitFor();
+    await card.getByTestId('index-root').getByText('committed to by the checkpoint').waitFor();
     await card.getByText(/signed .* \(\d+ (s|min) ago\)/).waitFor();
     const rate = Number(await card.getByTestId('rate').textContent());
     assert.ok(rate > 0, `notarizations per minute: ${rate}`);
@@ -249,7 +305,14 @@ describe('dashboard', { concurrency: false }, () => {
     assert.equal(await events.count(), 2);
     await events.nth(0).getByText('Notarized as trusted').waitFor();
     await events.nth(1).getByText('Status changed to untrusted').waitFor();
-    await page.getByRole('region', { name: 'Current status' }).getByText('untrusted', { exact: true }).waitFor();
+    const status = page.getByRole('region', { name: 'Current status' });
+    await status.getByText('untrusted', { exact: true }).waitFor();
+    assert.equal(await status.getByTestId('current-status').textContent(), 'Current status: untrusted');
+    await status.getByText('Status proven in this browser').click();
+    const proven = status.getByRole('list', { name: 'Checks of the current status' });
+    await proven.getByText(/^Entry \d+ is the latest entry about this file: no later entry exists$/).waitFor();
+    assert.equal(await proven.locator('li.fail').count(), 0);
+    await status.getByText('The status index proves that these are all 2 entries about this file').waitFor();
     await page.getByText("Every entry's proof verified in this browser against the pinned key.").waitFor();
     await shot('04-artifact');
   });
@@ -285,16 +348,29 @@ describe('dashboard', { concurrency: false }, () => {
     const checks = ok.getByRole('list', { name: `Checks for ${basename(TRUSTED)}` });
     assert.equal(await checks.locator('li.fail').count(), 0);
     for (const words of ["The file's SHA-256 was computed in this browser", "The ledger entry records this file's SHA-256",
-      'The inclusion proof leads from entry', 'The checkpoint is signed by the pinned key']) {
+      'The inclusion proof leads from entry', 'The checkpoint is signed by the pinned key',
+      'The checkpoint commits to the status index', 'The status index proves 1 entry about this SHA-256',
+      /^Entry \d+ is the latest entry about this file: no later entry exists$/,
+      /^Signer k_[0-9a-f]+ is not revoked: its latest key entry is its creation/,
+      'The proven entries give the status trusted, as the server says']) {
       await checks.getByText(words).waitFor();
     }
     // The file chooser, keyboard-reachable through its label.
     await page.setInputFiles('#file-input', UNKNOWN);
     const unknown = await verdictOf(basename(UNKNOWN));
     assert.equal(await unknown.getByTestId('verdict').textContent(), 'unknown Unknown');
+    assert.equal(await unknown.locator('li.fail').count(), 0);
+    await unknown.getByText(/^The status index proves that no entry about this SHA-256 exists among the checkpoint's \d+ entries$/).waitFor();
     await dropFile(UNTRUSTED);
     const bad = await verdictOf(basename(UNTRUSTED));
     assert.equal(await bad.getByTestId('verdict').textContent(), 'untrusted Verified: untrusted');
+    assert.equal(await bad.locator('li.fail').count(), 0);
+    await bad.getByText('The status index proves 2 entries about this SHA-256').waitFor();
+    await dropFile(REVOKED);
+    const revoked = await verdictOf(basename(REVOKED));
+    assert.equal(await revoked.getByTestId('verdict').textContent(), 'revoked Verified: revoked');
+    assert.equal(await revoked.locator('li.fail').count(), 0);
+    await revoked.getByText(/^Signer k_[0-9a-f]+ was revoked by entry \d+, proven in the same checkpoint$/).waitFor();
     assert.deepEqual(await unnamed(page.locator('body')), []);
     await shot('05-verify');
   });
@@ -323,8 +399,8 @@ describe('dashboard', { concurrency: false }, () => {
     await page.route('**/api/v1/ledgers/*/artifacts/*', async (route) => {
       const resp = await route.fetch();
       const json = await resp.json();
-      json.receipt.checkpoint = json.receipt.checkpoint.replace(/\n(\d+)\n/, (_, n) => `\n${Number(n) + 1}\n`);
-      await route.fulfill({ response: resp, json });
+      const forged = json.checkpoint.replace(/\n(\d+)\n/, (_, n) => `\n${Number(n) + 1}\n`);
+      await route.fulfill({ response: resp, json: swap(json, json.checkpoint, forged) });
     });
     await page.goto(`${URL_}/#/verify`);
     await heading('Verify a file');
@@ -333,6 +409,88 @@ describe('dashboard', { concurrency: false }, () => {
     assert.equal(await forged.getByTestId('verdict').textContent(), 'failed VERIFICATION FAILED');
     await forged.getByText('The checkpoint signature does not verify with the pinned key', { exact: true }).waitFor();
     await page.unroute('**/api/v1/ledgers/*/artifacts/*');
+  });
+
+  it('refuses the lies only the status index catches, each a failed verification naming the check', async () => {
+    await page.goto(`${URL_}/#/verify`);
+    await heading('Verify a file');
+    const history = await apiGet(`/artifacts/${shaOf(UNTRUSTED)}/history`);
+    assert.deepEqual(history.entries.map((r) => r.entry.status), ['trusted', 'untrusted']);
+
+    // The older trusted entry shown instead of the later untrusted one: with the latest-only
+    // proof, and with the proof of the whole history (which does reveal the later entry).
+    let card = await dropWithLie(UNTRUSTED, (a) => ({ ...a, status: 'trusted', receipt: history.entries[0] }));
+    await assertRefused(card, /The deciding entry \d+ is not among the last entries about/);
+    card = await dropWithLie(UNTRUSTED, (a) => ({
+      ...a, status: 'trusted', receipt: history.entries[0], proof: { ...a.proof, index: history.index_proof },
+    }));
+    await assertRefused(card, new RegExp(`Entry ${history.entries[0].index} is not the latest about [0-9a-f]{12}…: ${history.entries[1].index} came after it`));
+
+    // The signer's revocation hidden: the key's genuine created entry shown in its place.
+    const entries = await apiGet('/entries?limit=100');
+    card = await dropWithLie(REVOKED, (a) => {
+      assert.equal(a.status, 'revoked');
+      const signer = a.receipt.entry.signer;
+      const created = entries.entries.find((r) => r.entry.type === 'key' && r.entry.id === signer && r.entry.action === 'created');
+      const { revocation, ...rest } = a;
+      assert.ok(revocation && created);
+      return { ...rest, status: 'trusted', proof: { ...a.proof, signer_created: created } };
+    });
+    await assertRefused(card, /Entry \d+ is not signer k_[0-9a-f]+'s latest key entry \(\d+\)/);
+    await shot('06b-verify-hidden-revocation');
+
+    // Unknown for a notarized file: with its genuine proof (which proves an entry), and without.
+    card = await dropWithLie(TRUSTED, (a) => ({ status: 'unknown', checkpoint: a.checkpoint, proof: a.proof }));
+    await assertRefused(card, /1 entry about [0-9a-f]{12}… exist, yet the answer shows none deciding/);
+    card = await dropWithLie(TRUSTED, (a) => ({ status: 'unknown', checkpoint: a.checkpoint }));
+    await assertRefused(card, /The answer carries no status proof/);
+
+    // An index proof of another root: the genuine proof of an earlier answer.
+    card = await dropWithLie(TRUSTED, (a) => {
+      assert.notEqual(JSON.stringify(a.proof.index), JSON.stringify(EARLIER.proof.index));
+      return { ...a, proof: { ...a.proof, index: EARLIER.proof.index } };
+    });
+    await assertRefused(card, /The status-index proof for this SHA-256 does not lead to the checkpoint's index root/);
+
+    // A checkpoint re-signed by the ledger's own key without the index line: the signature
+    // holds, the missing commitment does not.
+    card = await dropWithLie(TRUSTED, () => UNINDEXED);
+    await assertRefused(card, /The checkpoint commits to no status index/);
+    await card.getByText('The checkpoint is signed by the pinned key').waitFor();
+  });
+
+  it('shows the artifact page\'s status only when proven, and its history only as complete', async () => {
+    const sha = shaOf(UNTRUSTED);
+    const history = await apiGet(`/artifacts/${sha}/history`);
+    await page.route(ANSWERS, async (route) => {
+      const resp = await route.fetch();
+      const a = await resp.json();
+      await route.fulfill({ response: resp, json: { ...a, status: 'trusted', receipt: history.entries[0], proof: { ...a.proof, index: history.index_proof } } });
+    });
+    await page.goto(`${URL_}/#/artifact/${sha}`);
+    await heading(basename(UNTRUSTED));
+    const status = page.getByRole('region', { name: 'Current status' });
+    assert.equal(await status.getByTestId('current-status').textContent(), 'Current status: failed VERIFICATION FAILED');
+    assert.equal(await status.locator('.badge', { hasText: /^trusted$/ }).count(), 0);
+    await status.getByRole('alert').getByText(/is not the latest about/).waitFor();
+    await shot('06c-artifact-hidden-later-entry');
+    await page.unroute(ANSWERS);
+
+    // A history page that leaves out the later entry.
+    await page.route(HISTORIES, async (route) => {
+      const resp = await route.fetch();
+      const p = await resp.json();
+      await route.fulfill({ response: resp, json: { ...p, entries: p.entries.slice(0, 1) } });
+    });
+    await page.goto(`${URL_}/#/entries`);
+    await heading('Entries');
+    await page.goto(`${URL_}/#/artifact/${sha}`);
+    await heading(basename(UNTRUSTED));
+    const complete = page.getByRole('list', { name: 'Completeness of the history' });
+    await complete.getByText('The history is not proven complete: entries about this file may be missing or extra').waitFor();
+    assert.equal(await complete.locator('li.fail').count(), 1);
+    await page.getByText('Some proofs did not verify').waitFor();
+    await page.unroute(HISTORIES);
   });
 
   it('signs out, forgetting the key', async () => {
@@ -395,7 +553,7 @@ describe('dashboard', { concurrency: false }, () => {
     assert.equal(await verdict.locator('li.fail').count(), 0);
     const summary = page.getByRole('list', { name: 'Summary' });
     const count = async (what) => Number(await summary.locator('li').filter({ hasText: what }).locator('b').textContent());
-    assert.equal(await count('revocations'), 1);
+    assert.equal(await count('revocations'), 2);
     assert.equal(await count('status changes'), 1);
     assert.ok(await count('notarizations') >= 14);
     await page.getByRole('table', { name: 'API keys revoked in the range' }).waitFor();

@@ -152,6 +152,32 @@ fn verify_js_passes_its_unit_tests_in_node() {
     node(&["--test", "unit/"], &[]);
 }
 
+/// `answer` (an authenticate answer's JSON text) with its checkpoint re-signed by `key` without
+/// the `notarium-index/v1` line, and every receipt it carries holding that checkpoint: what a
+/// server that hides its index could serve, signed by the right key.
+fn without_index_line(answer: &str, key: &notarium_core::SignerKey) -> Value {
+    let mut v: Value = serde_json::from_str(answer).unwrap();
+    let note = v["checkpoint"].as_str().unwrap().to_owned();
+    let mut body = notarium_core::UnverifiedCheckpoint::parse(&note)
+        .unwrap()
+        .claimed()
+        .clone();
+    assert!(body.index_root().unwrap().is_some());
+    body.extensions
+        .retain(|l| !l.starts_with("notarium-index/"));
+    let resigned = body.sign(key).unwrap().note().to_owned();
+    fn swap(v: &mut Value, from: &str, to: &str) {
+        match v {
+            Value::String(s) if s == from => *s = to.to_owned(),
+            Value::Array(a) => a.iter_mut().for_each(|x| swap(x, from, to)),
+            Value::Object(m) => m.values_mut().for_each(|x| swap(x, from, to)),
+            _ => {}
+        }
+    }
+    swap(&mut v, &note, &resigned);
+    v
+}
+
 /// Runs `notarium verify-report` on `report` as written to `path`.
 fn verify(s: &Setup, path: &Path, report: &Value, key: &str) -> notarium_e2e::Run {
     std::fs::write(path, serde_json::to_vec_pretty(report).unwrap()).unwrap();
@@ -427,6 +453,26 @@ fn browser_suite(
         .env("GITHUB_REPOSITORY", "acme/spoofed")
         .run(["notarize", "built-by-ci.tar.gz", "--ci"])
         .expect_code(0);
+    // The trusted file's answer now: its index proof is of a root that later entries change.
+    let answer_url = |file: &Path| {
+        let sha = notarium_core::Sha256::of(&std::fs::read(file).unwrap());
+        format!("{}/api/v1/ledgers/default/artifacts/{sha}", s.server.url())
+    };
+    let (status, earlier) = get(&answer_url(&trusted), &s.writer.secret);
+    assert_eq!(status, 200, "{earlier}");
+    // A file notarized by a key that was revoked since: it authenticates as revoked.
+    let revoked = s
+        .work
+        .write("old-signer.tar.gz", b"signed by a key revoked since");
+    let retired = s.server.create_key("retired-ci", "write");
+    s.cli
+        .with_key(&retired.secret)
+        .run(["notarize", "old-signer.tar.gz"])
+        .expect_code(0);
+    s.server
+        .admin()
+        .run(["key", "revoke", &retired.id])
+        .expect_code(0);
     let (status, body) = get(
         &format!("{}/api/v1/ledgers/default", s.server.url()),
         &s.writer.secret,
@@ -435,7 +481,17 @@ fn browser_suite(
     let size = serde_json::from_str::<Value>(&body).unwrap()["size"]
         .as_u64()
         .unwrap();
-    assert_eq!(size, 17, "a key and 16 artifact entries");
+    assert_eq!(size, 20, "two keys, 17 artifact entries, a revocation");
+    // The trusted file's answer as a server hiding the index would give it: its checkpoint
+    // re-signed by the ledger's own key without the notarium-index/v1 line.
+    let (status, current) = get(&answer_url(&trusted), &s.writer.secret);
+    assert_eq!(status, 200, "{current}");
+    let unindexed = without_index_line(&current, &s.server.signing_key());
+    let answers = tempfile::tempdir().unwrap();
+    let earlier_path = answers.path().join("earlier.json");
+    std::fs::write(&earlier_path, &earlier).unwrap();
+    let unindexed_path = answers.path().join("unindexed.json");
+    std::fs::write(&unindexed_path, unindexed.to_string()).unwrap();
 
     let shots = bin_dir().parent().expect("target/").join(shots);
     std::fs::create_dir_all(&shots).unwrap();
@@ -457,6 +513,9 @@ fn browser_suite(
                 notarium_core::Sha256::of(b"built by a CI job").to_hex(),
             ),
             ("NOTARIUM_CI_ISSUER", mock.issuer().to_owned()),
+            ("NOTARIUM_FILE_REVOKED", path(&revoked)),
+            ("NOTARIUM_EARLIER_ANSWER", path(&earlier_path)),
+            ("NOTARIUM_UNINDEXED_ANSWER", path(&unindexed_path)),
             ("NOTARIUM_EXPECTED_SIZE", size.to_string()),
             ("NOTARIUM_REPORT_SINCE", since.to_string()),
             ("NOTARIUM_SCREENSHOTS", path(&shots)),
@@ -471,6 +530,8 @@ fn browser_suite(
         "04b-artifact-identity",
         "05-verify",
         "06-verify-tampered-proof",
+        "06b-verify-hidden-revocation",
+        "06c-artifact-hidden-later-entry",
         "07-admin-new-key",
         "08-admin-revoked",
         "09-report",
@@ -493,7 +554,7 @@ fn browser_suite(
     ]);
     run.expect_code(0);
     assert!(
-        run.stdout.contains("VALID") && run.stdout.contains("1 revocations"),
+        run.stdout.contains("VALID") && run.stdout.contains("2 revocations"),
         "{run}"
     );
     let html = std::fs::read_to_string(downloads.path().join("report.html")).unwrap();
