@@ -1,5 +1,5 @@
 //! Who built an artifact, as the verified entry says, and the signer policy checked against it
-//! (docs/identity-in-entries.md). An entry written with a CI token carries the `identity` the
+//! (docs/ledger.md, "Entries"; docs/cli.md, "Signer policy"). An entry written with a CI token carries the `identity` the
 //! server verified; every entry may carry the `ci` context its client asserted. Tools show the
 //! two apart and never let the asserted one satisfy a policy.
 //!
