@@ -297,7 +297,7 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
 
 pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
     if a.offline {
-        return authenticate_offline(g, &a);
+        return authenticate_offline(g, &a, true);
     }
     if a.receipt.is_some() {
         bail!(usage("--receipt verifies offline: add --offline"));
@@ -461,7 +461,9 @@ fn age_text(secs: u64) -> String {
     }
 }
 
-fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
+/// Verifies `a.receipt` offline, with the status proof of `--status`, or (when `beside`) the
+/// one saved next to the receipt.
+fn authenticate_offline(g: &Global, a: &AuthenticateArgs, beside: bool) -> Result<u8> {
     let key = offline_key(g)?;
     let path = a.receipt.as_ref().expect("clap requires --receipt");
     let r = read_receipt(path)?;
@@ -474,8 +476,8 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
         ));
     };
     let status_path = a.status.clone().or_else(|| {
-        let beside = StatusFile::beside(path);
-        beside.is_file().then_some(beside)
+        let next_to = StatusFile::beside(path);
+        (beside && next_to.is_file()).then_some(next_to)
     });
     let status_file = status_path.as_deref().map(StatusFile::read).transpose()?;
     // What the status proof says about the receipt's artifact, verified once.
@@ -640,7 +642,8 @@ pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
         manifest: None,
         policy: PolicyArgs::default(),
     };
-    let c = authenticate_offline(g, &auth)?;
+    // A receipt's own validity: a status file next to it is not consulted.
+    let c = authenticate_offline(g, &auth, false)?;
     // A valid receipt is success whatever status it records; a mismatch stays 5.
     Ok(if c == code::TAMPERING { c } else { code::OK })
 }
