@@ -129,6 +129,22 @@ async fn an_image_is_notarized_and_authenticated_by_tag_and_by_digest() {
     assert!(i.results()[0]["attributes"].get("oci.tag").is_none());
     t.run(&["authenticate", &reg.subject("team/app", "v2")], 0);
 
+    // On stdin, one a line, as the GitLab and Jenkins plugins pass subjects, mixed with files.
+    let file = t.setup.work.write("dist/app.bin", b"app\n");
+    let lines = format!("{by_tag}\n{}\n", file.display());
+    let a = t.cli.run_with_stdin(
+        ["authenticate", "-", "--output", "json"],
+        Some(lines.as_bytes()),
+    );
+    a.expect_code(2);
+    let rows = a.results();
+    assert_eq!(rows[0]["status"], "trusted", "{a}");
+    assert_eq!(rows[0]["sha256"], hex(&digest));
+    assert_eq!(
+        rows[1]["status"], "unknown",
+        "the file was never notarized: {a}"
+    );
+
     // A tag that does not exist is an error, not a verdict.
     let missing = t.run(&["authenticate", &reg.subject("team/app", "v9")], 64);
     assert!(missing.stdout.contains("MANIFEST_UNKNOWN"), "{missing}");
