@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod images;
 mod report;
 mod subjects;
 
@@ -89,7 +90,7 @@ fn main() -> ExitCode {
             Command::Inspect(a) => inspect(g, a).await,
             Command::Search(a) => search(g, a).await,
             Command::Checkpoint => checkpoint(g).await,
-            Command::VerifyReceipt(a) => verify_receipt(g, a),
+            Command::VerifyReceipt(a) => verify_receipt(g, a).await,
             Command::VerifyReport(a) => report::verify_report(g, a),
             Command::Audit => audit(g).await,
             Command::Ledger(c) => ledger_cmd(g, c).await,
