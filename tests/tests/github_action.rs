@@ -17,7 +17,7 @@ use notarium_core::Sha256;
 use notarium_e2e::github::{
     action_dir, fixtures_dir, path_with, run_step, tool, ActRepo, Outputs, WORKFLOW,
 };
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::{bin_dir, binary, Server, Setup};
 use serde_json::{json, Value};
 
