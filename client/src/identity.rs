@@ -61,17 +61,3 @@ pub fn evaluate(policy: &SignerPolicy, v: &Verdict) -> Option<PolicyOutcome> {
     }
     deciding_entry(v).map(|e| PolicyOutcome::of(policy.check(e)))
 }
-
-/// `k=v, k=v` of a context map, for one text line.
-pub fn context_line(m: &std::collections::BTreeMap<String, String>) -> String {
-    m.iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                crate::results::printable(k),
-                crate::results::printable(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}

@@ -8,7 +8,7 @@ use notarium_core::api::PolicyOutcome;
 use notarium_core::{ArtifactStatus, Entry, SignerPolicy, VerifiedIdentity};
 use serde::Serialize;
 
-use crate::identity::{context_line, evaluate};
+use crate::identity::evaluate;
 use crate::images::{ImageInfo, NearMiss};
 use crate::{exit, Found, Notarized, Verdict};
 
@@ -191,6 +191,14 @@ pub fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `k=v, k=v` of a context map, for one text line.
+fn context_line(m: &std::collections::BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{}={}", printable(k), printable(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.

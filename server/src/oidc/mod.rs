@@ -22,6 +22,7 @@
 //! A token is never logged, stored, or put in an error: errors carry only the configured
 //! issuer, audience or ledger, and fixed text.
 
+pub mod alg;
 pub mod claims;
 pub mod config;
 pub mod error;

@@ -3,189 +3,32 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use notarium_client::api::{attr_filter, parse_attrs, SearchParams};
 use notarium_client::exit::usage;
 use notarium_client::identity::PolicyArgs;
-use notarium_client::status::{Offline, StatusFile};
+use notarium_client::status::StatusFile;
 
 use notarium_client::receipts::{parse_receipt, ReceiptDir};
 use notarium_client::results::printable;
-use notarium_client::{Client, Verifier};
+use notarium_client::Verifier;
 use notarium_core::api::{Key, LedgerInfo};
-use notarium_core::{
-    ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
-};
+use notarium_core::{ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status};
 
+use crate::args::{
+    AuthenticateArgs, InspectArgs, KeyCmd, LedgerCmd, NotarizeArgs, SearchArgs, VerifyReceiptArgs,
+};
 use crate::images;
+use crate::offline::{offline_key, OfflineCheck};
 use crate::subjects::{self, Manifest, Named, Subject};
 use crate::{code, Global};
 use notarium_client::images::ImageSubject;
 use notarium_client::oci::Reference;
 use notarium_client::results::{self as output, Row};
-
-/// `notarize`, `untrust`, `unsupport`.
-#[derive(Args, Debug)]
-pub struct NotarizeArgs {
-    /// Files, directories (recursively), globs, `dir://DIR` (a directory as one artifact),
-    /// `oci://REGISTRY/REPO:TAG` or `oci://REGISTRY/REPO@sha256:…` (a container image: the
-    /// manifest digest its registry serves, and each platform's), or `-` to read them from
-    /// stdin.
-    pub subjects: Vec<String>,
-    /// A SHA-256 to record without a file (needs --name).
-    #[arg(long)]
-    pub hash: Option<String>,
-    /// The artifact name (with --hash, or for a single subject).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// The artifact kind (default: file; dir for dir://; oci-index or oci-manifest for
-    /// oci://).
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// An attribute key=value (repeatable).
-    #[arg(long = "attr")]
-    pub attrs: Vec<String>,
-    /// Record the CI context (GitHub Actions, GitLab CI, Jenkins) from the environment.
-    #[arg(long)]
-    pub ci: bool,
-    /// Write one receipt per artifact into this directory.
-    #[arg(long)]
-    pub receipts: Option<PathBuf>,
-    /// Push each image manifest's receipt beside it in its registry, as an OCI artifact that
-    /// refers to it (for `authenticate oci://… --offline`).
-    #[arg(long)]
-    pub attach: bool,
-}
-
-/// `authenticate`.
-#[derive(Args, Debug)]
-pub struct AuthenticateArgs {
-    /// Files, directories, globs, `dir://DIR`, `oci://REGISTRY/REPO:TAG` or
-    /// `oci://REGISTRY/REPO@sha256:…` (what the registry serves now), or `-`.
-    pub subjects: Vec<String>,
-    /// A SHA-256 to authenticate without a file (repeatable).
-    #[arg(long = "hash")]
-    pub hashes: Vec<String>,
-    /// Only entries signed by these key ids count (repeatable).
-    #[arg(long = "signer")]
-    pub signers: Vec<String>,
-    /// A saved receipt to verify instead of asking the server (with --offline).
-    #[arg(long)]
-    pub receipt: Option<PathBuf>,
-    /// Verify without the Notarium server: the receipt of --receipt, or for oci:// subjects
-    /// the receipts attached beside the image in its registry.
-    #[arg(long)]
-    pub offline: bool,
-    /// Ask for a fresh status proof (the latest tree, signed with the time) and save it to
-    /// FILE, for offline checks later: save it as notarium-status.json next to the receipts.
-    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
-    pub save_status: Option<PathBuf>,
-    /// With --offline: the status proof to check the receipt's status against (default:
-    /// notarium-status.json next to the receipt, when there is one).
-    #[arg(long, value_name = "FILE", requires = "offline")]
-    pub status: Option<PathBuf>,
-    /// With --offline: require a status proof no older than this (90s, 30m, 24h, 7d); exit 6
-    /// when it is older, or when there is none.
-    #[arg(long, value_name = "AGE", requires = "offline", value_parser = parse_age)]
-    pub max_status_age: Option<u64>,
-    /// For dir://: the manifest saved at notarization, to list the files that differ.
-    #[arg(long)]
-    pub manifest: Option<PathBuf>,
-    /// Who must have built it: the deciding entry's verified identity must match (exit 8
-    /// otherwise, also for an entry written with an API key).
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-}
-
-/// `inspect`.
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    /// The file to inspect, or an `oci://` image (its manifest, and each platform's).
-    pub file: Option<String>,
-    /// Or its SHA-256.
-    #[arg(long)]
-    pub hash: Option<String>,
-}
-
-/// `search`.
-#[derive(Args, Debug)]
-pub struct SearchArgs {
-    /// Artifact name.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Signer key id.
-    #[arg(long)]
-    pub signer: Option<String>,
-    /// Recorded status.
-    #[arg(long)]
-    pub status: Option<String>,
-    /// Recorded attribute `key=value` (as `notarize --attr` writes it; `key:value` works too).
-    #[arg(long)]
-    pub attr: Option<String>,
-    /// From this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Before this time.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Cursor: entries after this index.
-    #[arg(long)]
-    pub after: Option<u64>,
-    /// Page size (default 100, at most 1000).
-    #[arg(long)]
-    pub limit: Option<usize>,
-}
-
-/// `verify-receipt`.
-#[derive(Args, Debug)]
-pub struct VerifyReceiptArgs {
-    /// The receipt: JSON as saved by `notarize --receipts`, or a C2SP .tlog-proof.
-    pub receipt: PathBuf,
-    /// The file it should be the receipt of.
-    pub file: Option<PathBuf>,
-}
-
-/// `ledger …`.
-#[derive(Subcommand, Debug)]
-pub enum LedgerCmd {
-    /// List ledgers.
-    List,
-    /// Create a ledger.
-    Create {
-        /// Its name.
-        name: String,
-        /// Let anyone authenticate and fetch proofs without a key.
-        #[arg(long)]
-        public_read: bool,
-    },
-    /// Show the current ledger.
-    Show,
-}
-
-/// `key …`.
-#[derive(Subcommand, Debug)]
-pub enum KeyCmd {
-    /// List the ledger's keys.
-    List,
-    /// Create a key; its secret is printed once.
-    Create {
-        /// A name for it.
-        name: String,
-        /// read, write or admin.
-        #[arg(long, default_value = "write")]
-        role: String,
-    },
-    /// Revoke a key: its notarizations authenticate as revoked from now on.
-    Revoke {
-        /// The key id.
-        id: String,
-    },
-}
 
 async fn verifier(g: &Global) -> Result<Verifier> {
     let v = Verifier::open(g.client()?, &g.state_dir(), g.pinned_key()?).await?;
@@ -423,50 +266,6 @@ fn read_receipt(path: &Path) -> Result<Receipt> {
     })
 }
 
-/// The key for offline checks: pinned, else the one this machine stored for the ledger.
-pub(crate) fn offline_key(g: &Global) -> Result<VerifierKey> {
-    if let Some(k) = g.pinned_key()? {
-        return Ok(k);
-    }
-    let sf = notarium_client::trust::StateFile::open(
-        &g.state_dir(),
-        Client::new(&g.server, &g.ledger, None)?.server().as_str(),
-        &g.ledger,
-    )?;
-    let k = sf.state.verifier_key.clone().ok_or_else(|| {
-        usage("offline verification needs the ledger's verifier key: pass --verifier-key (or NOTARIUM_VERIFIER_KEY)")
-    })?;
-    Ok(VerifierKey::parse(&k)?)
-}
-
-/// `--max-status-age`: a number of seconds, minutes, hours or days (`90s`, `30m`, `24h`, `7d`).
-fn parse_age(s: &str) -> std::result::Result<u64, String> {
-    let s = s.trim();
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 24h"))?;
-    let per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: the unit must be s, m, h or d, e.g. 24h")),
-    };
-    n.checked_mul(per)
-        .ok_or_else(|| format!("{s:?} is too long"))
-}
-
-/// `3h 12m` for a number of seconds.
-fn age_text(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h {}m", s / 3600, s / 60 % 60),
-        s => format!("{}d {}h", s / 86_400, s / 3600 % 24),
-    }
-}
-
 /// Verifies `a.receipt` offline, with the status proof of `--status`, or (when `beside`) the
 /// one saved next to the receipt.
 async fn authenticate_offline(g: &Global, a: &AuthenticateArgs, beside: bool) -> Result<u8> {
@@ -542,145 +341,6 @@ async fn authenticate_offline(g: &Global, a: &AuthenticateArgs, beside: bool) ->
         g.json(),
         serde_json::json!({ "offline": true }),
     ))
-}
-
-/// What an offline verification holds each receipt to: the flags, the status proof's path,
-/// the time now, the signer policy.
-pub(crate) struct OfflineCheck<'a> {
-    a: &'a AuthenticateArgs,
-    /// The status file: `--status`, else `notarium-status.json` next to the receipt file.
-    pub status_path: Option<PathBuf>,
-    now: u64,
-    policy: notarium_core::SignerPolicy,
-}
-
-impl<'a> OfflineCheck<'a> {
-    pub(crate) fn new(a: &'a AuthenticateArgs, receipt: Option<&Path>) -> OfflineCheck<'a> {
-        let status_path = a.status.clone().or_else(|| {
-            let beside = StatusFile::beside(receipt?);
-            beside.is_file().then_some(beside)
-        });
-        OfflineCheck {
-            a,
-            status_path,
-            now: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            policy: a.policy.policy(),
-        }
-    }
-
-    /// The signer policy's outcome on an entry; an unknown stays unknown: the policy holds
-    /// only an entry that decides.
-    fn policy_outcome(
-        &self,
-        entry: Option<&notarium_core::entry::ArtifactEntry>,
-    ) -> Option<notarium_core::api::PolicyOutcome> {
-        let e = entry.filter(|_| !self.policy.is_empty())?;
-        Some(notarium_core::api::PolicyOutcome::of(self.policy.check(e)))
-    }
-
-    /// The row of `display`, whose verified receipt `v` (of the artifact entry `art`) is
-    /// about it, with what the status proof (`proven`, verified) adds.
-    pub(crate) fn row(
-        &self,
-        display: String,
-        sha: Sha256,
-        v: &notarium_core::VerifiedReceipt,
-        art: &notarium_core::entry::ArtifactEntry,
-        proven: Option<&Offline>,
-        receipt_line: String,
-    ) -> Row {
-        let (a, now) = (self.a, self.now);
-        let mut row = Row {
-            subject: display,
-            sha256: sha.to_hex(),
-            index: Some(v.index.0),
-            signer: Some(art.signer.clone()),
-            time: Some(art.time.clone()),
-            details: vec![receipt_line],
-            ..Row::default()
-        }
-        .provenance(Some(&v.entry));
-        let set = |row: &mut Row, s: Status| {
-            row.status = s.as_str().to_owned();
-            row.code = code::for_status(s);
-            row.reason = code::reason(row.code);
-        };
-        match proven {
-            Some(Offline::Proven(p)) => {
-                set(&mut row, p.status);
-                if let Some(d) = &p.deciding {
-                    row.index = Some(d.index.0);
-                    row.signer = Some(d.entry.signer().to_owned());
-                    row.time = Some(d.entry.time().to_owned());
-                    row = row.provenance(Some(&d.entry));
-                }
-                // The policy holds the entry that decides now, not the receipt's.
-                let decided = match p.deciding.as_ref().map(|d| &d.entry) {
-                    Some(Entry::Artifact(d)) => Some(d),
-                    _ => None,
-                };
-                row = row.under(self.policy_outcome(decided));
-                let age = now.saturating_sub(p.time);
-                let at = i64::try_from(p.time)
-                    .ok()
-                    .and_then(|t| t.checked_mul(1_000_000))
-                    .map_or_else(
-                        || p.time.to_string(),
-                        |us| notarium_core::Timestamp(us).to_string(),
-                    );
-                row.details.push(format!(
-                    "offline: status proven current at checkpoint {} as of {at} ({} ago)",
-                    p.checkpoint.size(),
-                    age_text(age)
-                ));
-                if p.time > now + 300 {
-                    row.details.push(format!(
-                        "the status proof is dated {} ahead of this machine's clock",
-                        age_text(p.time - now)
-                    ));
-                }
-                if let Some(max) = a.max_status_age.filter(|m| age > *m) {
-                    stale(&mut row, format!(
-                        "the status proof is {} old, more than --max-status-age {}: save a fresh one with `notarium authenticate FILE --save-status {}`",
-                        age_text(age), age_text(max), self.status_path.as_deref().map_or(String::new(), |p| p.display().to_string())
-                    ));
-                }
-            }
-            other => {
-                set(&mut row, Status::from(art.status));
-                row = row.under(self.policy_outcome(Some(art)));
-                if let Some(Offline::NotCovered(why)) = other {
-                    row.details.push(format!("offline: {why}"));
-                }
-                row.details.push(
-                    "offline: later status changes and key revocations cannot be seen without a status proof (save one with `notarium authenticate FILE --save-status notarium-status.json`)".into(),
-                );
-                if a.max_status_age.is_some() {
-                    stale(
-                        &mut row,
-                        "no status proof covers this receipt, so --max-status-age cannot be met"
-                            .into(),
-                    );
-                }
-            }
-        }
-        row
-    }
-}
-
-/// Marks a row whose status is not proven recent enough (exit 6: ask the server again),
-/// unless a worse outcome (a signer mismatch) already stands.
-fn stale(row: &mut Row, why: String) {
-    if row.code > code::UNREACHABLE {
-        row.details.push(why);
-        return;
-    }
-    row.status = "status too old".to_owned();
-    row.code = code::UNREACHABLE;
-    row.reason = "status_stale";
-    row.details.push(why);
 }
 
 pub async fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {

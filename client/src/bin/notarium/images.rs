@@ -14,7 +14,8 @@ use notarium_client::status::StatusFile;
 use notarium_client::{Notarized, Verdict, Verifier};
 use notarium_core::{Entry, Status};
 
-use crate::commands::{offline_key, AuthenticateArgs, OfflineCheck};
+use crate::args::AuthenticateArgs;
+use crate::offline::{offline_key, OfflineCheck};
 use crate::subjects::{Named, Subject};
 use crate::{code, Global};
 
