@@ -103,6 +103,19 @@ pub fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A data directory saved by `notariumd backup` ([`Server::backup`]).
+pub struct Backup {
+    dir: tempfile::TempDir,
+    admin_token: String,
+}
+
+impl Backup {
+    /// Starts a `notariumd` on a copy of the backup, as an operator restoring it would.
+    pub fn serve(&self) -> Server {
+        Server::start_on(&self.dir.path().join("data"), &self.admin_token)
+    }
+}
+
 /// A running `notariumd` on 127.0.0.1 with its own temporary data directory. Killed on drop.
 pub struct Server {
     root: TempDir,
@@ -191,6 +204,30 @@ impl Server {
         };
         server.spawn("127.0.0.1:0");
         server
+    }
+
+    /// A backup of the data directory taken now with `notariumd backup`, while the server
+    /// runs; [`Backup::serve`] later plays this server restored from it: genuine answers,
+    /// signed by the same key, about an older tree.
+    ///
+    /// # Panics
+    /// When `notariumd backup` fails.
+    pub fn backup(&self) -> Backup {
+        let dir = tempfile::Builder::new()
+            .prefix("notarium-e2e-backup-")
+            .tempdir()
+            .expect("temporary directory");
+        let out = Command::new(binary("notariumd"))
+            .arg("backup")
+            .arg(self.data_dir())
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("notariumd backup runs");
+        assert!(out.status.success(), "notariumd backup: {out:?}");
+        Backup {
+            dir,
+            admin_token: self.admin_token.clone(),
+        }
     }
 
     fn spawn(&mut self, listen: &str) {

@@ -18,7 +18,7 @@ use notarium_e2e::github::{
     action_dir, fixtures_dir, path_with, run_step, tool, ActRepo, Outputs, WORKFLOW,
 };
 use notarium_e2e::proxy::Proxy;
-use notarium_e2e::{bin_dir, binary, Server, Setup};
+use notarium_e2e::{bin_dir, binary, Setup};
 use serde_json::{json, Value};
 
 /// The notice the CLI prints when it has no stored state and trusts the server's key.
@@ -130,15 +130,7 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
     let proxy = Proxy::start(s.server.url());
     // A backup of the data directory before anything is notarized: later runs meet the
     // server restored from it.
-    let backups = tempfile::tempdir().expect("tempdir");
-    let backup = backups.path().join("data");
-    let out = std::process::Command::new(binary("notariumd"))
-        .arg("backup")
-        .arg(s.server.data_dir())
-        .arg(&backup)
-        .output()
-        .expect("notariumd backup");
-    assert!(out.status.success(), "notariumd backup: {out:?}");
+    let backup = s.server.backup();
 
     let repo = ActRepo::new();
     let (work, state, out) = (repo.dir("work"), repo.dir("state"), repo.dir("out"));
@@ -280,7 +272,7 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
     // Runs 3 and 4: the server is restored from the backup taken before run 1 and served
     // again behind the same URL. Every answer is genuine, signed by the right key, with status
     // proofs that the outputs were never notarized in that older tree.
-    let old = Server::start_on(&backup, s.server.admin_token());
+    let old = backup.serve();
     proxy.set_upstream(old.url());
     let forwarded = proxy.forwarded();
     let state_before = snapshot(&state);

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use notarium_e2e::ci_plugins::{fixture_dir, path_with_notarium, plugin_dir, require_tool};
 use notarium_e2e::gitlab::{assert_job, Components, Project};
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::{Server, Setup};
 use serde_json::Value;
 
@@ -203,10 +203,11 @@ fn unreachable_server_warns_or_fails_as_asked() {
 fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let s = Setup::new();
-    // An older checkpoint, genuine and signed, to replay later.
+    // A backup taken before the pipeline notarizes anything: later the server is restored
+    // from it, and answers genuinely, with status proofs, from the older tree.
     s.work.write("first", b"first\n");
     s.cli.run(["notarize", "first"]).expect_code(0);
-    let older = s.cli.stored_checkpoint();
+    let backup = s.server.backup();
 
     let proxy = Proxy::start(s.server.url());
     let mut vars = server_vars(&s.server);
@@ -222,10 +223,10 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     .expect_code(0);
     p.assert_verdict("notarize", "trusted", 0);
 
-    // Now the server lies: the artifact is unknown, and its checkpoint is the older one,
-    // which hides the notarization.
-    proxy.replace(Route::Artifact, br#"{"status":"unknown"}"#.to_vec());
-    proxy.replace(Route::Checkpoint, older);
+    // Now the server is restored from the backup, behind the same URL: the artifact is
+    // unknown there, proven so against its older (genuine, signed) checkpoint.
+    let restored = backup.serve();
+    proxy.set_upstream(restored.url());
 
     // The next pipeline of the same project restores the state from the cache: rollback.
     let out = p.run(
@@ -237,8 +238,8 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     assert_job(&out, "authenticate", "FAIL");
     p.assert_verdict("authenticate", "verification_failed", 5);
 
-    // A project without that cache has nothing to compare with and believes the lie: the
-    // cache is what caught it.
+    // A project without that cache has nothing to compare with and believes the restored
+    // server, whose answers verify on their own: the cache is what caught it.
     let fresh = Project::new(&gcl, &c, "rollback.gitlab-ci.yml", &[], &secrets);
     let believed = fresh.run(
         &path_with_notarium(),

@@ -18,7 +18,7 @@ use notarium_e2e::ci_plugins::{
     plugin_dir, require_tool, run_with_deadline, scrub_env, workspace_root,
 };
 use notarium_e2e::jenkins::{borrow, groovy, scenario, tempdir, World};
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::Server;
 use serde_json::Value;
 
@@ -247,10 +247,11 @@ fn wrong_calls_fail_with_a_message() {
 fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
     let Some(groovy) = groovy() else { return };
     let w = World::new(&groovy);
-    // An older checkpoint, genuine and signed, to replay later.
+    // A backup taken before the build notarizes anything: later the server is restored
+    // from it, and answers genuinely, with status proofs, from the older tree.
     w.s.work.write("first", b"first\n");
     w.s.cli.run(["notarize", "first"]).expect_code(0);
-    let older = w.s.cli.stored_checkpoint();
+    let backup = w.s.server.backup();
 
     let proxy = Proxy::start(w.s.server.url());
     let mut vars = w.vars();
@@ -261,9 +262,10 @@ fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
         .build(&scenario("state.groovy"), 1, &notarize, None, |_| {})
         .expect_result("SUCCESS");
 
-    // Now the server lies: the artifact is unknown, and its checkpoint is the older one.
-    proxy.replace(Route::Artifact, br#"{"status":"unknown"}"#.to_vec());
-    proxy.replace(Route::Checkpoint, older);
+    // Now the server is restored from the backup, behind the same URL: the artifact is
+    // unknown there, proven so against its older (genuine, signed) checkpoint.
+    let restored = backup.serve();
+    proxy.set_upstream(restored.url());
 
     // A later build, in another workspace, finds the state in the agent's home: rollback.
     let mut authenticate = borrow(&vars);
@@ -275,8 +277,8 @@ fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
         .expect_error("notarium authenticate: verification_failed (exit 5)");
     b.out.expect_output("rollback");
 
-    // With the state somewhere empty (stateDir), nothing tells the lie: the kept state is
-    // what caught it.
+    // With the state somewhere empty (stateDir), the restored server's answers verify on
+    // their own: the kept state is what caught it.
     let empty = tempdir("notarium-jenkins-state-");
     let elsewhere = empty.path().to_string_lossy().into_owned();
     authenticate.push(("TEST_STATE_DIR", &elsewhere));
