@@ -531,7 +531,10 @@ impl Ledger {
         let appended = rx
             .recv()
             .map_err(|_| Error::Unavailable("the writer stopped".into()))??;
-        self.receipts(&appended)
+        match self.receipts_from_memory(&appended) {
+            Some(receipts) => Ok(receipts),
+            None => self.receipts(&appended),
+        }
     }
 
     /// Stops accepting appends, finishes every queued batch and waits for the writer.
