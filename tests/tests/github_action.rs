@@ -685,14 +685,22 @@ fn keyless_notarize_and_signer_policy_in_act() {
     let base = env(s.server.url(), &work, &state, &out);
     let endpoint = token_endpoint(&mock);
     let keyless = {
-        let mut e = with(with(base.clone(), "E2E_AUDIENCE", AUDIENCE), "E2E_BUILD", "1");
+        let mut e = with(
+            with(base.clone(), "E2E_AUDIENCE", AUDIENCE),
+            "E2E_BUILD",
+            "1",
+        );
         e.extend(endpoint.iter().cloned());
         e
     };
     let policy = |e: Vec<(&'static str, String)>, repository: &str| {
         let e = with(e, "E2E_SIGNER_ISSUER", mock.issuer());
         let e = with(e, "E2E_SIGNER_REPOSITORY", repository);
-        let e = with(e, "E2E_SIGNER_WORKFLOW", "acme/app/.github/workflows/release.yml");
+        let e = with(
+            e,
+            "E2E_SIGNER_WORKFLOW",
+            "acme/app/.github/workflows/release.yml",
+        );
         with(e, "E2E_SIGNER_REF", "refs/heads/main")
     };
     let no_token_in = |run: &notarium_e2e::github::ActRun| {
@@ -722,7 +730,11 @@ fn keyless_notarize_and_signer_policy_in_act() {
     assert_eq!(notarized.status, "notarized", "{run}");
     let row = &notarized.doc()["results"][0];
     let identity = oidc_signer_id(mock.issuer(), "repo:acme/app:ref:refs/heads/main");
-    assert_eq!(row["signer"], json!(identity), "the token, not the key, signed: {row}");
+    assert_eq!(
+        row["signer"],
+        json!(identity),
+        "the token, not the key, signed: {row}"
+    );
     assert_eq!(row["verified_identity"]["issuer"], json!(mock.issuer()));
     assert_eq!(
         row["verified_identity"]["context"]["repository"],
@@ -752,7 +764,10 @@ fn keyless_notarize_and_signer_policy_in_act() {
         .expect_log("### Notarium authenticate: trusted (exit 0)");
     no_token_in(&run);
     let matched = Outputs::read(&out, "oidc-authenticate");
-    assert_eq!((matched.status.as_str(), matched.exit_code.as_str()), ("trusted", "0"));
+    assert_eq!(
+        (matched.status.as_str(), matched.exit_code.as_str()),
+        ("trusted", "0")
+    );
     assert_eq!(
         matched.doc()["results"][0]["signer_policy"],
         json!({ "matched": true })
@@ -794,7 +809,13 @@ fn keyless_notarize_and_signer_policy_in_act() {
     let row = &notarized.doc()["results"][0];
     assert_eq!(row["signer"], json!(s.writer.id), "{row}");
     assert!(row.get("verified_identity").is_none(), "{row}");
-    let run = repo.run(&act, "oidc-authenticate", &policy(fallback, "acme/app"), key, &path);
+    let run = repo.run(
+        &act,
+        "oidc-authenticate",
+        &policy(fallback, "acme/app"),
+        key,
+        &path,
+    );
     run.expect_failure()
         .expect_log("### Notarium authenticate: signer_mismatch (exit 8)")
         .expect_log("has no verified identity");
@@ -884,10 +905,17 @@ fn the_id_token_reaches_notarium_only_through_its_environment() {
     let row = &serde_json::from_str::<Value>(&run.outputs["json"]).expect("JSON")["results"][0];
     assert_eq!(
         row["signer"],
-        json!(oidc_signer_id(mock.issuer(), "repo:acme/app:ref:refs/heads/main"))
+        json!(oidc_signer_id(
+            mock.issuer(),
+            "repo:acme/app:ref:refs/heads/main"
+        ))
     );
     let env = std::fs::read_to_string(tools.path().join("env.log")).expect("env.log");
-    assert_eq!(env.lines().collect::<Vec<_>>(), [token.as_str()], "notarium got no token");
+    assert_eq!(
+        env.lines().collect::<Vec<_>>(),
+        [token.as_str()],
+        "notarium got no token"
+    );
     let argv = std::fs::read_to_string(tools.path().join("argv.log")).expect("argv.log");
     assert_no_token(&argv, token, "notarium's command line");
     let curl = std::fs::read_to_string(tools.path().join("curl-argv.log")).expect("curl ran");
@@ -901,8 +929,15 @@ fn the_id_token_reaches_notarium_only_through_its_environment() {
     // oidc: false: the API key, and no request.
     let run = step("false", mock.id_token_request_token());
     assert_eq!(run.outputs["status"], "notarized", "{run}");
-    assert!(run.stdout.contains("notarium: credential: api-key"), "{run}");
-    assert_eq!(token_requests(&mock).len(), 1, "oidc: false requested a token");
+    assert!(
+        run.stdout.contains("notarium: credential: api-key"),
+        "{run}"
+    );
+    assert_eq!(
+        token_requests(&mock).len(),
+        1,
+        "oidc: false requested a token"
+    );
     let env = std::fs::read_to_string(tools.path().join("env.log")).expect("env.log");
     assert_eq!(env.lines().last(), Some(s.writer.secret.as_str()));
 
@@ -911,15 +946,22 @@ fn the_id_token_reaches_notarium_only_through_its_environment() {
     let run = step("true", &wrong);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(
-        (run.outputs["status"].as_str(), run.outputs["exit-code"].as_str()),
+        (
+            run.outputs["status"].as_str(),
+            run.outputs["exit-code"].as_str()
+        ),
         ("unauthorized", "7"),
         "{run}"
     );
     assert!(
-        run.stdout.contains("cannot request the job's OIDC ID token"),
+        run.stdout
+            .contains("cannot request the job's OIDC ID token"),
         "{run}"
     );
-    assert!(!format!("{run}").contains(&wrong), "the request token was printed");
+    assert!(
+        !format!("{run}").contains(&wrong),
+        "the request token was printed"
+    );
     assert_eq!(
         std::fs::read_to_string(tools.path().join("argv.log"))
             .expect("argv.log")

@@ -516,7 +516,10 @@ fn keyless_notarize_and_signer_policy() {
     let vars = |build: &str| {
         let mut v = server_vars(&s.server);
         v.push(("NOTARIUM_TEST_ISSUER", mock.issuer().to_owned()));
-        v.push(("NOTARIUM_TEST_WORKFLOW", format!("{host}/acme/app//.gitlab-ci.yml")));
+        v.push((
+            "NOTARIUM_TEST_WORKFLOW",
+            format!("{host}/acme/app//.gitlab-ci.yml"),
+        ));
         v.push(("NOTARIUM_TEST_BUILD", build.to_owned()));
         v
     };
@@ -551,7 +554,9 @@ fn keyless_notarize_and_signer_policy() {
 
     let out = p.run(&path_with_notarium(), &borrow(&vars("1")), &[]);
     out.expect_code(1)
-        .expect_output("notarium: credential: the job's OIDC ID token (id_tokens: NOTARIUM_ID_TOKEN)")
+        .expect_output(
+            "notarium: credential: the job's OIDC ID token (id_tokens: NOTARIUM_ID_TOKEN)",
+        )
         .expect_output("repository: required acme/other, verified acme/app")
         .expect_absent(&s.writer.secret);
     assert_no_token(&out.all(), &token, "the pipeline's output");
@@ -566,7 +571,11 @@ fn keyless_notarize_and_signer_policy() {
         "project_path:acme/app:ref_type:branch:ref:main",
     );
     let row = &p.result("notarize")["results"][0];
-    assert_eq!(row["signer"], identity.as_str(), "the token, not the key: {row}");
+    assert_eq!(
+        row["signer"],
+        identity.as_str(),
+        "the token, not the key: {row}"
+    );
     assert_eq!(row["verified_identity"]["provider"], "gitlab", "{row}");
     let receipt: Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -590,10 +599,8 @@ fn keyless_notarize_and_signer_policy() {
         serde_json::json!(["repository: required acme/other, verified acme/app"])
     );
     for f in ["notarize", "authenticate", "authenticate-other"] {
-        let report = std::fs::read_to_string(
-            p.artifact(f, &format!("notarium-receipts/{f}.env")),
-        )
-        .expect("the dotenv report");
+        let report = std::fs::read_to_string(p.artifact(f, &format!("notarium-receipts/{f}.env")))
+            .expect("the dotenv report");
         assert_no_token(&report, &token, "a dotenv report");
     }
 

@@ -491,9 +491,13 @@ fn keyless_notarize_and_signer_policy() {
     let mut keyless = vars.clone();
     keyless.push(("TEST_ID_TOKEN_ID", "notarium-oidc".to_owned()));
 
-    let b = w
-        .agent
-        .build(&scenario("oidc.groovy"), 11, &borrow(&keyless), None, |_| {});
+    let b = w.agent.build(
+        &scenario("oidc.groovy"),
+        11,
+        &borrow(&keyless),
+        None,
+        |_| {},
+    );
     b.expect_result("SUCCESS")
         .expect_echo("notarize: trusted 0")
         .expect_echo("matched: trusted 0")
@@ -512,7 +516,11 @@ fn keyless_notarize_and_signer_policy() {
     );
     w.expect_no_secret(&b);
     assert_no_token(&b.out.all(), &token, "the console log");
-    assert_no_token(&w.agent.argv().join("\n"), &token, "notarium's command lines");
+    assert_no_token(
+        &w.agent.argv().join("\n"),
+        &token,
+        "notarium's command lines",
+    );
     let receipt = b.json("notarium-receipts/dist_app.tar.gz.receipt.json");
     let entry = &receipt["entry"];
     assert_eq!(

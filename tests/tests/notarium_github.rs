@@ -519,11 +519,17 @@ fn keyless_release_notarize_and_signer_policy() {
         "        - ledger: default\n          role: write\n          claims:\n            repository_id: \"892345617\"\n",
     ));
     let gh = MockGitHub::start(REPO, TOKEN);
-    gh.add_release("v2.0", &[("app.tar.gz", b"app 2.0\n"), ("SHA256SUMS", b"sums 2.0\n")]);
+    gh.add_release(
+        "v2.0",
+        &[("app.tar.gz", b"app 2.0\n"), ("SHA256SUMS", b"sums 2.0\n")],
+    );
     let state = tempfile::tempdir().expect("temporary directory");
     let receipts = tempfile::tempdir().expect("temporary directory");
     let mut env = env(&gh, s.server.url(), &s.writer.secret, state.path());
-    env.push(("ACTIONS_ID_TOKEN_REQUEST_URL", mock.id_token_request_url_http()));
+    env.push((
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        mock.id_token_request_url_http(),
+    ));
     env.push((
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
         mock.id_token_request_token().to_owned(),
@@ -531,7 +537,11 @@ fn keyless_release_notarize_and_signer_policy() {
     env.push(("NOTARIUM_OIDC_AUDIENCE", AUDIENCE.to_owned()));
     let no_token = |run: &Run| {
         for t in mock.issued_tokens() {
-            assert_no_token(&format!("{}\n{}", run.stdout, run.stderr), &t, "notarium-github");
+            assert_no_token(
+                &format!("{}\n{}", run.stdout, run.stderr),
+                &t,
+                "notarium-github",
+            );
         }
     };
     let identity = oidc_signer_id(mock.issuer(), "repo:acme/app:ref:refs/heads/main");
@@ -550,15 +560,18 @@ fn keyless_release_notarize_and_signer_policy() {
         &env,
         b"",
     );
-    run.expect_code(0)
-        .expect_stderr(&format!("credential: the job's OIDC ID token (audience {AUDIENCE})"));
+    run.expect_code(0).expect_stderr(&format!(
+        "credential: the job's OIDC ID token (audience {AUDIENCE})"
+    ));
     no_token(&run);
     assert_eq!(
         mock.requests()
             .iter()
             .filter(|r| r.contains("idtoken"))
             .collect::<Vec<_>>(),
-        [&format!("GET /_apis/distributedtask/idtoken audience={AUDIENCE}")]
+        [&format!(
+            "GET /_apis/distributedtask/idtoken audience={AUDIENCE}"
+        )]
     );
     for r in run.results() {
         assert_eq!(r["signer"], json!(identity), "{r}");
@@ -615,12 +628,22 @@ fn keyless_release_notarize_and_signer_policy() {
     }
     gh.clear_requests();
     notarium_github(
-        &["status", "--sha", "0123456789abcdef0123456789abcdef01234567", "--from-json", "-"],
+        &[
+            "status",
+            "--sha",
+            "0123456789abcdef0123456789abcdef01234567",
+            "--from-json",
+            "-",
+        ],
         &env,
         run.stdout.as_bytes(),
     )
     .expect_code(0);
-    let post = gh.requests().into_iter().find(|r| r.method == "POST").expect("a status");
+    let post = gh
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("a status");
     assert_eq!(post.json()["state"], json!("failure"));
     assert_eq!(
         post.json()["description"],
@@ -640,7 +663,11 @@ fn keyless_release_notarize_and_signer_policy() {
     );
     run.expect_code(0);
     assert_eq!(run.results()[0]["signer"], json!(s.writer.id));
-    assert_eq!(mock.issued_tokens().len(), requested, "a token was requested");
+    assert_eq!(
+        mock.issued_tokens().len(),
+        requested,
+        "a token was requested"
+    );
     let run = authenticate("acme/app");
     run.expect_code(8);
     assert_eq!(run.results()[0]["reason"], json!("signer_mismatch"));
@@ -660,10 +687,14 @@ fn keyless_release_notarize_and_signer_policy() {
     // A request token the endpoint refuses: 7, nothing notarized, the request token unprinted.
     let mut refused = env.clone();
     refused.retain(|(k, _)| *k != "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-    refused.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-request-token".to_owned()));
+    refused.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "not-the-request-token".to_owned(),
+    ));
     gh.add_release("v2.3", &[("x.bin", b"x\n")]);
     let run = notarium_github(&["release", "notarize", "--tag", "v2.3"], &refused, b"");
-    run.expect_code(7).expect_stderr("cannot get the job's OIDC ID token");
+    run.expect_code(7)
+        .expect_stderr("cannot get the job's OIDC ID token");
     assert!(!run.stderr.contains("not-the-request-token"), "{run}");
     s.work.write("x.bin", b"x\n");
     s.cli.run(["authenticate", "x.bin"]).expect_code(2);

@@ -45,7 +45,9 @@ impl Mode {
         match s.trim() {
             "" | "true" => Ok(Mode::Auto),
             "false" => Ok(Mode::Off),
-            other => Err(format!("{other:?} is not an oidc setting: use true or false")),
+            other => Err(format!(
+                "{other:?} is not an oidc setting: use true or false"
+            )),
         }
     }
 }
@@ -122,7 +124,10 @@ impl TokenRequest {
             .map_err(|e| Error::Unreachable(format!("HTTP client: {e}")))?;
         let answer = http
             .get(url)
-            .header(reqwest::header::AUTHORIZATION, format!("bearer {}", self.bearer))
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("bearer {}", self.bearer),
+            )
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await

@@ -158,8 +158,7 @@ mod tests {
     #[test]
     fn a_signer_mismatch_is_a_failure() {
         let mut bad = row("dist/app", "signer_mismatch", 8, "signer_mismatch");
-        bad["signer_policy"] =
-            json!({ "matched": false, "mismatches": ["repository: required acme/other, verified acme/app"] });
+        bad["signer_policy"] = json!({ "matched": false, "mismatches": ["repository: required acme/other, verified acme/app"] });
         let doc = json!({ "exit_code": 8, "results": [row("a", "trusted", 0, "trusted"), bad] });
         assert_eq!(
             from_cli_json(&doc).expect("a document"),

@@ -62,7 +62,8 @@ Map call(Map args = [:]) {
         error("notarium ${mode}: onUnreachable must be fail or warn, not '${onUnreachable}'")
     }
     if (mode != 'authenticate' && !args.credentialsId && !args.idTokenCredentialsId) {
-        error("notarium ${mode}: credentialsId is required: the id of a Secret text credential holding a write API key (or idTokenCredentialsId: an OpenID Connect id token credential)")
+        error("notarium ${mode}: credentialsId is required: the id of a Secret text credential holding a write " +
+            'API key (or idTokenCredentialsId: an OpenID Connect id token credential)')
     }
     for (String p : POLICY.keySet()) {
         if (args[p] && mode != 'authenticate') {
