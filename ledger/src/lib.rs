@@ -116,6 +116,11 @@ pub struct CommitInfo {
     pub size: u64,
     /// Time spent in `COMMIT` (the fsync), in seconds.
     pub commit_seconds: f64,
+    /// Time spent extending the status index (reading the nodes it changes, computing and
+    /// writing the new ones), in seconds.
+    pub index_seconds: f64,
+    /// Time spent writing the entries' rows (with their secondary indexes), in seconds.
+    pub rows_seconds: f64,
     /// Time for the whole batch, in seconds.
     pub batch_seconds: f64,
 }

@@ -96,7 +96,14 @@ esac
 
 subjects=()
 while IFS= read -r s; do subjects+=("$s"); done < <(split_list "${INPUT_SUBJECTS:-}")
-[ "${#subjects[@]}" -gt 0 ] || die "no subjects: give files, directories or globs"
+# subject-name and subject-digest, as actions/attest takes them: one image, oci://NAME@DIGEST.
+if [ -n "${INPUT_SUBJECT_NAME:-}${INPUT_SUBJECT_DIGEST:-}" ]; then
+  if [ -z "${INPUT_SUBJECT_NAME:-}" ] || [ -z "${INPUT_SUBJECT_DIGEST:-}" ]; then
+    die "subject-name and subject-digest go together (an image name and its sha256: digest)"
+  fi
+  subjects+=("oci://${INPUT_SUBJECT_NAME#oci://}@${INPUT_SUBJECT_DIGEST}")
+fi
+[ "${#subjects[@]}" -gt 0 ] || die "no subjects: give files, directories, globs or oci:// images, or subject-name and subject-digest"
 
 oidc="${INPUT_OIDC:-true}"
 case "$oidc" in

@@ -540,6 +540,18 @@ impl Cli {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.run_with_stdin(args, None)
+    }
+
+    /// Runs `notarium ARGS…` to completion with `stdin` as its standard input (none: empty).
+    ///
+    /// # Panics
+    /// When the binary is missing or dies of a signal.
+    pub fn run_with_stdin<I, S>(&self, args: I, stdin: Option<&[u8]>) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let args: Vec<String> = args
             .into_iter()
             .map(|a| a.as_ref().to_string_lossy().into_owned())
@@ -557,7 +569,27 @@ impl Cli {
         if let Some(d) = &self.current_dir {
             cmd.current_dir(d);
         }
-        let out = cmd.output().expect("notarium runs");
+        let out = match stdin {
+            None => cmd.output().expect("notarium runs"),
+            Some(input) => {
+                use std::io::Write;
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("notarium runs");
+                let mut pipe = child.stdin.take().expect("stdin is piped");
+                let input = input.to_vec();
+                // Written from another thread: notarium may answer before it reads it all.
+                let writer = std::thread::spawn(move || {
+                    let _ = pipe.write_all(&input);
+                });
+                let out = child.wait_with_output().expect("notarium runs");
+                writer.join().expect("the stdin writer ends");
+                out
+            }
+        };
         let run = Run {
             args,
             code: out.status.code(),

@@ -25,8 +25,8 @@ use notarium_e2e::github::{
     action_dir, fixtures_dir, path_with, run_step, tool, which, ActRepo, Outputs, WORKFLOW,
 };
 use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer, ID_TOKEN_REQUEST_PATH};
-use notarium_e2e::proxy::{Proxy, Route};
-use notarium_e2e::{bin_dir, binary, Setup};
+use notarium_e2e::proxy::Proxy;
+use notarium_e2e::{bin_dir, binary, Server, Setup};
 use serde_json::{json, Value};
 
 /// The notice the CLI prints when it has no stored state and trusts the server's key.
@@ -136,9 +136,17 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
     // The workflow talks to the server through a proxy, which passes everything through
     // until the last runs, where it plays a server restored from an old backup.
     let proxy = Proxy::start(s.server.url());
-    let before = s.cli.run(["checkpoint"]);
-    before.expect_code(0);
-    let old_checkpoint = before.stdout.clone();
+    // A backup of the data directory before anything is notarized: later runs meet the
+    // server restored from it.
+    let backups = tempfile::tempdir().expect("tempdir");
+    let backup = backups.path().join("data");
+    let out = std::process::Command::new(binary("notariumd"))
+        .arg("backup")
+        .arg(s.server.data_dir())
+        .arg(&backup)
+        .output()
+        .expect("notariumd backup");
+    assert!(out.status.success(), "notariumd backup: {out:?}");
 
     let repo = ActRepo::new();
     let (work, state, out) = (repo.dir("work"), repo.dir("state"), repo.dir("out"));
@@ -277,17 +285,12 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         ]
     );
 
-    // Runs 3 and 4: the server is "restored from a backup" taken before run 1. It answers
-    // with its genuine old checkpoint, signed by the right key, in which the outputs were
-    // never notarized: every answer is exactly what that server said back then.
-    let old = old_checkpoint.clone();
-    proxy.replace(Route::Checkpoint, old_checkpoint.clone());
-    proxy.rewrite_json(Route::BatchAuthenticate, move |v| {
-        v["checkpoint"] = json!(old);
-        for r in v["results"].as_array_mut().expect("results") {
-            *r = json!({ "sha256": r["sha256"], "status": "unknown" });
-        }
-    });
+    // Runs 3 and 4: the server is restored from the backup taken before run 1 and served
+    // again behind the same URL. Every answer is genuine, signed by the right key, with status
+    // proofs that the outputs were never notarized in that older tree.
+    let old = Server::start_on(&backup, s.server.admin_token());
+    proxy.set_upstream(old.url());
+    let forwarded = proxy.forwarded();
     let state_before = snapshot(&state);
     let run3 = repo.run(&act, "verify", &env, key, &path);
     run3.expect_failure().expect_log("rollback");
@@ -298,8 +301,8 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         "{run3}"
     );
     assert!(
-        proxy.tampered() > 0,
-        "the proxy did not play the old server: {run3}"
+        proxy.forwarded() > forwarded,
+        "the restored server was never asked: {run3}"
     );
     assert_eq!(
         snapshot(&state),
@@ -307,7 +310,8 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         "the state moved after a failed verification"
     );
 
-    // The control: without the state carried over, the same old answers are believed.
+    // The control: without the state carried over, the restored server's answers verify on
+    // their own (they are true of its tree) and are believed: only the state catches it.
     let fresh = repo.dir("fresh-state");
     let run4 = repo.run(
         &act,
@@ -322,6 +326,14 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
     assert_eq!(
         (believed.status.as_str(), believed.exit_code.as_str()),
         ("unknown", "2"),
+        "{run4}"
+    );
+    assert_eq!(
+        believed.statuses(),
+        vec![
+            ("dist/app-macos.bin".to_owned(), "unknown".to_owned()),
+            ("dist/SHA256SUMS".to_owned(), "unknown".to_owned()),
+        ],
         "{run4}"
     );
 }

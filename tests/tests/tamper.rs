@@ -506,3 +506,24 @@ fn a_checkpoint_without_the_index_commitment_is_caught() {
         .expect_stderr("index");
     w.expect_honest(&["authenticate", "a"], 0);
 }
+
+#[test]
+fn the_same_tree_with_another_status_index_is_a_fork() {
+    let w = World::new();
+    w.notarize_via("a");
+    // The right key signs the tree the client stored with another index root: the tree is
+    // consistent, but one tree committing to two indexes is equivocation.
+    let key = w.s.server.signing_key();
+    w.proxy.rewrite(Route::Checkpoint, move |body| {
+        let note = String::from_utf8(body.to_vec()).expect("a note");
+        let mut cp = UnverifiedCheckpoint::parse(&note)
+            .expect("a checkpoint")
+            .claimed()
+            .clone();
+        cp.set_index_root(&notarium_core::Hash([7; 32]));
+        cp.sign(&key).expect("signs").note().as_bytes().to_vec()
+    });
+    w.expect_tampering(&["checkpoint"])
+        .expect_stderr("status indexes");
+    w.expect_honest(&["checkpoint"], 0);
+}
