@@ -293,6 +293,22 @@ impl Server {
         self.root.path().join("data")
     }
 
+    /// Backs the running server's data directory up to `to` with `notariumd backup`, as an
+    /// operator would: a test later starts a server on it ([`Server::start_on`]) to play one
+    /// restored from an old backup, whose answers are genuine but older.
+    ///
+    /// # Panics
+    /// When the backup fails.
+    pub fn backup(&self, to: &Path) {
+        let out = Command::new(binary("notariumd"))
+            .arg("backup")
+            .arg(self.data_dir())
+            .arg(to)
+            .output()
+            .expect("notariumd backup runs");
+        assert!(out.status.success(), "notariumd backup: {out:?}");
+    }
+
     /// The directory of ledger `default` (see `server/src/state.rs` for the layout).
     pub fn default_ledger_dir(&self) -> PathBuf {
         self.data_dir().join("ledgers").join("default")

@@ -29,7 +29,7 @@ use notarium_e2e::ci_plugins::{
 };
 use notarium_e2e::gitlab::{assert_job, Components, Project};
 use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer};
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::{Server, Setup};
 use serde_json::Value;
 
@@ -212,10 +212,13 @@ fn unreachable_server_warns_or_fails_as_asked() {
 fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let s = Setup::new();
-    // An older checkpoint, genuine and signed, to replay later.
     s.work.write("first", b"first\n");
     s.cli.run(["notarize", "first"]).expect_code(0);
-    let older = s.cli.stored_checkpoint();
+    // A backup of the data directory before the pipeline notarizes: the later pipelines meet
+    // the server restored from it.
+    let backups = tempfile::tempdir().expect("tempdir");
+    let backup = backups.path().join("data");
+    s.server.backup(&backup);
 
     let proxy = Proxy::start(s.server.url());
     let mut vars = server_vars(&s.server);
@@ -231,10 +234,12 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     .expect_code(0);
     p.assert_verdict("notarize", "trusted", 0);
 
-    // Now the server lies: the artifact is unknown, and its checkpoint is the older one,
-    // which hides the notarization.
-    proxy.replace(Route::Artifact, br#"{"status":"unknown"}"#.to_vec());
-    proxy.replace(Route::Checkpoint, older);
+    // Now the server is restored from the backup, behind the same URL: every answer is
+    // genuine, signed by the right key, with status proofs that the artifact was never
+    // notarized in that older tree, which hides the notarization.
+    let old = Server::start_on(&backup, s.server.admin_token());
+    proxy.set_upstream(old.url());
+    let forwarded = proxy.forwarded();
 
     // The next pipeline of the same project restores the state from the cache: rollback.
     let out = p.run(
@@ -245,9 +250,13 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     out.expect_code(1).expect_output("rollback");
     assert_job(&out, "authenticate", "FAIL");
     p.assert_verdict("authenticate", "verification_failed", 5);
+    assert!(
+        proxy.forwarded() > forwarded,
+        "the restored server was never asked"
+    );
 
-    // A project without that cache has nothing to compare with and believes the lie: the
-    // cache is what caught it.
+    // A project without that cache has nothing to compare with and believes the restored
+    // server (its answers are true of its own tree): the cache is what caught it.
     let fresh = Project::new(&gcl, &c, "rollback.gitlab-ci.yml", &[], &secrets);
     let believed = fresh.run(
         &path_with_notarium(),

@@ -26,7 +26,7 @@ use notarium_e2e::ci_plugins::{
 };
 use notarium_e2e::jenkins::{borrow, groovy, scenario, tempdir, World};
 use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer};
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::Server;
 use serde_json::Value;
 
@@ -255,10 +255,13 @@ fn wrong_calls_fail_with_a_message() {
 fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
     let Some(groovy) = groovy() else { return };
     let w = World::new(&groovy);
-    // An older checkpoint, genuine and signed, to replay later.
     w.s.work.write("first", b"first\n");
     w.s.cli.run(["notarize", "first"]).expect_code(0);
-    let older = w.s.cli.stored_checkpoint();
+    // A backup of the data directory before the first build notarizes: the later builds meet
+    // the server restored from it.
+    let backups = tempdir("notarium-jenkins-backup-");
+    let backup = backups.path().join("data");
+    w.s.server.backup(&backup);
 
     let proxy = Proxy::start(w.s.server.url());
     let mut vars = w.vars();
@@ -269,9 +272,11 @@ fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
         .build(&scenario("state.groovy"), 1, &notarize, None, |_| {})
         .expect_result("SUCCESS");
 
-    // Now the server lies: the artifact is unknown, and its checkpoint is the older one.
-    proxy.replace(Route::Artifact, br#"{"status":"unknown"}"#.to_vec());
-    proxy.replace(Route::Checkpoint, older);
+    // Now the server is restored from the backup, behind the same URL: its genuine answers,
+    // with status proofs, say the artifact is unknown in its older tree.
+    let old = Server::start_on(&backup, w.s.server.admin_token());
+    proxy.set_upstream(old.url());
+    let forwarded = proxy.forwarded();
 
     // A later build, in another workspace, finds the state in the agent's home: rollback.
     let mut authenticate = borrow(&vars);
@@ -282,6 +287,10 @@ fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
     b.expect_result("FAILURE")
         .expect_error("notarium authenticate: verification_failed (exit 5)");
     b.out.expect_output("rollback");
+    assert!(
+        proxy.forwarded() > forwarded,
+        "the restored server was never asked"
+    );
 
     // With the state somewhere empty (stateDir), nothing tells the lie: the kept state is
     // what caught it.
