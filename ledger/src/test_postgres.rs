@@ -281,6 +281,19 @@ impl TestDatabase {
         )
     }
 
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The URL of another database of the same cluster (superuser, no TLS).
+    pub fn url_of(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
+            self.port
+        )
+    }
+
     /// The URL for another role on the same database (trusted on 127.0.0.1 as well).
     pub fn url_as(&self, role: &str) -> String {
         format!(

@@ -125,7 +125,9 @@ impl State {
                     "the record of the latest signed checkpoint ({}) is missing: it may have \
                      been deleted together with newer data. Restore it from a backup with the \
                      database; without it this ledger cannot tell a rolled-back database \
-                     from a whole one",
+                     from a whole one. (On a database that several instances share, each \
+                     keeps its own record: a new instance starts from a copy of another's \
+                     ledger directory, key and record together.)",
                     record.path().display()
                 )));
             }

@@ -1646,9 +1646,11 @@ impl Batch for PgBatch<'_> {
             Durability::Normal => "BEGIN; SET LOCAL synchronous_commit TO off",
         };
         let sent = Instant::now();
-        let released = w.read.conn.get_mut().transaction(begin, |c| {
+        let fenced = std::cell::Cell::new(false);
+        let committed = w.read.conn.get_mut().transaction(begin, |c| {
             let fence = c.query_opt(RENEW, &[&id, &instance, &held.token, &lease_ms])?;
             let Some(fence) = fence else {
+                fenced.set(true);
                 return Err(Error::Unavailable(format!(
                     "another instance took over the sequencer lease of ledger {name}: this \
                      batch was not committed"
@@ -1682,7 +1684,12 @@ impl Batch for PgBatch<'_> {
                 )?;
             }
             Ok(released)
-        })?;
+        });
+        if fenced.get() {
+            // Lost: the next batch asks the database again.
+            w.set_held(held.token, None);
+        }
+        let released = committed?;
         let until = (!released).then(|| sent + lease);
         w.set_held(held.token, until);
         Ok(())
