@@ -302,6 +302,16 @@ impl TestDatabase {
         )
     }
 
+    /// A plain client on the cluster's `postgres` database, as the superuser: to create or
+    /// drop databases.
+    ///
+    /// # Panics
+    /// When the cluster cannot be reached.
+    pub fn admin(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url_of("postgres"), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to the cluster: {e}"))
+    }
+
     /// A plain client, as the superuser.
     ///
     /// # Panics

@@ -296,7 +296,7 @@ fn an_older_copy_of_the_database_is_refused() {
             .unwrap();
     }
     let old = format!("{}_old", db.name());
-    let mut admin = postgres::Client::connect(&db.url_of("postgres"), postgres::NoTls).unwrap();
+    let mut admin = db.admin();
     admin
         .batch_execute(&format!("CREATE DATABASE {old} TEMPLATE {}", db.name()))
         .unwrap();
