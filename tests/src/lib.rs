@@ -530,23 +530,30 @@ impl Cli {
         out
     }
 
-    /// The state (JSON) this CLI keeps for its server's ledger `default`.
+    /// The state (JSON) this CLI keeps for its server's ledger `default`: the client keeps one
+    /// per server URL, and a state directory used with several servers holds one for each.
     ///
     /// # Panics
-    /// When there is not exactly one state file for ledger `default`.
+    /// When there is not exactly one state file for ledger `default` of this CLI's server.
     pub fn stored_state(&self) -> serde_json::Value {
-        let files: Vec<_> = self
+        let states: Vec<serde_json::Value> = self
             .state_snapshot()
             .into_iter()
             .filter(|(p, _)| p.file_name() == Some(OsStr::new("default.json")))
+            .map(|(_, bytes)| serde_json::from_slice(&bytes).expect("the state file is JSON"))
+            .filter(|state: &serde_json::Value| {
+                state["server"].as_str().map(|s| s.trim_end_matches('/'))
+                    == Some(self.server.trim_end_matches('/'))
+            })
             .collect();
         assert_eq!(
-            files.len(),
+            states.len(),
             1,
-            "expected one state file for ledger default in {}",
+            "expected one state file for ledger default of {} in {}",
+            self.server,
             self.state_dir().display()
         );
-        serde_json::from_slice(&files[0].1).expect("the state file is JSON")
+        states.into_iter().next().expect("one state")
     }
 
     /// The signed checkpoint this CLI stored last for ledger `default`.
