@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use notarium_core::merkle::verify_consistency;
 use notarium_core::{Hash, LedgerName, Origin, Sha256, TreeSize, UnverifiedCheckpoint};
 use notarium_e2e::postgres::{database, TestDatabase};
-use notarium_e2e::{Cli, Server};
+use notarium_e2e::{binary, Cli, Server, Setup};
 use notarium_ledger::{Ledger, LedgerOptions, Postgres};
 
 /// A short lease, so that each failover round is quick (it is the longest a dead sequencer
@@ -362,4 +362,152 @@ fn an_older_copy_of_the_database_is_refused_at_start() {
     admin
         .batch_execute(&format!("DROP DATABASE {old} WITH (FORCE)"))
         .unwrap();
+}
+
+/// Runs `notariumd ARGS…` to completion: its exit code, standard output and standard error.
+fn notariumd(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(binary("notariumd"))
+        .args(args)
+        .env_remove("NOTARIUM_DATABASE")
+        .env_remove("NOTARIUM_CONFIG")
+        .output()
+        .expect("notariumd runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `notariumd migrate` on the data directory of a server that ran on SQLite: refused while the
+/// server runs; once stopped, every ledger is copied and checked, a second run finds them there;
+/// the server, restarted on the database with its SQLite files gone, answers everything it
+/// acknowledged, to a client whose stored checkpoint came from the SQLite server (so the tree
+/// on PostgreSQL extends it), and goes on; the offline audit of the database is clean.
+#[test]
+fn migrate_moves_a_served_data_directory_and_the_server_goes_on_on_postgres() {
+    let Some(db) = database() else {
+        return;
+    };
+    let mut setup = Setup::new();
+    let admin = setup.server.admin();
+    admin.run(["ledger", "create", "releases"]).expect_code(0);
+    for i in 0..6 {
+        let name = format!("sqlite-{i}");
+        setup
+            .cli
+            .run(["notarize", "--hash", &sha(&name), "--name", &name])
+            .expect_code(0);
+    }
+    setup
+        .cli
+        .run(["untrust", "--hash", &sha("sqlite-1"), "--name", "sqlite-1"])
+        .expect_code(0);
+    admin
+        .clone()
+        .env("NOTARIUM_LEDGER", "releases")
+        .run(["notarize", "--hash", &sha("release"), "--name", "release"])
+        .expect_code(0);
+    let before = checkpoint_of(&setup.cli.stored_checkpoint());
+    let data = setup.server.data_dir();
+    let url = db.url();
+    let migrate = [
+        "migrate".as_ref(),
+        "--from".as_ref(),
+        data.as_os_str(),
+        "--database".as_ref(),
+        url.as_ref(),
+    ];
+
+    // The server holds the directory: nothing is copied under it.
+    let (code, out, err) = notariumd(&migrate);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("is in use by"), "{err}");
+    let ledgers: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'notarium' \
+             AND table_name = 'ledgers'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    if ledgers > 0 {
+        let rows: i64 = db
+            .client()
+            .query_one("SELECT count(*) FROM notarium.ledgers", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 0, "a ledger was copied from a served directory");
+    }
+
+    setup.server.stop();
+    let (code, out, err) = notariumd(&migrate);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("ledger default: copied and checked"), "{out}");
+    assert!(out.contains("ledger releases: copied and checked"), "{out}");
+    let (code, out, err) = notariumd(&migrate);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("ledger default: the database holds its history already"),
+        "{out}"
+    );
+
+    // The SQLite files go: the restarted server can only be answering from the database.
+    for ledger in ["default", "releases"] {
+        let dir = data.join("ledgers").join(ledger);
+        for f in ["ledger.db", "ledger.db-wal", "ledger.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+    }
+    setup.server.set_env("NOTARIUM_DATABASE", &url);
+    setup.server.try_restart().unwrap();
+    for i in [0, 2, 3, 4, 5] {
+        setup
+            .cli
+            .run(["authenticate", "--hash", &sha(&format!("sqlite-{i}"))])
+            .expect_code(0);
+    }
+    setup
+        .cli
+        .run(["authenticate", "--hash", &sha("sqlite-1")])
+        .expect_code(1);
+    setup
+        .cli
+        .run(["notarize", "--hash", &sha("postgres"), "--name", "postgres"])
+        .expect_code(0);
+    setup
+        .cli
+        .run(["authenticate", "--hash", &sha("postgres")])
+        .expect_code(0);
+    let after = checkpoint_of(&setup.cli.stored_checkpoint());
+    assert!(after.0 > before.0, "{before:?} then {after:?}");
+    let stored: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM notarium.entries e JOIN notarium.ledgers l ON l.id = e.ledger_id \
+             WHERE l.name = 'default'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        stored as u64, after.0,
+        "every entry of the tree is in the database"
+    );
+    admin
+        .env("NOTARIUM_LEDGER", "releases")
+        .run(["authenticate", "--hash", &sha("release")])
+        .expect_code(0);
+
+    setup.server.stop();
+    let (code, out, err) = notariumd(&[
+        "audit".as_ref(),
+        data.as_os_str(),
+        "--database".as_ref(),
+        url.as_ref(),
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("ledger default: ok"), "{out}");
+    assert!(out.contains("ledger releases: ok"), "{out}");
 }
