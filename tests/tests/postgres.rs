@@ -4,7 +4,8 @@
 //! count through the other; `kill -9` of the instance that sequences, under load, twenty times:
 //! the other takes over within seconds, no acknowledged notarization is lost and every
 //! checkpoint any client saw is consistent with every later one; the database dropping every
-//! connection; a database restored from an older copy refused at start. Each test gets a
+//! connection; a database restored from an older copy refused at start; `notariumd migrate` of
+//! a served SQLite data directory, and the server going on on the database. Each test gets a
 //! database of its own and skips (loudly) without PostgreSQL, unless `CI` is set.
 
 use std::collections::BTreeMap;
