@@ -37,13 +37,16 @@ impl Ledger {
 
 impl Shared {
     fn follow(&self, reader: &dyn Reader) -> Result<(), Error> {
+        // What was published before the query: committed before it began, so storage must hold
+        // at least that. (A snapshot taken after the query may be this process's own newer
+        // commit, or another refresh's, which the query did not see: no rollback.)
+        let current = self.snapshot();
         let Some((size, note)) = reader.latest_checkpoint()? else {
             return Err(Error::Corrupt(format!(
                 "ledger {} has no checkpoint in storage any more",
                 self.name
             )));
         };
-        let current = self.snapshot();
         if note == current.checkpoint.note() {
             return Ok(());
         }

@@ -137,6 +137,61 @@ fn two_instances_take_turns_and_sign_one_history() {
     assert!(report.is_clean(), "{:#?}", report.findings);
 }
 
+/// Refreshes racing with appends on both instances (as requests do in `notariumd`): a refresh
+/// that read the database just before its own instance committed and published a larger tree
+/// must not take that for the database going back in time.
+#[test]
+fn refreshes_racing_with_appends_never_see_a_rollback() {
+    let Some(db) = test_postgres::database() else {
+        return;
+    };
+    let (pa, pb) = (instance(&db), instance(&db));
+    let dir_a = tempfile::tempdir().unwrap();
+    let a = Arc::new(Ledger::open(dir_a.path(), on(&pa)).unwrap());
+    a.append(vec![artifact(0, "k")]).unwrap();
+    let dir_b = copy_dir(dir_a.path());
+    let b = Arc::new(Ledger::open(dir_b.path(), on(&pb)).unwrap());
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let appenders: Vec<_> = (0..4u64)
+        .map(|t| {
+            let ledger = if t % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || {
+                for i in 0..60u64 {
+                    ledger
+                        .append(vec![artifact(1000 * (t + 1) + i, "k")])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let refreshers: Vec<_> = (0..4usize)
+        .map(|t| {
+            let ledger = if t % 2 == 0 { a.clone() } else { b.clone() };
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    ledger
+                        .refresh()
+                        .unwrap_or_else(|e| panic!("refresh {n} failed: {e}"));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    for t in appenders {
+        t.join().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refreshes: u64 = refreshers.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(refreshes > 0);
+    a.refresh().unwrap();
+    b.refresh().unwrap();
+    assert_eq!(a.size(), 241);
+    assert_eq!(a.checkpoint(), b.checkpoint());
+}
+
 /// What one instance acknowledged, another answers from the next request on: a refresh sees it
 /// (and a reader that did not refresh still answers from a checkpoint it verified).
 #[test]
