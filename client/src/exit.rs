@@ -40,13 +40,15 @@ Exit codes (with several files the worst, i.e. highest, wins):
   3   unsupported
   4   revoked: the signer's API key was revoked
   5   verification failed: tampering, a bad proof or signature, a rollback or fork
-  6   server unreachable, failing (5xx) or rate limiting (429)
+  6   server unreachable, failing (5xx) or rate limiting (429); offline, a status proof older
+      than --max-status-age or none (reason status_stale)
   7   unauthorized: no API key, an unknown or revoked one, or one without the role (401, 403)
   8   signer mismatch: the deciding entry's verified identity is not the --signer-* asked for
   64  usage: a wrong flag, argument or request
 
 With --output json the document says the same in exit_code and reason (trusted, untrusted,
-unknown, unsupported, revoked, verification_failed, server_unreachable, unauthorized, signer_mismatch, usage).";
+unknown, unsupported, revoked, verification_failed, server_unreachable, status_stale, unauthorized, signer_mismatch,
+usage).";
 
 /// The code of a verified status.
 pub fn for_status(s: Status) -> u8 {

@@ -1,5 +1,5 @@
 //! Who built an artifact, as the verified entry says, and the signer policy checked against it
-//! (docs/identity-in-entries.md). An entry written with a CI token carries the `identity` the
+//! (docs/ledger.md, "Entries"; docs/cli.md, "Signer policy"). An entry written with a CI token carries the `identity` the
 //! server verified; every entry may carry the `ci` context its client asserted. Tools show the
 //! two apart and never let the asserted one satisfy a policy.
 //!
@@ -60,18 +60,4 @@ pub fn evaluate(policy: &SignerPolicy, v: &Verdict) -> Option<PolicyOutcome> {
         return None;
     }
     deciding_entry(v).map(|e| PolicyOutcome::of(policy.check(e)))
-}
-
-/// `k=v, k=v` of a context map, for one text line.
-pub fn context_line(m: &std::collections::BTreeMap<String, String>) -> String {
-    m.iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                crate::results::printable(k),
-                crate::results::printable(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -45,6 +45,52 @@ pub fn file_stem(name: &str) -> String {
     format!("{}~{}", &stem[..MAX_STEM - 17], &digest[..16])
 }
 
+/// A receipt's two files as written next to an artifact (and attached beside an image): the
+/// receipt JSON, pretty-printed with a final newline, and the C2SP tlog-proof text.
+///
+/// # Errors
+/// [`Error::Tampering`] for a receipt whose leaf is not base64 (it could not have verified).
+pub fn receipt_files(receipt: &Receipt) -> Result<(String, String), Error> {
+    let proof = receipt
+        .to_tlog_proof()
+        .map_err(|e| Error::Tampering(format!("receipt of entry {}: {e}", receipt.index)))?
+        .render();
+    let json = serde_json::to_string_pretty(receipt).expect("receipts serialize") + "\n";
+    Ok((json, proof))
+}
+
+/// Reads a receipt from its JSON or its C2SP tlog-proof text (which carries the entry bytes
+/// as its extra data). Nothing is verified: [`Receipt::verify`] does that.
+///
+/// # Errors
+/// [`Error::Tampering`] for a tlog-proof that does not parse or carries no entry bytes;
+/// [`Error::Usage`] for text that is neither.
+pub fn parse_receipt(text: &str) -> Result<Receipt, Error> {
+    use base64::Engine;
+    if text.starts_with(notarium_core::tlog_proof::HEADER) {
+        let p = notarium_core::tlog_proof::TlogProof::parse(text)
+            .map_err(|e| Error::Tampering(format!("tlog-proof: {e}")))?;
+        let leaf = p
+            .extra
+            .clone()
+            .ok_or_else(|| Error::Tampering("the tlog-proof carries no entry bytes".into()))?;
+        let entry: serde_json::Value = serde_json::from_slice(&leaf)
+            .map_err(|e| Error::Tampering(format!("entry bytes: {e}")))?;
+        let ledger = entry["ledger"].as_str().unwrap_or_default().to_owned();
+        return Ok(Receipt {
+            ledger,
+            index: p.index.0,
+            entry,
+            leaf: base64::engine::general_purpose::STANDARD.encode(&leaf),
+            leaf_hash: notarium_core::leaf_hash(&leaf),
+            checkpoint: p.checkpoint,
+            inclusion_proof: p.proof,
+            verifier_key: String::new(),
+        });
+    }
+    serde_json::from_str(text).map_err(|e| Error::Usage(format!("not a receipt: {e}")))
+}
+
 /// The receipt files of one run in one directory.
 #[derive(Debug)]
 pub struct ReceiptDir {
@@ -92,10 +138,10 @@ impl ReceiptDir {
         let io =
             |p: &Path, e: std::io::Error| Error::State(format!("writing {}: {e}", p.display()));
         std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
-        let proof = receipt
-            .to_tlog_proof()
-            .map_err(|e| Error::Tampering(format!("{name}: {e}")))?
-            .render();
+        let (text, proof) = receipt_files(receipt).map_err(|e| match e {
+            Error::Tampering(m) => Error::Tampering(format!("{name}: {m}")),
+            other => other,
+        })?;
         let usual = file_stem(name);
         let stem = std::iter::once(usual.clone())
             .chain((1u32..).map(|n| match n {
@@ -105,7 +151,6 @@ impl ReceiptDir {
             .find(|s| self.is_free(s, receipt))
             .expect("an unbounded sequence of stems has a free one");
         let json = self.dir.join(format!("{stem}.receipt.json"));
-        let text = serde_json::to_string_pretty(receipt).expect("receipts serialize") + "\n";
         std::fs::write(&json, text).map_err(|e| io(&json, e))?;
         let path = self.dir.join(format!("{stem}.tlog-proof"));
         std::fs::write(&path, proof).map_err(|e| io(&path, e))?;

@@ -8,7 +8,8 @@ use notarium_core::api::PolicyOutcome;
 use notarium_core::{ArtifactStatus, Entry, SignerPolicy, VerifiedIdentity};
 use serde::Serialize;
 
-use crate::identity::{context_line, evaluate};
+use crate::identity::evaluate;
+use crate::images::{ImageInfo, NearMiss};
 use crate::{exit, Found, Notarized, Verdict};
 
 /// One artifact's outcome, as printed.
@@ -52,6 +53,21 @@ pub struct Row {
     /// Where the receipt was written (`--receipts`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
+    /// For an `oci://` subject: the manifest, what was attached or found beside it
+    /// (docs/oci.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+    /// Why an `unknown` may be a near miss of something notarized (each also in `details`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub near_misses: Vec<NearMiss>,
+}
+
+impl Row {
+    /// Adds a near miss, in `details` for humans as well.
+    pub fn near_miss(&mut self, n: NearMiss) {
+        self.details.push(n.text());
+        self.near_misses.push(n);
+    }
 }
 
 impl Row {
@@ -175,6 +191,14 @@ pub fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `k=v, k=v` of a context map, for one text line.
+fn context_line(m: &std::collections::BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{}={}", printable(k), printable(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Prints rows as a table (text) or one JSON document; returns the worst (highest) code.

@@ -196,6 +196,23 @@ impl Verifier {
                     cp.root()
                 )));
             }
+            // The same tree must commit to the same status index: two index lines for one
+            // tree are equivocation (docs/status-index.md §9). A tree first signed without the
+            // line and later with it is the one-time upgrade of a ledger written before it.
+            if n == m {
+                let index_of = |c: &SignedCheckpoint| {
+                    c.checkpoint()
+                        .index_root()
+                        .map_err(|e| tamper(format!("checkpoint rejected: {e}")))
+                };
+                if let (Some(was), Some(now)) = (index_of(prev)?, index_of(&cp)?) {
+                    if was != now {
+                        return Err(tamper(format!(
+                            "fork: the tree of {n} entries is signed with two different status indexes ({was} and {now})"
+                        )));
+                    }
+                }
+            }
             if n > m && m > 0 {
                 let proof = self.client.consistency(m, n).await?;
                 if proof.from != m || proof.to != n {

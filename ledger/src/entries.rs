@@ -33,7 +33,8 @@ pub enum NewEntry {
         identity: Option<VerifiedIdentity>,
     },
     /// A new API key. `credential` is the SHA-256 of the secret; it is stored beside the
-    /// ledger, never in the entry.
+    /// ledger, never in the entry, which records only its own SHA-256 (the entry's
+    /// `credential`, docs/ledger.md).
     KeyCreated {
         /// Public key id.
         id: String,

@@ -4,7 +4,7 @@
 //! in each commit; readers prove from it; a ledger written before the index gets it built once,
 //! when this version first opens it.
 
-use notarium_core::index::tree::{self, Node, NodeKey, NodeReader};
+use notarium_core::index::tree::{self, NibblePath, Node, NodeKey, NodeReader};
 use notarium_core::index::IndexKey;
 use notarium_core::{Entry, Hash};
 
@@ -19,6 +19,58 @@ impl NodeReader for StoredIndex<'_> {
 
     fn node(&self, key: &NodeKey) -> Result<Option<Node>, Error> {
         self.0.index_node(key)
+    }
+}
+
+/// The sequencer's copy of the index's upper levels: every batch reads the same few thousand
+/// nodes near the root (a key's path is about five nodes, and the top four levels are shared by
+/// nearly all keys), so keeping the latest node of each path up to [`NodeCache::DEPTH`] nibbles
+/// in memory leaves about one storage read per key. Nodes are immutable under their key
+/// (version and path), so a cached node is never stale: a lookup hits only on the exact version.
+#[derive(Default)]
+pub(crate) struct NodeCache {
+    by_path: std::collections::HashMap<NibblePath, (u64, Node)>,
+}
+
+impl NodeCache {
+    /// Paths of at most this many nibbles are cached: at most 1 + 16 + 256 + 4,096 + 65,536
+    /// nodes (tens of MB at millions of keys).
+    const DEPTH: usize = 4;
+
+    /// Keeps `node`, written under `key`, when it is near enough the root.
+    pub(crate) fn put(&mut self, key: &NodeKey, node: &Node) {
+        if key.path.len() <= Self::DEPTH {
+            self.by_path.insert(key.path, (key.version, node.clone()));
+        }
+    }
+
+    fn get(&self, key: &NodeKey) -> Option<Node> {
+        self.by_path
+            .get(&key.path)
+            .filter(|(version, _)| *version == key.version)
+            .map(|(_, node)| node.clone())
+    }
+}
+
+/// The stored index nodes behind the sequencer's [`NodeCache`]; nodes read from storage near
+/// the root are cached as well.
+pub(crate) struct CachedIndex<'a> {
+    pub store: &'a dyn Reader,
+    pub cache: &'a std::cell::RefCell<NodeCache>,
+}
+
+impl NodeReader for CachedIndex<'_> {
+    type Error = Error;
+
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, Error> {
+        if let Some(node) = self.cache.borrow().get(key) {
+            return Ok(Some(node));
+        }
+        let node = self.store.index_node(key)?;
+        if let Some(n) = &node {
+            self.cache.borrow_mut().put(key, n);
+        }
+        Ok(node)
     }
 }
 

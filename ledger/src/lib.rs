@@ -129,6 +129,11 @@ pub struct CommitInfo {
     pub size: u64,
     /// Time spent in `COMMIT` (the fsync), in seconds.
     pub commit_seconds: f64,
+    /// Time spent extending the status index (reading the nodes it changes, computing and
+    /// writing the new ones), in seconds.
+    pub index_seconds: f64,
+    /// Time spent writing the entries' rows (with their secondary indexes), in seconds.
+    pub rows_seconds: f64,
     /// Time for the whole batch, in seconds.
     pub batch_seconds: f64,
 }
@@ -565,7 +570,10 @@ impl Ledger {
         let appended = rx
             .recv()
             .map_err(|_| Error::Unavailable("the writer stopped".into()))??;
-        self.receipts(&appended)
+        match self.receipts_from_memory(&appended) {
+            Some(receipts) => Ok(receipts),
+            None => self.receipts(&appended),
+        }
     }
 
     /// Stops accepting appends, finishes every queued batch and waits for the writer.

@@ -123,17 +123,7 @@ impl View<'_> {
         leaf: &[u8],
         checkpoint: &SignedCheckpoint,
     ) -> Result<Receipt, Error> {
-        let proof = merkle::inclusion_proof(self, LeafIndex(index), checkpoint.size())?;
-        Ok(Receipt {
-            ledger: self.shared.name.to_string(),
-            index,
-            entry: serde_json::from_slice(leaf).unwrap_or(serde_json::Value::Null),
-            leaf: base64::engine::general_purpose::STANDARD.encode(leaf),
-            leaf_hash: notarium_core::leaf_hash(leaf),
-            checkpoint: checkpoint.note().to_owned(),
-            inclusion_proof: proof,
-            verifier_key: self.shared.verifier_text.clone(),
-        })
+        receipt(self.shared, self, index, leaf, checkpoint)
     }
 
     /// The status of `sha256`, decided by its latest entry (optionally only from `signers`),
@@ -300,6 +290,62 @@ impl NodeSource for View<'_> {
     }
 }
 
+/// The receipt of entry `index` (whose canonical bytes are `leaf`), with its inclusion proof
+/// from `nodes` against `checkpoint`.
+fn receipt<S: NodeSource<Error = Error>>(
+    shared: &Shared,
+    nodes: &S,
+    index: u64,
+    leaf: &[u8],
+    checkpoint: &SignedCheckpoint,
+) -> Result<Receipt, Error> {
+    let proof = merkle::inclusion_proof(nodes, LeafIndex(index), checkpoint.size())?;
+    Ok(Receipt {
+        ledger: shared.name.to_string(),
+        index,
+        entry: serde_json::from_slice(leaf).unwrap_or(serde_json::Value::Null),
+        leaf: base64::engine::general_purpose::STANDARD.encode(leaf),
+        leaf_hash: notarium_core::leaf_hash(leaf),
+        checkpoint: checkpoint.note().to_owned(),
+        inclusion_proof: proof,
+        verifier_key: shared.verifier_text.clone(),
+    })
+}
+
+/// Node lookups from memory alone: the snapshot's right-edge tiles and the cache of full
+/// tiles. Every node of the inclusion proof of an entry in the snapshot's last batch is there
+/// (its tiles are right-edge tiles, or full tiles published with the batch), so its receipt
+/// needs no read connection. A node that is not there is [`Error::NotFound`].
+struct Memory<'a> {
+    shared: &'a Shared,
+    snap: &'a Snapshot,
+}
+
+impl NodeSource for Memory<'_> {
+    type Error = Error;
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
+        let (tl, t, r, pos) = locate(level, index);
+        let missing = || Error::NotFound(format!("tree node {level}/{index} is not in memory"));
+        if let Some(right) = self.snap.edge.tile(tl) {
+            if right.index == t {
+                return right.node(r, pos).ok_or_else(missing);
+            }
+            if t > right.index {
+                return Err(missing());
+            }
+        }
+        let tile = self
+            .shared
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tl, t)
+            .ok_or_else(missing)?;
+        tile.node(r, pos).ok_or_else(missing)
+    }
+}
+
 fn check_size(snap: &Snapshot, size: u64) -> Result<(), Error> {
     if size > snap.size() {
         return Err(Error::NotFound(format!(
@@ -344,6 +390,33 @@ impl Ledger {
                 .map(|(i, leaf)| view.receipt(appended.first_index + i as u64, leaf))
                 .collect()
         })
+    }
+
+    /// The receipts of [`Ledger::receipts`] built from memory alone, without a read
+    /// connection: the nodes of a just-appended entry's proof are in the batch's right-edge
+    /// tiles and the tiles it completed. `None` when a node is not in memory (the tile cache
+    /// evicted it): then read them with [`Ledger::receipts`].
+    pub fn receipts_from_memory(&self, appended: &Appended) -> Option<Vec<Receipt>> {
+        let nodes = Memory {
+            shared: &self.shared,
+            snap: &appended.snapshot,
+        };
+        appended
+            .leaves
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| {
+                let index = appended.first_index + i as u64;
+                receipt(
+                    &self.shared,
+                    &nodes,
+                    index,
+                    leaf,
+                    &appended.snapshot.checkpoint,
+                )
+                .ok()
+            })
+            .collect()
     }
 
     /// The receipt of entry `index` in the latest checkpoint.

@@ -119,6 +119,18 @@ impl SignedRecord {
     /// I/O errors: the caller must then not answer with the checkpoint.
     pub(crate) fn record(&mut self, checkpoint: &SignedCheckpoint) -> Result<(), Error> {
         let note = checkpoint.note();
+        // Never backwards: a smaller tree than the one recorded is covered by it already (the
+        // recorder can hand over a batch committed before a checkpoint the writer recorded
+        // itself when it reloaded its state).
+        let recorded = self
+            .latest
+            .as_deref()
+            .and_then(|n| n.lines().nth(1))
+            .and_then(|size| size.parse::<u64>().ok());
+        if recorded.is_some_and(|r| checkpoint.size().0 < r) || self.latest.as_deref() == Some(note)
+        {
+            return Ok(());
+        }
         let seq = self.seq + 1;
         let mut slot = Vec::with_capacity(SLOT);
         slot.extend_from_slice(MAGIC);

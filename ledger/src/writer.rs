@@ -3,12 +3,16 @@
 //!
 //! It does only what must be serial: check key changes against the stored keys, assign
 //! indices and the batch's time, finish the entries (their bytes were built and size-checked
-//! by the callers, see [`crate::entries`]), append leaf hashes to the right edge, sign the
-//! checkpoint and commit. It reaches storage only through [`crate::store::Writer`].
+//! by the callers, see [`crate::entries`]), append leaf hashes to the right edge, extend the
+//! status index, sign the checkpoint and commit. It reaches storage only through
+//! [`crate::store::Writer`]. A second thread, the recorder, makes the record of each signed
+//! checkpoint durable ([`crate::signer`]), publishes the batch and answers its callers, while
+//! the sequencer already commits the next batch: the two syncs of a batch overlap those of
+//! its neighbours instead of adding up.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use notarium_core::api::Key;
@@ -294,10 +298,22 @@ pub(crate) fn spawn(
     settings: Settings,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let name = format!("ledger-{}", state.ledger);
+    let record = Arc::new(Mutex::new(record));
+    let record_failed = Arc::new(Mutex::new(None));
+    let (to_recorder, pending) = mpsc::channel();
+    let recorder = {
+        let (record, shared, failed) = (record.clone(), shared.clone(), record_failed.clone());
+        std::thread::Builder::new()
+            .name(format!("record-{}", state.ledger))
+            .spawn(move || record_and_answer(&record, &shared, &failed, &pending))?
+    };
     let writer = Writer {
         store,
         state,
         record,
+        recorder: Some((to_recorder, recorder)),
+        record_failed,
+        index_cache: std::cell::RefCell::default(),
         shared,
         max_batch: settings.max_batch.max(1),
         on_commit: settings.on_commit,
@@ -316,11 +332,87 @@ fn system_time_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
+/// A committed batch on its way to its callers: what the recorder must make durable in the
+/// record, publish, and answer.
+struct Committed {
+    checkpoint: SignedCheckpoint,
+    snapshot: Arc<Snapshot>,
+    completed: Vec<Arc<TileTree>>,
+    /// Each caller with its part of the batch (as in [`Written`]).
+    answers: Vec<(Done, Leaves)>,
+}
+
+/// One caller's part of a batch: the index of its first entry and its entries' bytes.
+type Leaves = (u64, Vec<Vec<u8>>);
+
+/// The recorder thread: records the newest committed checkpoint (one `fdatasync` for every
+/// batch that committed meanwhile), then publishes each batch's snapshot in commit order and
+/// answers its callers. It runs beside the sequencer, so that the record's sync of batch `n`
+/// overlaps the commit of batch `n + 1`: nobody is answered, and no reader sees a checkpoint,
+/// before both the commit and the record that covers it are durable. A database ahead of the
+/// record (a crash between the two) is what `State::load` accepts; never the reverse.
+fn record_and_answer(
+    record: &Mutex<SignedRecord>,
+    shared: &Shared,
+    failed: &Mutex<Option<String>>,
+    pending: &mpsc::Receiver<Committed>,
+) {
+    while let Ok(first) = pending.recv() {
+        let mut batches = vec![first];
+        while let Ok(more) = pending.try_recv() {
+            batches.push(more);
+        }
+        let newest = &batches[batches.len() - 1].checkpoint;
+        let mut why = failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if why.is_none() {
+            let recorded = record
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(newest);
+            if let Err(e) = recorded {
+                let msg = format!(
+                    "the ledger stopped writing: the record of the signed checkpoint failed: {e}"
+                );
+                tracing::error!(error = %e, "recording the signed checkpoint failed; the ledger stops writing");
+                shared.stopped(&msg);
+                *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg.clone());
+                why = Some(msg);
+            }
+        }
+        for b in batches {
+            match &why {
+                None => {
+                    shared.publish(b.snapshot.clone(), b.completed);
+                    for (done, (first_index, leaves)) in b.answers {
+                        done(Ok(Appended {
+                            first_index,
+                            leaves,
+                            snapshot: b.snapshot.clone(),
+                        }));
+                    }
+                }
+                Some(why) => {
+                    for (done, _) in b.answers {
+                        done(Err(Error::Unavailable(why.clone())));
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct Writer {
     store: Box<dyn Store>,
     state: State,
-    /// The record of the latest signed checkpoint, written after each commit.
-    record: SignedRecord,
+    /// The record of the latest signed checkpoint, written after each commit by the recorder
+    /// (and read here when the state must be reloaded).
+    record: Arc<Mutex<SignedRecord>>,
+    /// The recorder thread and the way to it (taken when the writer stops).
+    recorder: Option<(mpsc::Sender<Committed>, std::thread::JoinHandle<()>)>,
+    /// Why the recorder failed, once it has: the writer then stops too.
+    record_failed: Arc<Mutex<Option<String>>>,
+    /// The status index's nodes near the root, as last committed.
+    index_cache: std::cell::RefCell<crate::index::NodeCache>,
     shared: Arc<Shared>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
@@ -339,7 +431,14 @@ struct KeyChanges {
 }
 
 /// The entries of one batch: each request's index of its first entry and its entry bytes.
-type Written = Vec<(u64, Vec<Vec<u8>>)>;
+type Written = Vec<Leaves>;
+
+/// Where a batch's time went (seconds), for [`CommitInfo`].
+struct Timings {
+    commit: f64,
+    index: f64,
+    rows: f64,
+}
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Msg>) {
@@ -367,6 +466,11 @@ impl Writer {
             for done in attests {
                 done(self.attest());
             }
+        }
+        // Every committed batch recorded and answered before the store closes.
+        if let Some((to_recorder, recorder)) = self.recorder.take() {
+            drop(to_recorder);
+            let _ = recorder.join();
         }
         if let Err(e) = self.store.close() {
             tracing::warn!(ledger = %self.state.ledger, error = %e, "closing the store failed");
@@ -410,7 +514,7 @@ impl Writer {
             self.state.key.clone(),
             false,
             self.state.indexed,
-            &mut self.record,
+            &mut self.record.lock().unwrap_or_else(|e| e.into_inner()),
         )?;
         self.shared
             .publish(Arc::new(self.state.snapshot()), Vec::new());
@@ -427,13 +531,23 @@ impl Writer {
         // Only the sequencer signs, and only what is the latest.
         self.take_turn()?;
         let seconds = u64::try_from((self.clock)() / 1_000_000).unwrap_or(0);
-        let mut body = self.state.checkpoint.checkpoint().clone();
+        // The published tree: recorded, and covering every append answered before this was
+        // asked (a batch still with the recorder has answered nobody yet).
+        let snapshot = self.shared.snapshot();
+        let mut body = snapshot.checkpoint.checkpoint().clone();
         body.set_time(seconds);
-        // Between batches the published snapshot is the writer's state.
-        Ok((body.sign(&self.state.key)?, self.shared.snapshot()))
+        Ok((body.sign(&self.state.key)?, snapshot))
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
+        if self.failed.is_none() {
+            // The recorder stopped: so does the writer (it already said why).
+            self.failed = self
+                .record_failed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+        }
         if let Some(why) = &self.failed {
             for req in batch {
                 (req.done)(Err(Error::Unavailable(why.clone())));
@@ -478,10 +592,9 @@ impl Writer {
             return;
         }
         match self.write(drafts, time_us) {
-            Ok((written, commit_seconds, completed)) => {
+            Ok((written, timings, completed)) => {
                 self.state.last_time_us = time_us;
                 let snapshot = Arc::new(self.state.snapshot());
-                self.shared.publish(snapshot.clone(), completed);
                 let count: usize = written.iter().map(|(_, l)| l.len()).sum();
                 self.shared.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.shared
@@ -492,16 +605,26 @@ impl Writer {
                     obs(CommitInfo {
                         entries: count,
                         size: self.state.edge.size(),
-                        commit_seconds,
+                        commit_seconds: timings.commit,
+                        index_seconds: timings.index,
+                        rows_seconds: timings.rows,
                         batch_seconds: started.elapsed().as_secs_f64(),
                     });
                 }
-                for (done, (first_index, leaves)) in waiting.into_iter().zip(written) {
-                    done(Ok(Appended {
-                        first_index,
-                        leaves,
-                        snapshot: snapshot.clone(),
-                    }));
+                // Recorded, published and answered by the recorder, while this thread goes on
+                // with the next batch.
+                let committed = Committed {
+                    checkpoint: self.state.checkpoint.clone(),
+                    snapshot,
+                    completed,
+                    answers: waiting.into_iter().zip(written).collect(),
+                };
+                if let Some((to_recorder, _)) = &self.recorder {
+                    if let Err(mpsc::SendError(c)) = to_recorder.send(committed) {
+                        for (done, _) in c.answers {
+                            done(Err(Error::Unavailable("the recorder stopped".into())));
+                        }
+                    }
                 }
             }
             Err(e @ (Error::Corrupt(_) | Error::Io(_))) => {
@@ -530,8 +653,11 @@ impl Writer {
                     self.state.key.clone(),
                     false,
                     self.state.indexed,
-                    &mut self.record,
+                    &mut self.record.lock().unwrap_or_else(|e| e.into_inner()),
                 );
+                // Whatever the failed batch read stays valid (committed nodes only), but start
+                // afresh with the reloaded state all the same.
+                self.index_cache.take();
                 match reload {
                     Ok(s) => self.state = s,
                     Err(re) => {
@@ -610,7 +736,7 @@ impl Writer {
         &mut self,
         batch: Vec<Vec<Draft>>,
         time_us: i64,
-    ) -> Result<(Written, f64, Vec<Arc<TileTree>>), Error> {
+    ) -> Result<(Written, Timings, Vec<Arc<TileTree>>), Error> {
         let time = Timestamp(time_us).to_string();
         let mut edge = self.state.edge.clone();
         let mut changes = EdgeChanges::default();
@@ -625,18 +751,24 @@ impl Writer {
             }
             next += 1;
         }
+        let index_started = Instant::now();
         let applied = if keyed.is_empty() {
             None
         } else {
             Some(notarium_core::index::tree::apply_entries(
-                &crate::index::StoredIndex(self.store.reads()),
+                &crate::index::CachedIndex {
+                    store: self.store.reads(),
+                    cache: &self.index_cache,
+                },
                 self.state.index_root,
                 &keyed,
                 next,
             )?)
         };
+        let mut index_seconds = index_started.elapsed().as_secs_f64();
         self.store.check_in_place()?;
         let mut tx = self.store.begin()?;
+        let rows_started = Instant::now();
         for drafts in batch {
             let first = edge.size();
             let mut leaves = Vec::with_capacity(drafts.len());
@@ -670,6 +802,7 @@ impl Writer {
             }
             written.push((first, leaves));
         }
+        let rows_seconds = rows_started.elapsed().as_secs_f64();
         for tile in &changes.completed {
             tx.tile(tile.level, tile.index, &tile.bytes(256))?;
         }
@@ -684,9 +817,11 @@ impl Writer {
         let mut index_root = self.state.index_root;
         let mut index_hash = None;
         if let Some(applied) = &applied {
+            let nodes_started = Instant::now();
             for (key, node) in &applied.nodes {
                 tx.index_node(key, node)?;
             }
+            index_seconds += nodes_started.elapsed().as_secs_f64();
             index_root = Some(size);
             index_hash = Some(applied.root_hash);
         }
@@ -712,12 +847,25 @@ impl Writer {
         tx.checkpoint(size, checkpoint.note(), index_root)?;
         let commit_started = Instant::now();
         tx.commit()?;
-        // Durable before anyone is answered with it (see `signer`).
-        self.record.record(&checkpoint)?;
+        // Committed: the new nodes are what the next batch reads near the root. (Never before
+        // the commit: a failed batch's versions are used again by the next one.)
+        if let Some(applied) = &applied {
+            let mut cache = self.index_cache.borrow_mut();
+            for (key, node) in &applied.nodes {
+                cache.put(key, node);
+            }
+        }
+        // The record of this checkpoint is made durable by the recorder before anyone is
+        // answered with it (see `record_and_answer` and `signer`).
         let commit_seconds = commit_started.elapsed().as_secs_f64();
         self.state.edge = edge;
         self.state.index_root = index_root;
         self.state.checkpoint = checkpoint;
-        Ok((written, commit_seconds, changes.completed))
+        let timings = Timings {
+            commit: commit_seconds,
+            index: index_seconds,
+            rows: rows_seconds,
+        };
+        Ok((written, timings, changes.completed))
     }
 }

@@ -395,3 +395,59 @@ on_both_stores!(
     signing_key_is_private,
     an_oversized_request_is_refused_alone_and_its_neighbours_commit,
 );
+
+/// Appends `n` artifacts (from `from`) as one request and returns what the writer answered.
+fn append_one_request(ledger: &Ledger, from: u64, n: u64) -> notarium_ledger::Appended {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let entries = (from..from + n).map(|i| artifact(i, "k")).collect();
+    ledger.append_with(entries, move |r| {
+        let _ = tx.send(r);
+    });
+    rx.recv().unwrap().unwrap()
+}
+
+/// The receipts of just-appended entries built from memory (the batch's right-edge tiles and
+/// the tiles it completed) are exactly the ones the read path builds, across tile boundaries
+/// and batches of every size; when the tile cache has evicted a tile a proof needs, memory
+/// says so instead of answering.
+#[test]
+fn receipts_from_memory_are_the_read_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(
+        dir.path(),
+        notarium_ledger::LedgerOptions {
+            tile_cache: 1,
+            ..common::options("default")
+        },
+    )
+    .unwrap();
+    let key = ledger.verifier_key().clone();
+    let mut next = 0;
+    // Sizes that end batches on, just before and just after the 256-leaf tile boundaries.
+    for n in [1, 2, 3, 250, 1, 255, 256, 257, 300, 1, 70] {
+        let appended = append_one_request(&ledger, next, n);
+        next += n;
+        let from_memory = ledger
+            .receipts_from_memory(&appended)
+            .expect("a just-appended batch's nodes are in memory");
+        assert_eq!(
+            from_memory,
+            ledger.receipts(&appended).unwrap(),
+            "batch of {n}"
+        );
+        for r in &from_memory {
+            r.verify(&key).unwrap();
+        }
+    }
+
+    // Entries in a tile this batch completed, after reading an older tile evicted it from
+    // the one-tile cache: not in memory any more, and the read path still answers.
+    let appended = append_one_request(&ledger, next, 600);
+    let first_full = appended.first_index.div_ceil(256) * 256;
+    assert!(first_full + 256 <= next + 600, "the batch completes a tile");
+    ledger.get(0).unwrap();
+    assert_eq!(ledger.receipts_from_memory(&appended), None);
+    for r in ledger.receipts(&appended).unwrap() {
+        r.verify(&key).unwrap();
+    }
+}

@@ -6,6 +6,11 @@
 # code; this script only translates it (on-unreachable: warn turns exit 6 into a warning). It
 # holds no ledger logic: hashing, proofs and the verified-checkpoint state are all the CLI's.
 #
+# The credential: the job's OpenID Connect ID token when the job may request one
+# (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN, set by `permissions: id-token: write`) and the
+# oidc input is true, else the api-key input. Either reaches notarium only as NOTARIUM_API_KEY
+# in its environment (never on a command line) and is masked before anything could print it.
+#
 # `run` exits non-zero only when it cannot run notarium at all (bad inputs, a download whose
 # SHA-256 does not match); otherwise the action's last step exits with the verdict, after the
 # receipts and the state are saved.
@@ -91,7 +96,33 @@ esac
 
 subjects=()
 while IFS= read -r s; do subjects+=("$s"); done < <(split_list "${INPUT_SUBJECTS:-}")
-[ "${#subjects[@]}" -gt 0 ] || die "no subjects: give files, directories or globs"
+# subject-name and subject-digest, as actions/attest takes them: one image, oci://NAME@DIGEST.
+if [ -n "${INPUT_SUBJECT_NAME:-}${INPUT_SUBJECT_DIGEST:-}" ]; then
+  if [ -z "${INPUT_SUBJECT_NAME:-}" ] || [ -z "${INPUT_SUBJECT_DIGEST:-}" ]; then
+    die "subject-name and subject-digest go together (an image name and its sha256: digest)"
+  fi
+  subjects+=("oci://${INPUT_SUBJECT_NAME#oci://}@${INPUT_SUBJECT_DIGEST}")
+fi
+[ "${#subjects[@]}" -gt 0 ] || die "no subjects: give files, directories, globs or oci:// images, or subject-name and subject-digest"
+
+oidc="${INPUT_OIDC:-true}"
+case "$oidc" in
+  true | false) ;;
+  *) die "oidc must be true or false, not '$oidc'" ;;
+esac
+audience="${INPUT_AUDIENCE:-notarium}"
+
+# The signer policy (authenticate only): each given input becomes its --signer-* flag.
+policy=()
+for p in issuer:"${INPUT_SIGNER_ISSUER:-}" repository:"${INPUT_SIGNER_REPOSITORY:-}" \
+  workflow:"${INPUT_SIGNER_WORKFLOW:-}" ref:"${INPUT_SIGNER_REF:-}"; do
+  value="${p#*:}"
+  value="${value#"${value%%[![:space:]]*}"}"
+  value="${value%"${value##*[![:space:]]}"}"
+  [ -n "$value" ] || continue
+  [ "$mode" = authenticate ] || die "signer-${p%%:*} is for mode authenticate, not $mode"
+  policy+=("--signer-${p%%:*}" "$value")
+done
 
 if [ -n "${NOTARIUM_API_KEY:-}" ]; then
   # The runner hides the key from every later line of the log.
@@ -210,12 +241,83 @@ else
   fi
 fi
 
+# --- credential ---------------------------------------------------------------------------
+# percent_encode TEXT: TEXT as a URL query value (RFC 3986 unreserved characters kept).
+percent_encode() {
+  local LC_ALL=C text=$1 out="" c i
+  for ((i = 0; i < ${#text}; i++)); do
+    c=${text:i:1}
+    case "$c" in
+      [A-Za-z0-9.~_-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c"; out+=$c ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
+# request_id_token AUDIENCE: prints the job's ID token for AUDIENCE, as GitHub's toolkit asks
+# for it (GET ACTIONS_ID_TOKEN_REQUEST_URL&audience=…, bearer ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+# the token in .value). The request token goes to curl on stdin, never on its command line;
+# nothing of an answer is printed, since it may hold the token.
+request_id_token() {
+  local url=$ACTIONS_ID_TOKEN_REQUEST_URL sep='&' answer token
+  case "$url" in *\?*) ;; *) sep='?' ;; esac
+  url="$url${sep}audience=$(percent_encode "$1")"
+  command -v curl >/dev/null 2>&1 || {
+    echo "requesting the job's ID token needs curl on the runner" >&2
+    return 1
+  }
+  case "$ACTIONS_ID_TOKEN_REQUEST_TOKEN" in
+    *[!A-Za-z0-9._~+/=-]*) echo "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not a bearer token" >&2; return 1 ;;
+  esac
+  answer=$(printf 'header = "Authorization: bearer %s"\n' "$ACTIONS_ID_TOKEN_REQUEST_TOKEN" |
+    curl --silent --show-error --fail --retry 3 --max-time 30 --config - -- "$url") || return 1
+  if command -v jq >/dev/null 2>&1; then
+    token=$(printf '%s' "$answer" | jq -r '.value // empty' 2>/dev/null) || token=""
+  else
+    token=$(printf '%s' "$answer" | tr -d '\n' |
+      sed -n 's/.*"value"[[:space:]]*:[[:space:]]*"\([A-Za-z0-9_.-]*\)".*/\1/p')
+  fi
+  if ! [[ "$token" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]]; then
+    echo "the answer holds no ID token (.value)" >&2
+    return 1
+  fi
+  printf '%s' "$token"
+}
+
+# Requested here, just before notarium runs: an ID token lives minutes.
+credential="api-key"
+if [ "$oidc" = true ] && [ -n "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ] &&
+  [ -n "${ACTIONS_ID_TOKEN_REQUEST_TOKEN:-}" ]; then
+  if ! id_token=$(request_id_token "$audience"); then
+    printf '::error title=Notarium: unauthorized::%s\n' "$(escape_data "cannot request the job's OIDC ID token (audience $audience); set oidc: false to use the api-key input instead")"
+    {
+      echo "status=unauthorized"
+      echo "exit-code=7"
+      echo "verdict=7"
+    } >>"$out"
+    exit 0
+  fi
+  # The runner hides the token from every later line of the log.
+  echo "::add-mask::${id_token}"
+  NOTARIUM_API_KEY="$id_token"
+  export NOTARIUM_API_KEY
+  unset id_token
+  credential="the job's OIDC ID token (audience $audience)"
+fi
+if [ -n "${NOTARIUM_API_KEY:-}" ]; then
+  echo "notarium: credential: $credential"
+else
+  echo "notarium: credential: none (no api-key, no OIDC ID token)"
+fi
+
 # --- run ----------------------------------------------------------------------------------
 args=(--output json "$mode")
 receipts=""
 case "$mode" in
   authenticate)
     while IFS= read -r s; do args+=(--signer "$s"); done < <(split_list "${INPUT_SIGNER:-}")
+    [ "${#policy[@]}" -eq 0 ] || args+=("${policy[@]}")
     ;;
   *)
     receipts="${INPUT_RECEIPTS_DIR:-}"
@@ -244,6 +346,7 @@ case "$code" in
   5) status=verification_failed ;;
   6) status=server_unreachable ;;
   7) status=unauthorized ;;
+  8) status=signer_mismatch ;;
   *) status=usage ;;
 esac
 
@@ -285,6 +388,15 @@ delimiter="NOTARIUM_JSON_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
       | (if .code == 0 then "✅" elif .code == 6 then "⚠️" else "❌" end) as $icon
       | "| \($icon) | `\(.subject | cell)` | \(.status | cell) | `\(.sha256[0:16])…` | \(.index // "-") | \(.signer // "-" | cell) |"
     ' "$json_file"
+    # Why a signer policy did not match, one line per file.
+    jq -r '
+      def cell: tostring | gsub("[|]"; "\\|") | gsub("[`\r\n]"; " ");
+      [.results[] | select(.signer_policy.matched == false)]
+      | if length > 0 then
+          "\nSigner policy not matched:\n",
+          (.[] | "- `\(.subject | cell)`: \(.signer_policy.mismatches // [] | join("; ") | cell)")
+        else empty end
+    ' "$json_file"
   elif $have_jq; then
     jq -r '"**\(.reason // "error")**: \(.error // "no artifacts" | tostring | gsub("[\r\n]"; " "))"' "$json_file"
   else
@@ -302,7 +414,8 @@ if $have_jq; then
     def prop: data | gsub(":"; "%3A") | gsub(","; "%2C");
     if (.results // []) | length > 0 then
       .results[] | select(.code != 0)
-      | "::error file=\(.subject | prop),title=\("Notarium: " + .status | prop)::\(.subject + " is " + .status + " (sha256 " + .sha256 + ")" | data)"
+      | ((.signer_policy.mismatches // []) | if length > 0 then ": " + join("; ") else "" end) as $why
+      | "::error file=\(.subject | prop),title=\("Notarium: " + .status | prop)::\(.subject + " is " + .status + " (sha256 " + .sha256 + ")" + $why | data)"
     elif .exit_code != 0 and .exit_code != 6 then
       "::error title=\("Notarium: " + (.reason // "error") | prop)::\(.error // "failed" | data)"
     else empty end

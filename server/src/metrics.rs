@@ -274,6 +274,8 @@ mod tests {
                 entries: 3,
                 size: 3,
                 commit_seconds: 0.001,
+                index_seconds: 0.0,
+                rows_seconds: 0.0,
                 batch_seconds: 0.002,
             },
         );
@@ -283,6 +285,8 @@ mod tests {
                 entries: 2,
                 size: 2,
                 commit_seconds: 0.001,
+                index_seconds: 0.0,
+                rows_seconds: 0.0,
                 batch_seconds: 0.002,
             },
         );

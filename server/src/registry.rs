@@ -87,6 +87,11 @@ impl LedgerHandle {
         let appended = rx
             .await
             .map_err(|_| ApiError::Storage("the writer stopped without answering".into()))??;
+        // The proofs' nodes are in memory (the batch's tiles): no read connection, no
+        // blocking thread. Only when the tile cache has evicted one are they read.
+        if let Some(receipts) = self.ledger.receipts_from_memory(&appended) {
+            return Ok(receipts);
+        }
         self.read(move |ledger| ledger.receipts(&appended)).await
     }
 

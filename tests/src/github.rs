@@ -467,6 +467,7 @@ pub fn notarium_github(args: &[&str], env: &[(&str, String)], stdin: &[u8]) -> R
         let name = k.to_string_lossy();
         if name.starts_with("NOTARIUM_")
             || name.starts_with("GITHUB_")
+            || name.starts_with("ACTIONS_")
             || name.to_ascii_lowercase().ends_with("_proxy")
             || name == "CI"
         {

@@ -82,6 +82,17 @@ impl Agent {
         }
     }
 
+    /// Adds a *Secret text* credential `id` holding `secret` (e.g. an OpenID Connect id
+    /// token) to the agent's store.
+    pub fn add_credential(&self, id: &str, secret: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.credentials)
+            .expect("the credentials store");
+        writeln!(f, "{id}={secret}").expect("write the credential");
+    }
+
     /// The same agent, loading the library from `dir` (e.g. a copy whose pins
     /// `scripts/pin` wrote) instead of `plugins/jenkins`.
     pub fn with_library(mut self, dir: &Path) -> Agent {
@@ -250,7 +261,16 @@ pub struct World {
 impl World {
     /// A new server with both keys, and an agent holding them.
     pub fn new(groovy: &Path) -> World {
-        let s = Setup::new();
+        World::of(groovy, Setup::new())
+    }
+
+    /// As [`World::new`], with `yaml` as the server's configuration file (e.g. trusted OIDC
+    /// issuers).
+    pub fn with_config(groovy: &Path, yaml: &str) -> World {
+        World::of(groovy, Setup::with_config(yaml))
+    }
+
+    fn of(groovy: &Path, s: Setup) -> World {
         let reader = s.server.create_key("deploy", "read");
         let agent = Agent::new(groovy, &s.writer, &reader);
         World { s, reader, agent }

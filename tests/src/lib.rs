@@ -105,6 +105,19 @@ pub fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A data directory saved by `notariumd backup` ([`Server::backup`]).
+pub struct Backup {
+    dir: tempfile::TempDir,
+    admin_token: String,
+}
+
+impl Backup {
+    /// Starts a `notariumd` on a copy of the backup, as an operator restoring it would.
+    pub fn serve(&self) -> Server {
+        Server::start_on(&self.dir.path().join("data"), &self.admin_token)
+    }
+}
+
 /// A running `notariumd` on 127.0.0.1 with its own temporary data directory. Killed on drop.
 pub struct Server {
     root: TempDir,
@@ -206,6 +219,30 @@ impl Server {
         };
         server.spawn("127.0.0.1:0");
         server
+    }
+
+    /// A backup of the data directory taken now with `notariumd backup`, while the server
+    /// runs; [`Backup::serve`] later plays this server restored from it: genuine answers,
+    /// signed by the same key, about an older tree.
+    ///
+    /// # Panics
+    /// When `notariumd backup` fails.
+    pub fn backup(&self) -> Backup {
+        let dir = tempfile::Builder::new()
+            .prefix("notarium-e2e-backup-")
+            .tempdir()
+            .expect("temporary directory");
+        let out = Command::new(binary("notariumd"))
+            .arg("backup")
+            .arg(self.data_dir())
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("notariumd backup runs");
+        assert!(out.status.success(), "notariumd backup: {out:?}");
+        Backup {
+            dir,
+            admin_token: self.admin_token.clone(),
+        }
     }
 
     /// The process id of the running server (to tell which instance holds a lease).
@@ -573,6 +610,18 @@ impl Cli {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.run_with_stdin(args, None)
+    }
+
+    /// Runs `notarium ARGS…` to completion with `stdin` as its standard input (none: empty).
+    ///
+    /// # Panics
+    /// When the binary is missing or dies of a signal.
+    pub fn run_with_stdin<I, S>(&self, args: I, stdin: Option<&[u8]>) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let args: Vec<String> = args
             .into_iter()
             .map(|a| a.as_ref().to_string_lossy().into_owned())
@@ -590,7 +639,27 @@ impl Cli {
         if let Some(d) = &self.current_dir {
             cmd.current_dir(d);
         }
-        let out = cmd.output().expect("notarium runs");
+        let out = match stdin {
+            None => cmd.output().expect("notarium runs"),
+            Some(input) => {
+                use std::io::Write;
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("notarium runs");
+                let mut pipe = child.stdin.take().expect("stdin is piped");
+                let input = input.to_vec();
+                // Written from another thread: notarium may answer before it reads it all.
+                let writer = std::thread::spawn(move || {
+                    let _ = pipe.write_all(&input);
+                });
+                let out = child.wait_with_output().expect("notarium runs");
+                writer.join().expect("the stdin writer ends");
+                out
+            }
+        };
         let run = Run {
             args,
             code: out.status.code(),

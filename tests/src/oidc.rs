@@ -164,6 +164,39 @@ pub fn encode(header: &Value, claims: &Value, signature: &[u8]) -> String {
     )
 }
 
+/// A `notariumd` configuration (YAML) that trusts `mock` as an issuer of `provider`
+/// (`github`, `gitlab`, `jenkins`) with `audience`, its CA, and `rules` (the YAML list under
+/// `rules:`, each line indented by 8 spaces). Keys may be refetched at once
+/// (`jwks_min_refresh_seconds: 0`), so that no test waits.
+pub fn issuer_config(mock: &MockIssuer, provider: &str, audience: &str, rules: &str) -> String {
+    format!(
+        "oidc:\n  jwks_min_refresh_seconds: 0\n  fetch_timeout_ms: 3000\n  issuers:\n    \
+         - issuer: {issuer}\n      provider: {provider}\n      audience: \"{audience}\"\n      \
+         algorithms: [RS256, ES256]\n      ca_bundle: {ca}\n      rules:\n{rules}",
+        issuer = mock.issuer(),
+        ca = mock.ca_bundle().display(),
+    )
+}
+
+/// Asserts that `text` (a CI run's log, outputs, a command line) holds neither `token` nor any
+/// of its three segments that is long enough to be recognised (16 characters or more): a
+/// token printed in part is as good as printed.
+///
+/// # Panics
+/// When it does; the message names `what`, never the token.
+pub fn assert_no_token(text: &str, token: &str, what: &str) {
+    assert!(
+        token.is_empty() || !text.contains(token),
+        "{what}: the token is in it"
+    );
+    for (i, seg) in token.split('.').enumerate() {
+        assert!(
+            seg.len() < 16 || !text.contains(seg),
+            "{what}: segment {i} of the token is in it"
+        );
+    }
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {
     SystemTime::now()
@@ -181,6 +214,7 @@ struct MockState {
     failing: Mutex<Option<StatusCode>>,
     discovery_issuer: Mutex<Option<String>>,
     requests: Mutex<Vec<String>>,
+    issued: Mutex<Vec<String>>,
     request_token: String,
     job_claims: Mutex<Map<String, Value>>,
     next_kid: AtomicU64,
@@ -259,6 +293,7 @@ impl MockIssuer {
             failing: Mutex::new(None),
             discovery_issuer: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
+            issued: Mutex::new(Vec::new()),
             request_token: b64(&token),
             job_claims: Mutex::new(Map::new()),
             next_kid: AtomicU64::new(1),
@@ -575,6 +610,12 @@ impl MockIssuer {
         self.requests().iter().filter(|r| **r == jwks).count()
     }
 
+    /// Every token the token request endpoint handed out so far, oldest first: what a test
+    /// looks for in the logs a CI run must never show it in.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.issued.lock().expect("no poisoning").clone()
+    }
+
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.state.requests.lock().expect("no poisoning").clear();
@@ -820,5 +861,10 @@ async fn id_token_request(
         b64(Value::Object(claims).to_string().as_bytes())
     );
     let token = format!("{input}.{}", b64(&key.sign(input.as_bytes())));
+    state
+        .issued
+        .lock()
+        .expect("no poisoning")
+        .push(token.clone());
     json_response(StatusCode::OK, &json!({ "value": token }))
 }

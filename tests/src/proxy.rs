@@ -86,7 +86,7 @@ impl Fault {
 }
 
 struct Shared {
-    upstream: String,
+    upstream: Mutex<String>,
     http: reqwest::Client,
     rules: Mutex<Vec<(Route, Rewrite)>>,
     faults: Mutex<Vec<Fault>>,
@@ -157,7 +157,7 @@ impl Proxy {
             .build()
             .expect("tokio runtime");
         let shared = Arc::new(Shared {
-            upstream: upstream.trim_end_matches('/').to_owned(),
+            upstream: Mutex::new(upstream.trim_end_matches('/').to_owned()),
             http: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -203,6 +203,13 @@ impl Proxy {
     /// The proxy's URL, to give the CLI as its server.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Forwards to another server from now on, behind the same URL: how a test plays a
+    /// server restored from an old backup, answering genuinely from its older state.
+    pub fn set_upstream(&self, upstream: &str) {
+        *self.shared.upstream.lock().expect("no poisoning") =
+            upstream.trim_end_matches('/').to_owned();
     }
 
     /// Forwards everything unchanged from now on: no rewrite rules, no faults.
@@ -300,7 +307,10 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .http
         .request(
             parts.method.clone(),
-            format!("{}{path_and_query}", shared.upstream),
+            format!(
+                "{}{path_and_query}",
+                shared.upstream.lock().expect("no poisoning")
+            ),
         )
         .body(body);
     for (name, value) in &parts.headers {

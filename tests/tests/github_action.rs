@@ -9,15 +9,23 @@
 //! and shellcheck on the action and the workflows (the test workflow and the release
 //! workflow). The download of the pinned release is tested in `tests/chain.rs`.
 //!
+//! Keyless: the action requests the job's OIDC ID token from GitHub's token endpoint (served
+//! here by the mock issuer of `notarium_e2e::oidc`) and notarizes with it against a
+//! `notariumd` that trusts the issuer; the `signer-*` inputs hold a deploy job to the verified
+//! identity (exit 8 when it does not match); without the token the API key is used; and no
+//! token is in any log, output or command line.
+//!
 //! Tools missing on a developer's machine skip the test loudly; with `CI` set they fail it.
 
 use std::path::Path;
 
+use notarium_core::entry::oidc_signer_id;
 use notarium_core::Sha256;
 use notarium_e2e::github::{
-    action_dir, fixtures_dir, path_with, run_step, tool, ActRepo, Outputs, WORKFLOW,
+    action_dir, fixtures_dir, path_with, run_step, tool, which, ActRepo, Outputs, WORKFLOW,
 };
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer, ID_TOKEN_REQUEST_PATH};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::{bin_dir, binary, Setup};
 use serde_json::{json, Value};
 
@@ -128,9 +136,9 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
     // The workflow talks to the server through a proxy, which passes everything through
     // until the last runs, where it plays a server restored from an old backup.
     let proxy = Proxy::start(s.server.url());
-    let before = s.cli.run(["checkpoint"]);
-    before.expect_code(0);
-    let old_checkpoint = before.stdout.clone();
+    // A backup of the data directory before anything is notarized: later runs meet the
+    // server restored from it.
+    let backup = s.server.backup();
 
     let repo = ActRepo::new();
     let (work, state, out) = (repo.dir("work"), repo.dir("state"), repo.dir("out"));
@@ -269,17 +277,12 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         ]
     );
 
-    // Runs 3 and 4: the server is "restored from a backup" taken before run 1. It answers
-    // with its genuine old checkpoint, signed by the right key, in which the outputs were
-    // never notarized: every answer is exactly what that server said back then.
-    let old = old_checkpoint.clone();
-    proxy.replace(Route::Checkpoint, old_checkpoint.clone());
-    proxy.rewrite_json(Route::BatchAuthenticate, move |v| {
-        v["checkpoint"] = json!(old);
-        for r in v["results"].as_array_mut().expect("results") {
-            *r = json!({ "sha256": r["sha256"], "status": "unknown" });
-        }
-    });
+    // Runs 3 and 4: the server is restored from the backup taken before run 1 and served
+    // again behind the same URL. Every answer is genuine, signed by the right key, with status
+    // proofs that the outputs were never notarized in that older tree.
+    let old = backup.serve();
+    proxy.set_upstream(old.url());
+    let forwarded = proxy.forwarded();
     let state_before = snapshot(&state);
     let run3 = repo.run(&act, "verify", &env, key, &path);
     run3.expect_failure().expect_log("rollback");
@@ -290,8 +293,8 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         "{run3}"
     );
     assert!(
-        proxy.tampered() > 0,
-        "the proxy did not play the old server: {run3}"
+        proxy.forwarded() > forwarded,
+        "the restored server was never asked: {run3}"
     );
     assert_eq!(
         snapshot(&state),
@@ -299,7 +302,8 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
         "the state moved after a failed verification"
     );
 
-    // The control: without the state carried over, the same old answers are believed.
+    // The control: without the state carried over, the restored server's answers verify on
+    // their own (they are true of its tree) and are believed: only the state catches it.
     let fresh = repo.dir("fresh-state");
     let run4 = repo.run(
         &act,
@@ -314,6 +318,14 @@ fn notarize_authenticate_tamper_and_rollback_across_runs() {
     assert_eq!(
         (believed.status.as_str(), believed.exit_code.as_str()),
         ("unknown", "2"),
+        "{run4}"
+    );
+    assert_eq!(
+        believed.statuses(),
+        vec![
+            ("dist/app-macos.bin".to_owned(), "unknown".to_owned()),
+            ("dist/SHA256SUMS".to_owned(), "unknown".to_owned()),
+        ],
         "{run4}"
     );
 }
@@ -613,5 +625,353 @@ fn release_workflow_passes_actionlint_and_zizmor() {
         &zizmor,
         &["--offline", ".github/workflows/release.yml"],
         &root,
+    );
+}
+
+/// The audience the server expects of the mock's GitHub-shaped tokens in these tests: not the
+/// action's default, so that the `audience` input is seen to reach the token request.
+const AUDIENCE: &str = "https://notarium.e2e.example";
+
+/// A server that trusts the mock issuer as GitHub's: tokens of repository 892345617 write
+/// ledger `default`.
+fn keyless_setup(mock: &MockIssuer, audience: &str) -> Setup {
+    Setup::with_config(&issuer_config(
+        mock,
+        "github",
+        audience,
+        "        - ledger: default\n          role: write\n          claims:\n            repository_id: \"892345617\"\n",
+    ))
+}
+
+/// `ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN` of the mock's token endpoint, as GitHub sets
+/// them for a job with `permissions: id-token: write` (plain HTTP: act's host runner cannot
+/// be given the mock's CA).
+fn token_endpoint(mock: &MockIssuer) -> [(&'static str, String); 2] {
+    [
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            mock.id_token_request_url_http(),
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            mock.id_token_request_token().to_owned(),
+        ),
+    ]
+}
+
+/// The token requests the mock received, as `audience=…`.
+fn token_requests(mock: &MockIssuer) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .filter_map(|r| r.strip_prefix(&format!("GET {ID_TOKEN_REQUEST_PATH} ")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The GitHub Action in act, keyless: with the job's ID token served by the mock issuer, the
+/// action requests it for its `audience` and notarizes with it (the token wins over the API
+/// key also given): the entry's signer is the identity, and the receipt carries the verified
+/// identity. A deploy job's signer policy that the identity matches is trusted; one it does
+/// not match fails as `signer_mismatch` (exit 8), with the mismatch in the outputs and the
+/// annotation. Without the token variables (the fallback), the API key notarizes, and the
+/// same policy fails, as an API-key entry has no verified identity. No run's log holds a
+/// token or a segment of one.
+#[test]
+fn keyless_notarize_and_signer_policy_in_act() {
+    let Some(act) = tool("act") else { return };
+    let mock = MockIssuer::start();
+    let s = keyless_setup(&mock, AUDIENCE);
+    let repo = ActRepo::new();
+    let (work, state, out) = (repo.dir("work"), repo.dir("state"), repo.dir("out"));
+    let path = path_with(&bin_dir());
+    let _ = binary("notarium");
+    let key = &s.writer.secret;
+    let base = env(s.server.url(), &work, &state, &out);
+    let endpoint = token_endpoint(&mock);
+    let keyless = {
+        let mut e = with(
+            with(base.clone(), "E2E_AUDIENCE", AUDIENCE),
+            "E2E_BUILD",
+            "1",
+        );
+        e.extend(endpoint.iter().cloned());
+        e
+    };
+    let policy = |e: Vec<(&'static str, String)>, repository: &str| {
+        let e = with(e, "E2E_SIGNER_ISSUER", mock.issuer());
+        let e = with(e, "E2E_SIGNER_REPOSITORY", repository);
+        let e = with(
+            e,
+            "E2E_SIGNER_WORKFLOW",
+            "acme/app/.github/workflows/release.yml",
+        );
+        with(e, "E2E_SIGNER_REF", "refs/heads/main")
+    };
+    let no_token_in = |run: &notarium_e2e::github::ActRun| {
+        let issued = mock.issued_tokens();
+        assert!(!issued.is_empty());
+        for t in &issued {
+            assert_no_token(&run.log, t, &format!("act -j {}", run.job));
+            for f in ["status", "exit-code", "receipts", "json"] {
+                let text = std::fs::read_to_string(out.join(&run.job).join(f)).unwrap_or_default();
+                assert_no_token(&text, t, &format!("output {f} of {}", run.job));
+            }
+        }
+    };
+
+    // Notarize with the token: one request, for the audience input.
+    let run = repo.run(&act, "oidc-notarize", &keyless, key, &path);
+    run.expect_success().expect_log(&format!(
+        "notarium: credential: the job's OIDC ID token (audience {AUDIENCE})"
+    ));
+    assert_eq!(
+        token_requests(&mock),
+        [format!("audience={AUDIENCE}")],
+        "{run}"
+    );
+    no_token_in(&run);
+    let notarized = Outputs::read(&out, "oidc-notarize");
+    assert_eq!(notarized.status, "notarized", "{run}");
+    let row = &notarized.doc()["results"][0];
+    let identity = oidc_signer_id(mock.issuer(), "repo:acme/app:ref:refs/heads/main");
+    assert_eq!(
+        row["signer"],
+        json!(identity),
+        "the token, not the key, signed: {row}"
+    );
+    assert_eq!(row["verified_identity"]["issuer"], json!(mock.issuer()));
+    assert_eq!(
+        row["verified_identity"]["context"]["repository"],
+        json!("acme/app")
+    );
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("receipts/dist_keyless.bin.receipt.json"))
+            .expect("the receipt"),
+    )
+    .expect("JSON");
+    assert_eq!(receipt["entry"]["signer"], json!(identity));
+    assert_eq!(receipt["entry"]["identity"]["provider"], json!("github"));
+    assert_eq!(
+        receipt["entry"]["identity"]["context"]["workflow_ref"],
+        json!("acme/app/.github/workflows/release.yml@refs/heads/main")
+    );
+
+    // A deploy job whose policy the verified identity matches: trusted.
+    let run = repo.run(
+        &act,
+        "oidc-authenticate",
+        &policy(keyless.clone(), "acme/app"),
+        key,
+        &path,
+    );
+    run.expect_success()
+        .expect_log("### Notarium authenticate: trusted (exit 0)");
+    no_token_in(&run);
+    let matched = Outputs::read(&out, "oidc-authenticate");
+    assert_eq!(
+        (matched.status.as_str(), matched.exit_code.as_str()),
+        ("trusted", "0")
+    );
+    assert_eq!(
+        matched.doc()["results"][0]["signer_policy"],
+        json!({ "matched": true })
+    );
+
+    // One it does not match: signer_mismatch, exit 8, the reason in the outputs and the log.
+    let run = repo.run(
+        &act,
+        "oidc-authenticate",
+        &policy(keyless.clone(), "acme/other"),
+        key,
+        &path,
+    );
+    run.expect_failure()
+        .expect_log("### Notarium authenticate: signer_mismatch (exit 8)")
+        .expect_log("::error file=dist/keyless.bin,title=Notarium%3A signer_mismatch::")
+        .expect_log("repository: required acme/other, verified acme/app");
+    no_token_in(&run);
+    let mismatched = Outputs::read(&out, "oidc-authenticate");
+    assert_eq!(
+        (mismatched.status.as_str(), mismatched.exit_code.as_str()),
+        ("signer_mismatch", "8")
+    );
+    let row = &mismatched.doc()["results"][0];
+    assert_eq!(row["reason"], json!("signer_mismatch"), "{row}");
+    assert_eq!(
+        row["signer_policy"]["mismatches"],
+        json!(["repository: required acme/other, verified acme/app"])
+    );
+    assert_eq!(token_requests(&mock).len(), 3, "one token per job");
+
+    // The fallback: no token offered, so the API key notarizes (a new build of the file), and
+    // the policy that matched the token's identity fails: an API-key entry has none.
+    let fallback = with(base.clone(), "E2E_BUILD", "2");
+    let run = repo.run(&act, "oidc-notarize", &fallback, key, &path);
+    run.expect_success()
+        .expect_log("notarium: credential: api-key");
+    let notarized = Outputs::read(&out, "oidc-notarize");
+    let row = &notarized.doc()["results"][0];
+    assert_eq!(row["signer"], json!(s.writer.id), "{row}");
+    assert!(row.get("verified_identity").is_none(), "{row}");
+    let run = repo.run(
+        &act,
+        "oidc-authenticate",
+        &policy(fallback, "acme/app"),
+        key,
+        &path,
+    );
+    run.expect_failure()
+        .expect_log("### Notarium authenticate: signer_mismatch (exit 8)")
+        .expect_log("has no verified identity");
+    let mismatched = Outputs::read(&out, "oidc-authenticate");
+    assert_eq!(
+        (mismatched.status.as_str(), mismatched.exit_code.as_str()),
+        ("signer_mismatch", "8")
+    );
+    assert_eq!(token_requests(&mock).len(), 3, "no token was requested");
+}
+
+/// A `curl` in front of the real one that records its command lines: the request token must
+/// never be on one.
+fn recording_curl(dir: &Path) {
+    let real = which("curl").expect("curl is installed");
+    let shim = dir.join("bin").join("curl");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{argv}'\nexec '{real}' \"$@\"\n",
+            argv = dir.join("curl-argv.log").display(),
+            real = real.display()
+        ),
+    )
+    .expect("write the shim");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// The action's script without a runner, where nothing masks the log: with the token variables
+/// set, the ID token (for the default audience) reaches notarium only as NOTARIUM_API_KEY in
+/// its environment, the request token goes to curl on stdin (on no command line), and the only
+/// line of the log holding the token is the `::add-mask::` that hides it. `oidc: false` uses
+/// the API key and requests nothing; a token request the endpoint refuses is `unauthorized`
+/// (exit 7) with a message, and prints neither token.
+#[test]
+fn the_id_token_reaches_notarium_only_through_its_environment() {
+    let mock = MockIssuer::start();
+    let s = keyless_setup(&mock, "notarium");
+    s.work.write("dist/app.bin", b"keyless\n");
+    let tools = tempfile::tempdir().expect("temporary directory");
+    let path = recording_notarium(tools.path());
+    recording_curl(tools.path());
+    let state = tools.path().join("state").to_string_lossy().into_owned();
+    let url = mock.id_token_request_url_http();
+    let step = |oidc: &str, request_token: &str| {
+        run_step(
+            &action_dir(),
+            "run",
+            s.work.path(),
+            &[
+                ("NOTARIUM_API_KEY", s.writer.secret.as_str()),
+                ("ACTIONS_ID_TOKEN_REQUEST_URL", url.as_str()),
+                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token),
+                ("INPUT_OIDC", oidc),
+                ("INPUT_MODE", "notarize"),
+                ("INPUT_SUBJECTS", "dist/app.bin"),
+                ("INPUT_SERVER", s.server.url()),
+                ("INPUT_STATE_DIR", &state),
+                ("GITHUB_JOB", "build"),
+            ],
+            &path,
+        )
+    };
+
+    let run = step("", mock.id_token_request_token());
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.outputs["status"], "notarized", "{run}");
+    assert_eq!(token_requests(&mock), ["audience=notarium"], "{run}");
+    let issued = mock.issued_tokens();
+    let token = issued.last().expect("a token was issued");
+    let log = format!("{}\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(token.as_str())).collect();
+    assert_eq!(
+        lines,
+        [format!("::add-mask::{token}")],
+        "the token is in the log outside the mask command"
+    );
+    let rest: String = log
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_no_token(&rest, token, "the step's log");
+    assert_no_token(&run.output_file, token, "the step's outputs");
+    assert_no_token(&run.summary, token, "the job summary");
+    let row = &serde_json::from_str::<Value>(&run.outputs["json"]).expect("JSON")["results"][0];
+    assert_eq!(
+        row["signer"],
+        json!(oidc_signer_id(
+            mock.issuer(),
+            "repo:acme/app:ref:refs/heads/main"
+        ))
+    );
+    let env = std::fs::read_to_string(tools.path().join("env.log")).expect("env.log");
+    assert_eq!(
+        env.lines().collect::<Vec<_>>(),
+        [token.as_str()],
+        "notarium got no token"
+    );
+    let argv = std::fs::read_to_string(tools.path().join("argv.log")).expect("argv.log");
+    assert_no_token(&argv, token, "notarium's command line");
+    let curl = std::fs::read_to_string(tools.path().join("curl-argv.log")).expect("curl ran");
+    assert_eq!(curl.lines().count(), 1, "{curl}");
+    assert!(
+        !curl.contains(mock.id_token_request_token()),
+        "the request token was on curl's command line"
+    );
+    assert_no_token(&curl, token, "curl's command line");
+
+    // oidc: false: the API key, and no request.
+    let run = step("false", mock.id_token_request_token());
+    assert_eq!(run.outputs["status"], "notarized", "{run}");
+    assert!(
+        run.stdout.contains("notarium: credential: api-key"),
+        "{run}"
+    );
+    assert_eq!(
+        token_requests(&mock).len(),
+        1,
+        "oidc: false requested a token"
+    );
+    let env = std::fs::read_to_string(tools.path().join("env.log")).expect("env.log");
+    assert_eq!(env.lines().last(), Some(s.writer.secret.as_str()));
+
+    // A request token the endpoint refuses: unauthorized, and notarium does not run.
+    let wrong = format!("wrong-{}", notarium_e2e::random_hex(16));
+    let run = step("true", &wrong);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        (
+            run.outputs["status"].as_str(),
+            run.outputs["exit-code"].as_str()
+        ),
+        ("unauthorized", "7"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("cannot request the job's OIDC ID token"),
+        "{run}"
+    );
+    assert!(
+        !format!("{run}").contains(&wrong),
+        "the request token was printed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tools.path().join("argv.log"))
+            .expect("argv.log")
+            .lines()
+            .count(),
+        2,
+        "notarium ran without a credential"
     );
 }

@@ -13,14 +13,23 @@
 //! gitlab-ci-local sets `GITLAB_CI=false` so that pipelines can tell a local run; the tests
 //! set it to `true`, as GitLab does, so that `notarium --ci` records GitLab's context.
 //!
+//! Keyless: the components ask GitLab for an OIDC ID token (`id_tokens`) and prefer it to the
+//! API key; gitlab-ci-local mints none, so the test puts a token minted by the mock issuer of
+//! `notarium_e2e::oidc` (GitLab's claims) in the job's `NOTARIUM_ID_TOKEN` variable, against a
+//! `notariumd` that trusts the issuer.
+//!
 //! Not covered: a real GitLab instance and runner (the catalog, masking in the job log, the
-//! docker executor).
+//! docker executor, GitLab minting the token).
 
 use std::path::PathBuf;
 
-use notarium_e2e::ci_plugins::{fixture_dir, path_with_notarium, plugin_dir, require_tool};
+use notarium_core::entry::oidc_signer_id;
+use notarium_e2e::ci_plugins::{
+    fixture_dir, path_with_notarium, plugin_dir, require_tool, run_with_deadline, scrub_env,
+};
 use notarium_e2e::gitlab::{assert_job, Components, Project};
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::{Server, Setup};
 use serde_json::Value;
 
@@ -203,10 +212,11 @@ fn unreachable_server_warns_or_fails_as_asked() {
 fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let s = Setup::new();
-    // An older checkpoint, genuine and signed, to replay later.
+    // A backup taken before the pipeline notarizes anything: later the server is restored
+    // from it, and answers genuinely, with status proofs, from the older tree.
     s.work.write("first", b"first\n");
     s.cli.run(["notarize", "first"]).expect_code(0);
-    let older = s.cli.stored_checkpoint();
+    let backup = s.server.backup();
 
     let proxy = Proxy::start(s.server.url());
     let mut vars = server_vars(&s.server);
@@ -222,10 +232,11 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     .expect_code(0);
     p.assert_verdict("notarize", "trusted", 0);
 
-    // Now the server lies: the artifact is unknown, and its checkpoint is the older one,
-    // which hides the notarization.
-    proxy.replace(Route::Artifact, br#"{"status":"unknown"}"#.to_vec());
-    proxy.replace(Route::Checkpoint, older);
+    // Now the server is restored from the backup, behind the same URL: the artifact is
+    // unknown there, proven so against its older (genuine, signed) checkpoint.
+    let restored = backup.serve();
+    proxy.set_upstream(restored.url());
+    let forwarded = proxy.forwarded();
 
     // The next pipeline of the same project restores the state from the cache: rollback.
     let out = p.run(
@@ -236,9 +247,13 @@ fn cached_state_catches_a_rollback_in_a_later_pipeline() {
     out.expect_code(1).expect_output("rollback");
     assert_job(&out, "authenticate", "FAIL");
     p.assert_verdict("authenticate", "verification_failed", 5);
+    assert!(
+        proxy.forwarded() > forwarded,
+        "the restored server was never asked"
+    );
 
-    // A project without that cache has nothing to compare with and believes the lie: the
-    // cache is what caught it.
+    // A project without that cache has nothing to compare with and believes the restored
+    // server, whose answers verify on their own: the cache is what caught it.
     let fresh = Project::new(&gcl, &c, "rollback.gitlab-ci.yml", &[], &secrets);
     let believed = fresh.run(
         &path_with_notarium(),
@@ -476,4 +491,150 @@ fn the_component_project_is_laid_out_as_gitlab_wants() {
     let moved = run();
     assert!(!moved.status.success());
     assert!(String::from_utf8_lossy(&moved.stderr).contains("already names another commit"));
+}
+
+/// The audience of the GitLab-shaped tokens in the keyless test (the components' `audience`
+/// input, and the server's configuration).
+const AUDIENCE: &str = "notarium-e2e";
+
+/// Keyless, end to end: the components' jobs carry `id_tokens: NOTARIUM_ID_TOKEN` with the
+/// `audience` input as `aud` (checked in gitlab-ci-local's preview of the merged pipeline),
+/// and with a token in that variable — minted by the mock issuer with GitLab's claims, since
+/// gitlab-ci-local mints none — notarize with it rather than with the API key also present:
+/// the entry's signer is the identity and its receipt carries the verified identity. The
+/// authenticate component's `signer_*` inputs: matched, trusted; another project, exit 8 and
+/// `signer_mismatch` in the dotenv report and the JSON result. Without a token the API key
+/// notarizes and the policy fails (an API-key entry has no verified identity); `oidc: false`
+/// uses the API key although a token is there. No token in any output.
+#[test]
+fn keyless_notarize_and_signer_policy() {
+    let Some(gcl) = gitlab_ci_local() else { return };
+    let mock = MockIssuer::start();
+    let s = Setup::with_config(&issuer_config(
+        &mock,
+        "gitlab",
+        AUDIENCE,
+        "        - ledger: default\n          role: write\n          claims:\n            project_id: \"20\"\n",
+    ));
+    let token = mock.mint(&mock.current_kid(), &mock.gitlab_claims(AUDIENCE));
+    let host = mock.issuer().trim_start_matches("https://").to_owned();
+    let c = Components::of_this_checkout();
+    let vars = |build: &str| {
+        let mut v = server_vars(&s.server);
+        v.push(("NOTARIUM_TEST_ISSUER", mock.issuer().to_owned()));
+        v.push((
+            "NOTARIUM_TEST_WORKFLOW",
+            format!("{host}/acme/app//.gitlab-ci.yml"),
+        ));
+        v.push(("NOTARIUM_TEST_BUILD", build.to_owned()));
+        v
+    };
+    let project = |oidc: &str, variables: &[(&str, &str)]| {
+        Project::new(
+            &gcl,
+            &c,
+            "oidc.gitlab-ci.yml",
+            &[("AUDIENCE", AUDIENCE), ("OIDC_SETTING", oidc)],
+            variables,
+        )
+    };
+    let with_token = [
+        ("NOTARIUM_ID_TOKEN", token.as_str()),
+        ("NOTARIUM_API_KEY", s.writer.secret.as_str()),
+    ];
+
+    let p = project("true", &with_token);
+    // The jobs the components add ask GitLab for the token, with the audience input.
+    let preview = run_with_deadline(&gcl, ["--preview"], p.root(), |cmd| {
+        scrub_env(cmd);
+    });
+    preview.expect_code(0);
+    let merged: Value = yaml_serde::from_str(&preview.stdout).expect("the preview is YAML");
+    for job in ["notarize", "authenticate", "authenticate-other"] {
+        assert_eq!(
+            merged[job]["id_tokens"]["NOTARIUM_ID_TOKEN"]["aud"], AUDIENCE,
+            "{job}: {}",
+            preview.stdout
+        );
+    }
+
+    let out = p.run(&path_with_notarium(), &borrow(&vars("1")), &[]);
+    out.expect_code(1)
+        .expect_output(
+            "notarium: credential: the job's OIDC ID token (id_tokens: NOTARIUM_ID_TOKEN)",
+        )
+        .expect_output("repository: required acme/other, verified acme/app")
+        .expect_absent(&s.writer.secret);
+    assert_no_token(&out.all(), &token, "the pipeline's output");
+    assert_job(&out, "notarize", "PASS");
+    assert_job(&out, "authenticate", "PASS");
+    assert_job(&out, "authenticate-other", "FAIL");
+    p.assert_verdict("notarize", "trusted", 0);
+    p.assert_verdict("authenticate", "trusted", 0);
+    p.assert_verdict("authenticate-other", "signer_mismatch", 8);
+    let identity = oidc_signer_id(
+        mock.issuer(),
+        "project_path:acme/app:ref_type:branch:ref:main",
+    );
+    let row = &p.result("notarize")["results"][0];
+    assert_eq!(
+        row["signer"],
+        identity.as_str(),
+        "the token, not the key: {row}"
+    );
+    assert_eq!(row["verified_identity"]["provider"], "gitlab", "{row}");
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            p.artifact("notarize", "notarium-receipts/dist_app.tar.gz.receipt.json"),
+        )
+        .expect("the receipt"),
+    )
+    .expect("JSON");
+    let id = &receipt["entry"]["identity"];
+    assert_eq!(id["issuer"], mock.issuer(), "{id}");
+    assert_eq!(id["context"]["repository"], "acme/app", "{id}");
+    assert_eq!(id["context"]["pipeline_id"], "574", "{id}");
+    assert_eq!(
+        p.result("authenticate")["results"][0]["signer_policy"],
+        serde_json::json!({ "matched": true })
+    );
+    let other = &p.result("authenticate-other")["results"][0];
+    assert_eq!(other["reason"], "signer_mismatch", "{other}");
+    assert_eq!(
+        other["signer_policy"]["mismatches"],
+        serde_json::json!(["repository: required acme/other, verified acme/app"])
+    );
+    for f in ["notarize", "authenticate", "authenticate-other"] {
+        let report = std::fs::read_to_string(p.artifact(f, &format!("notarium-receipts/{f}.env")))
+            .expect("the dotenv report");
+        assert_no_token(&report, &token, "a dotenv report");
+    }
+
+    // No token offered: the API key notarizes (a new build), and the same policy fails.
+    let p = project("true", &[("NOTARIUM_API_KEY", s.writer.secret.as_str())]);
+    let out = p.run(&path_with_notarium(), &borrow(&vars("2")), &[]);
+    out.expect_code(1)
+        .expect_output("notarium: credential: the API key in NOTARIUM_API_KEY")
+        .expect_output("has no verified identity");
+    p.assert_verdict("notarize", "trusted", 0);
+    p.assert_verdict("authenticate", "signer_mismatch", 8);
+    assert_eq!(
+        p.result("notarize")["results"][0]["signer"],
+        s.writer.id.as_str()
+    );
+
+    // oidc: false: the API key, although the job has a token.
+    let p = project("false", &with_token);
+    let out = p.run(
+        &path_with_notarium(),
+        &borrow(&vars("3")),
+        &["build", "notarize"],
+    );
+    out.expect_code(0)
+        .expect_output("notarium: credential: the API key in NOTARIUM_API_KEY");
+    assert_no_token(&out.all(), &token, "the pipeline's output");
+    assert_eq!(
+        p.result("notarize")["results"][0]["signer"],
+        s.writer.id.as_str()
+    );
 }

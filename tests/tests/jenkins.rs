@@ -9,16 +9,24 @@
 //! work on a machine without it. The download of the pinned release is tested in
 //! `tests/chain.rs`.
 //!
+//! Keyless: an OpenID Connect id token credential (a token the mock issuer of
+//! `notarium_e2e::oidc` minted with the oidc-provider plugin's claims) is the credential,
+//! against a `notariumd` that trusts the issuer, and the `signer*` parameters hold a build to
+//! the verified identity.
+//!
 //! Not covered: a real Jenkins controller (CPS, the script-security sandbox, agents, the
-//! Credentials plugin's masking); see plugins/jenkins/README.md.
+//! Credentials plugin's masking, the oidc-provider plugin minting the token); see
+//! plugins/jenkins/README.md.
 
 use std::os::unix::fs::PermissionsExt;
 
+use notarium_core::entry::oidc_signer_id;
 use notarium_e2e::ci_plugins::{
     plugin_dir, require_tool, run_with_deadline, scrub_env, workspace_root,
 };
 use notarium_e2e::jenkins::{borrow, groovy, scenario, tempdir, World};
-use notarium_e2e::proxy::{Proxy, Route};
+use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer};
+use notarium_e2e::proxy::Proxy;
 use notarium_e2e::Server;
 use serde_json::Value;
 
@@ -247,10 +255,11 @@ fn wrong_calls_fail_with_a_message() {
 fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
     let Some(groovy) = groovy() else { return };
     let w = World::new(&groovy);
-    // An older checkpoint, genuine and signed, to replay later.
+    // A backup taken before the build notarizes anything: later the server is restored
+    // from it, and answers genuinely, with status proofs, from the older tree.
     w.s.work.write("first", b"first\n");
     w.s.cli.run(["notarize", "first"]).expect_code(0);
-    let older = w.s.cli.stored_checkpoint();
+    let backup = w.s.server.backup();
 
     let proxy = Proxy::start(w.s.server.url());
     let mut vars = w.vars();
@@ -261,9 +270,11 @@ fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
         .build(&scenario("state.groovy"), 1, &notarize, None, |_| {})
         .expect_result("SUCCESS");
 
-    // Now the server lies: the artifact is unknown, and its checkpoint is the older one.
-    proxy.replace(Route::Artifact, br#"{"status":"unknown"}"#.to_vec());
-    proxy.replace(Route::Checkpoint, older);
+    // Now the server is restored from the backup, behind the same URL: the artifact is
+    // unknown there, proven so against its older (genuine, signed) checkpoint.
+    let restored = backup.serve();
+    proxy.set_upstream(restored.url());
+    let forwarded = proxy.forwarded();
 
     // A later build, in another workspace, finds the state in the agent's home: rollback.
     let mut authenticate = borrow(&vars);
@@ -274,9 +285,13 @@ fn state_in_the_agents_home_catches_a_rollback_in_a_later_build() {
     b.expect_result("FAILURE")
         .expect_error("notarium authenticate: verification_failed (exit 5)");
     b.out.expect_output("rollback");
+    assert!(
+        proxy.forwarded() > forwarded,
+        "the restored server was never asked"
+    );
 
-    // With the state somewhere empty (stateDir), nothing tells the lie: the kept state is
-    // what caught it.
+    // With the state somewhere empty (stateDir), the restored server's answers verify on
+    // their own: the kept state is what caught it.
     let empty = tempdir("notarium-jenkins-state-");
     let elsewhere = empty.path().to_string_lossy().into_owned();
     authenticate.push(("TEST_STATE_DIR", &elsewhere));
@@ -453,4 +468,112 @@ fn install_script_installs_npm_groovy_lint_on_a_clean_machine() {
             .any(|l| l.starts_with("install -g") && l.contains("npm-groovy-lint@")),
         "npm-groovy-lint was not installed: {calls}\n{out}"
     );
+}
+
+/// Keyless, in the harness: an OpenID Connect id token credential (a Secret text holding a
+/// token the mock issuer minted with the oidc-provider plugin's claims, bound with
+/// `withCredentials(string(...))` as Jenkins binds that plugin's credentials) given as
+/// `idTokenCredentialsId` notarizes instead of the API key also given: the entry's signer is
+/// the identity and its receipt carries it. `authenticate` with the `signer*` parameters:
+/// matched, trusted; another repository, `signer_mismatch` (exit 8) as the step's verdict,
+/// with the mismatch in the archived JSON. Without the id token the API key notarizes and the
+/// same policy fails. The token is in no console log and on no command line.
+#[test]
+fn keyless_notarize_and_signer_policy() {
+    let Some(groovy) = groovy() else { return };
+    let mock = MockIssuer::start_at("/oidc");
+    let w = World::with_config(
+        &groovy,
+        &issuer_config(
+            &mock,
+            "jenkins",
+            "notarium",
+            "        - ledger: default\n          role: write\n          claims:\n            sub: \"https://jenkins.example.com/job/acme/job/app/**\"\n",
+        ),
+    );
+    let token = mock.mint(&mock.current_kid(), &mock.jenkins_claims("notarium"));
+    w.agent.add_credential("notarium-oidc", &token);
+    let mut vars = w.vars();
+    vars.push(("TEST_ISSUER", mock.issuer().to_owned()));
+    let mut keyless = vars.clone();
+    keyless.push(("TEST_ID_TOKEN_ID", "notarium-oidc".to_owned()));
+
+    let b = w.agent.build(
+        &scenario("oidc.groovy"),
+        11,
+        &borrow(&keyless),
+        None,
+        |_| {},
+    );
+    b.expect_result("SUCCESS")
+        .expect_echo("notarize: trusted 0")
+        .expect_echo("matched: trusted 0")
+        .expect_echo("other: signer_mismatch 8");
+    b.out
+        .expect_output("notarium: credential: the OpenID Connect id token (idTokenCredentialsId)")
+        .expect_output("repository: required https://git.example.com/acme/other.git, verified https://git.example.com/acme/app.git");
+    assert_eq!(
+        b.report["credentials"],
+        serde_json::json!([
+            "notarium-oidc",
+            "notarium-write-key",
+            "notarium-read-key",
+            "notarium-read-key"
+        ])
+    );
+    w.expect_no_secret(&b);
+    assert_no_token(&b.out.all(), &token, "the console log");
+    assert_no_token(
+        &w.agent.argv().join("\n"),
+        &token,
+        "notarium's command lines",
+    );
+    let receipt = b.json("notarium-receipts/dist_app.tar.gz.receipt.json");
+    let entry = &receipt["entry"];
+    assert_eq!(
+        entry["signer"],
+        oidc_signer_id(
+            mock.issuer(),
+            "https://jenkins.example.com/job/acme/job/app/job/main/"
+        )
+        .as_str(),
+        "the token, not the key: {entry}"
+    );
+    assert_eq!(entry["identity"]["provider"], "jenkins", "{entry}");
+    assert_eq!(
+        entry["identity"]["context"]["repository"], "https://git.example.com/acme/app.git",
+        "credentials are removed from the Git URL: {entry}"
+    );
+    assert_eq!(entry["identity"]["context"]["run_id"], "42", "{entry}");
+    // The last authenticate's JSON is the one archived: the mismatch, in words.
+    let doc = b.json("notarium-receipts/authenticate.json");
+    assert_eq!(doc["results"][0]["reason"], "signer_mismatch", "{doc}");
+    assert_eq!(
+        doc["results"][0]["signer_policy"]["mismatches"],
+        serde_json::json!([
+            "repository: required https://git.example.com/acme/other.git, verified https://git.example.com/acme/app.git"
+        ])
+    );
+    let argv = w.agent.argv();
+    assert_eq!(
+        argv[1],
+        format!(
+            "--output json authenticate --signer-issuer {} --signer-repository https://git.example.com/acme/app.git --signer-workflow https://jenkins.example.com/job/acme/job/app/job/main/ --signer-ref main -",
+            mock.issuer()
+        )
+    );
+
+    // No id token: the API key notarizes (a new build of the file), and the policy fails.
+    let b = w
+        .agent
+        .build(&scenario("oidc.groovy"), 12, &borrow(&vars), None, |_| {});
+    b.expect_result("SUCCESS")
+        .expect_echo("notarize: trusted 0")
+        .expect_echo("matched: signer_mismatch 8");
+    b.out
+        .expect_output("notarium: credential: the API key (credentialsId)")
+        .expect_output("has no verified identity");
+    let receipt = b.json("notarium-receipts/dist_app.tar.gz.receipt.json");
+    assert_eq!(receipt["entry"]["signer"], w.s.writer.id.as_str());
+    assert!(receipt["entry"].get("identity").is_none());
 }

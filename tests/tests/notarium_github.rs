@@ -3,10 +3,14 @@
 //! `notariumd`: every asset of a release notarized then authenticated (including a replaced
 //! asset, a paged asset list, a lying ledger), commit statuses from the CLI's JSON, and the
 //! exit codes of GitHub's failures. The token goes only to the API host, never to the storage
-//! host the downloads are redirected to, and is never printed.
+//! host the downloads are redirected to, and is never printed. Keyless: the job's OIDC ID
+//! token (GitHub's token endpoint served by the mock issuer) as the ledger credential, and the
+//! `--signer-*` policy on release assets.
 
+use notarium_core::entry::oidc_signer_id;
 use notarium_core::Sha256;
 use notarium_e2e::github::{notarium_github, MockGitHub, Recorded};
+use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer};
 use notarium_e2e::proxy::{Proxy, Route};
 use notarium_e2e::{Run, Setup};
 use serde_json::{json, Value};
@@ -494,4 +498,204 @@ fn github_failures_have_exit_codes() {
     notarium_github(&["release", "notarize", "--tag", "empty"], &env, b"")
         .expect_code(64)
         .expect_stderr("no assets");
+}
+
+/// The audience the server expects in the keyless test.
+const AUDIENCE: &str = "notarium-release";
+
+/// `release notarize` in a job that may request an OIDC ID token: `notarium-github` requests
+/// it (once, for `NOTARIUM_OIDC_AUDIENCE`, after the assets are hashed) and notarizes with it
+/// instead of the API key, so the entries carry the verified identity. `release authenticate`
+/// takes the `--signer-*` policy: matched, trusted; not matched, `signer_mismatch` (exit 8),
+/// which a commit status reports as a failure. `--oidc false`, or no token offered, falls back
+/// to the API key; a token request the endpoint refuses is exit 7. No token is printed.
+#[test]
+fn keyless_release_notarize_and_signer_policy() {
+    let mock = MockIssuer::start();
+    let s = Setup::with_config(&issuer_config(
+        &mock,
+        "github",
+        AUDIENCE,
+        "        - ledger: default\n          role: write\n          claims:\n            repository_id: \"892345617\"\n",
+    ));
+    let gh = MockGitHub::start(REPO, TOKEN);
+    gh.add_release(
+        "v2.0",
+        &[("app.tar.gz", b"app 2.0\n"), ("SHA256SUMS", b"sums 2.0\n")],
+    );
+    let state = tempfile::tempdir().expect("temporary directory");
+    let receipts = tempfile::tempdir().expect("temporary directory");
+    let mut env = env(&gh, s.server.url(), &s.writer.secret, state.path());
+    env.push((
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        mock.id_token_request_url_http(),
+    ));
+    env.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        mock.id_token_request_token().to_owned(),
+    ));
+    env.push(("NOTARIUM_OIDC_AUDIENCE", AUDIENCE.to_owned()));
+    let no_token = |run: &Run| {
+        for t in mock.issued_tokens() {
+            assert_no_token(
+                &format!("{}\n{}", run.stdout, run.stderr),
+                &t,
+                "notarium-github",
+            );
+        }
+    };
+    let identity = oidc_signer_id(mock.issuer(), "repo:acme/app:ref:refs/heads/main");
+
+    let run = notarium_github(
+        &[
+            "release",
+            "notarize",
+            "--tag",
+            "v2.0",
+            "--receipts",
+            &receipts.path().display().to_string(),
+            "--output",
+            "json",
+        ],
+        &env,
+        b"",
+    );
+    run.expect_code(0).expect_stderr(&format!(
+        "credential: the job's OIDC ID token (audience {AUDIENCE})"
+    ));
+    no_token(&run);
+    assert_eq!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.contains("idtoken"))
+            .collect::<Vec<_>>(),
+        [&format!(
+            "GET /_apis/distributedtask/idtoken audience={AUDIENCE}"
+        )]
+    );
+    for r in run.results() {
+        assert_eq!(r["signer"], json!(identity), "{r}");
+        assert_eq!(r["verified_identity"]["provider"], json!("github"), "{r}");
+    }
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(receipts.path().join("app.tar.gz.receipt.json"))
+            .expect("a receipt"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        receipt["entry"]["identity"]["context"]["repository"],
+        json!("acme/app")
+    );
+
+    // The policy the identity matches, then one it does not.
+    let authenticate = |repository: &str| {
+        notarium_github(
+            &[
+                "release",
+                "authenticate",
+                "--tag",
+                "v2.0",
+                "--signer-issuer",
+                mock.issuer(),
+                "--signer-repository",
+                repository,
+                "--signer-workflow",
+                "acme/app/.github/workflows/release.yml",
+                "--signer-ref",
+                "refs/heads/main",
+                "--output",
+                "json",
+            ],
+            &env,
+            b"",
+        )
+    };
+    let run = authenticate("acme/app");
+    run.expect_code(0);
+    no_token(&run);
+    for r in run.results() {
+        assert_eq!(r["signer_policy"], json!({ "matched": true }), "{r}");
+    }
+    let run = authenticate("acme/other");
+    run.expect_code(8);
+    no_token(&run);
+    for r in run.results() {
+        assert_eq!(r["reason"], json!("signer_mismatch"), "{r}");
+        assert_eq!(
+            r["signer_policy"]["mismatches"],
+            json!(["repository: required acme/other, verified acme/app"])
+        );
+    }
+    gh.clear_requests();
+    notarium_github(
+        &[
+            "status",
+            "--sha",
+            "0123456789abcdef0123456789abcdef01234567",
+            "--from-json",
+            "-",
+        ],
+        &env,
+        run.stdout.as_bytes(),
+    )
+    .expect_code(0);
+    let post = gh
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("a status");
+    assert_eq!(post.json()["state"], json!("failure"));
+    assert_eq!(
+        post.json()["description"],
+        json!("notarium: 2 signer_mismatch (app.tar.gz is signer_mismatch)")
+    );
+
+    // --oidc false: the API key, and no token requested; the same policy fails then, as the
+    // API-key entries (the latest) have no verified identity.
+    let requested = mock.issued_tokens().len();
+    gh.add_release("v2.1", &[("app.tar.gz", b"app 2.0\n")]);
+    let mut keyed = env.clone();
+    keyed.push(("NOTARIUM_OIDC", "false".to_owned()));
+    let run = notarium_github(
+        &["release", "notarize", "--tag", "v2.1", "--output", "json"],
+        &keyed,
+        b"",
+    );
+    run.expect_code(0);
+    assert_eq!(run.results()[0]["signer"], json!(s.writer.id));
+    assert_eq!(
+        mock.issued_tokens().len(),
+        requested,
+        "a token was requested"
+    );
+    let run = authenticate("acme/app");
+    run.expect_code(8);
+    assert_eq!(run.results()[0]["reason"], json!("signer_mismatch"));
+
+    // No token offered at all: the API key.
+    let mut plain = env.clone();
+    plain.retain(|(k, _)| !k.starts_with("ACTIONS_ID_TOKEN"));
+    gh.add_release("v2.2", &[("lib.tar.gz", b"lib 2.2\n")]);
+    let run = notarium_github(
+        &["release", "notarize", "--tag", "v2.2", "--output", "json"],
+        &plain,
+        b"",
+    );
+    run.expect_code(0);
+    assert_eq!(run.results()[0]["signer"], json!(s.writer.id));
+
+    // A request token the endpoint refuses: 7, nothing notarized, the request token unprinted.
+    let mut refused = env.clone();
+    refused.retain(|(k, _)| *k != "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    refused.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "not-the-request-token".to_owned(),
+    ));
+    gh.add_release("v2.3", &[("x.bin", b"x\n")]);
+    let run = notarium_github(&["release", "notarize", "--tag", "v2.3"], &refused, b"");
+    run.expect_code(7)
+        .expect_stderr("cannot get the job's OIDC ID token");
+    assert!(!run.stderr.contains("not-the-request-token"), "{run}");
+    s.work.write("x.bin", b"x\n");
+    s.cli.run(["authenticate", "x.bin"]).expect_code(2);
 }

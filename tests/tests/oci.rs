@@ -72,7 +72,12 @@ async fn resolves_a_tag_and_a_digest_to_the_bytes_served() {
         .expect("resolve digest");
     assert_eq!(by_digest.digest, by_tag.digest);
     assert_eq!(by_tag.subjects().len(), 1);
-    assert_eq!(by_tag.subjects()[0].sha256, digest(&pushed).sha256());
+    let stored: Value = serde_json::from_slice(&served).unwrap();
+    assert_eq!(
+        by_tag.config.map(|d| d.to_string()).as_deref(),
+        stored["config"]["digest"].as_str()
+    );
+    assert_eq!(by_tag.subjects()[0].digest, digest(&pushed));
 }
 
 #[tokio::test]
@@ -89,11 +94,26 @@ async fn an_index_resolves_with_each_platform() {
     for docker in [false, true] {
         let tag = if docker { "docker-list" } else { "oci-index" };
         let (index, children) = reg.push_index("multi", tag, &platforms, docker, true).await;
-        let r = c
+        let mut r = c
             .resolve(&reference(&reg.subject("multi", tag)))
             .await
             .expect("resolve index");
         assert_eq!(r.digest, digest(&index));
+        assert!(r.config.is_none() && r.manifests.iter().all(|m| m.config.is_none()));
+        c.resolve_platforms(&mut r).await.expect("platforms");
+        for (m, child) in r.manifests.iter().zip(&children) {
+            let bytes = reg.get_manifest("multi", child).await.unwrap();
+            let config: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(
+                m.config.map(|d| d.to_string()).as_deref(),
+                config["config"]["digest"].as_str(),
+                "the platform manifest's config: its image ID"
+            );
+        }
+        assert!(
+            r.manifests[3].config.is_none(),
+            "attestations are not fetched"
+        );
         assert!(r.is_index());
         assert_eq!(
             r.media_type,
@@ -111,10 +131,10 @@ async fn an_index_resolves_with_each_platform() {
             4,
             "the index and three platforms; no attestation"
         );
-        assert_eq!(subjects[0].sha256, digest(&index).sha256());
+        assert_eq!(subjects[0].digest, digest(&index));
         let want = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"];
         for (i, s) in subjects[1..].iter().enumerate() {
-            assert_eq!(s.sha256, digest(&children[i]).sha256());
+            assert_eq!(s.digest, digest(&children[i]));
             assert_eq!(s.attributes["oci.platform"], want[i]);
             assert_eq!(s.attributes["oci.index"], index);
             assert_eq!(s.attributes["oci.os"], "linux");

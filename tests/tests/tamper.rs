@@ -500,6 +500,26 @@ fn a_checkpoint_without_the_index_commitment_is_caught(store: Store) {
     w.expect_honest(&["authenticate", "a"], 0);
 }
 
+fn the_same_tree_with_another_status_index_is_a_fork(store: Store) {
+    let w = World::on(store);
+    w.notarize_via("a");
+    // The right key signs the tree the client stored with another index root: the tree is
+    // consistent, but one tree committing to two indexes is equivocation.
+    let key = w.s.server.signing_key();
+    w.proxy.rewrite(Route::Checkpoint, move |body| {
+        let note = String::from_utf8(body.to_vec()).expect("a note");
+        let mut cp = UnverifiedCheckpoint::parse(&note)
+            .expect("a checkpoint")
+            .claimed()
+            .clone();
+        cp.set_index_root(&notarium_core::Hash([7; 32]));
+        cp.sign(&key).expect("signs").note().as_bytes().to_vec()
+    });
+    w.expect_tampering(&["checkpoint"])
+        .expect_stderr("status indexes");
+    w.expect_honest(&["checkpoint"], 0);
+}
+
 on_both_stores!(
     pass_through_proxy_is_harmless,
     swapped_proof_hash,
@@ -514,4 +534,5 @@ on_both_stores!(
     unknown_for_a_notarized_hash_is_caught,
     an_index_proof_against_another_root_is_caught,
     a_checkpoint_without_the_index_commitment_is_caught,
+    the_same_tree_with_another_status_index_is_a_fork,
 );

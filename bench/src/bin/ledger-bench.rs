@@ -1,5 +1,6 @@
-//! Ledger benchmark (issue 2): durable appends at 1, 16 and 64 concurrent appenders against
-//! plain SQLite inserts of the same rows and indexes in the same run, and proof latency.
+//! Ledger benchmark: durable appends at 1, 16 and 64 concurrent appenders, with and without
+//! the status index, against plain SQLite inserts of the same rows and indexes in the same run;
+//! the one-time index build of an upgrade; proof latency; status answers with their proofs.
 //!
 //! `cargo run --release -p notarium-bench --bin ledger-bench -- [--entries 1000000] [--appends 20000]`
 
@@ -44,18 +45,24 @@ struct LedgerRun {
     /// Mean COMMIT and whole-batch time of the writer, in ms.
     commit_ms: f64,
     batch_ms: f64,
+    /// Mean time per batch extending the status index and writing the entries' rows, in ms.
+    index_ms: f64,
+    rows_ms: f64,
 }
 
 /// Durable ledger appends with `threads` appenders, each waiting for its receipt.
-fn ledger_appends(threads: usize, total: u64) -> Result<LedgerRun> {
+fn ledger_appends(threads: usize, total: u64, indexed: bool) -> Result<LedgerRun> {
     let dir = tempfile::tempdir()?;
-    let times = Arc::new(std::sync::Mutex::new((0f64, 0f64)));
+    let times = Arc::new(std::sync::Mutex::new((0f64, 0f64, 0f64, 0f64)));
     let mut opts = options();
+    opts.status_index = indexed;
     let t2 = times.clone();
     opts.on_commit = Some(Arc::new(move |c: notarium_ledger::CommitInfo| {
         let mut t = t2.lock().unwrap();
         t.0 += c.commit_seconds;
         t.1 += c.batch_seconds;
+        t.2 += c.index_seconds;
+        t.3 += c.rows_seconds;
     }));
     let ledger = Arc::new(Ledger::open(dir.path(), opts)?);
     let per = total / threads as u64;
@@ -76,13 +83,15 @@ fn ledger_appends(threads: usize, total: u64) -> Result<LedgerRun> {
     }
     let secs = start.elapsed().as_secs_f64();
     let stats = ledger.counters();
-    let (commit, batch) = *times.lock().unwrap();
+    let (commit, batch, index, rows) = *times.lock().unwrap();
     Ok(LedgerRun {
         rate: (per * threads as u64) as f64 / secs,
         mean_batch: stats.entries as f64 / stats.batches as f64,
         commit_share: commit / batch.max(f64::EPSILON),
         commit_ms: 1e3 * commit / stats.batches as f64,
         batch_ms: 1e3 * batch / stats.batches as f64,
+        index_ms: 1e3 * index / stats.batches as f64,
+        rows_ms: 1e3 * rows / stats.batches as f64,
     })
 }
 
@@ -171,45 +180,57 @@ fn main() -> Result<()> {
         "see the same machine load. The baseline commits the same rows in batches of the size the"
     );
     println!("ledger's group commit reached in that round.\n");
-    println!("| appenders | ledger appends/s | mean batch | writer time in COMMIT | plain SQLite rows/s | ratio |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| appenders | ledger appends/s | mean batch | writer time in COMMIT | without the status index | plain SQLite rows/s | ratio to SQLite | index cost |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for threads in [1usize, 16, 64] {
         let total = if threads == 1 { appends / 10 } else { appends };
-        let (mut rates, mut bases, mut ratios, mut batches, mut shares) =
-            (vec![], vec![], vec![], vec![], vec![]);
+        let (mut rates, mut plain, mut bases, mut ratios, mut costs, mut batches, mut shares) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
         for _ in 0..rounds {
-            let run = ledger_appends(threads, total)?;
+            let run = ledger_appends(threads, total, true)?;
+            let without = ledger_appends(threads, total, false)?;
             let base = sqlite_inserts(total, run.mean_batch.round() as usize)?;
             if notarium_bench::flag("--verbose") {
                 eprintln!(
-                    "{threads} appenders: ledger commit {:.2} ms, batch {:.2} ms, cycle {:.2} ms; plain SQLite {:.2} ms per batch",
+                    "{threads} appenders: ledger commit {:.2} ms, index {:.2} ms, rows {:.2} ms, batch {:.2} ms, cycle {:.2} ms; without index batch {:.2} ms; plain SQLite {:.2} ms per batch",
                     run.commit_ms,
+                    run.index_ms,
+                    run.rows_ms,
                     run.batch_ms,
                     1e3 * run.mean_batch / run.rate,
+                    without.batch_ms,
                     1e3 * run.mean_batch / base
                 );
             }
             rates.push(run.rate);
+            plain.push(without.rate);
             bases.push(base);
             ratios.push(run.rate / base);
+            costs.push(1.0 - run.rate / without.rate);
             batches.push(run.mean_batch);
             shares.push(run.commit_share);
         }
         println!(
-            "| {threads} | {:.0} | {:.1} | {:.0}% | {:.0} | {:.0}% |",
+            "| {threads} | {:.0} | {:.1} | {:.0}% | {:.0} | {:.0} | {:.0}% | {:.0}% |",
             median(rates),
             median(batches),
             100.0 * median(shares),
+            median(plain),
             median(bases),
-            100.0 * median(ratios)
+            100.0 * median(ratios),
+            100.0 * median(costs)
         );
     }
 
     println!("\n## Proofs at {entries} entries\n");
     let dir = tempfile::tempdir()?;
+    // Filled as a ledger of 0.1.0 was (no status index), then opened by this version: the
+    // upgrade builds the index once.
     let fill = Instant::now();
     {
-        let ledger = Ledger::open(dir.path(), options())?;
+        let mut opts = options();
+        opts.status_index = false;
+        let ledger = Ledger::open(dir.path(), opts)?;
         let mut i = 0;
         while i < entries {
             let n = (entries - i).min(4096);
@@ -218,9 +239,15 @@ fn main() -> Result<()> {
         }
     }
     let fill_secs = fill.elapsed().as_secs_f64();
+    let upgrade = Instant::now();
+    drop(Ledger::open(dir.path(), options())?);
+    let upgrade_secs = upgrade.elapsed().as_secs_f64();
     let open = Instant::now();
     let ledger = Ledger::open(dir.path(), options())?;
     let open_time = open.elapsed();
+    println!(
+        "upgrade: opening the {entries} entries written without the status index built it in {upgrade_secs:.1} s"
+    );
     let size = ledger.size();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut rnd = move |n: u64| {
@@ -245,7 +272,7 @@ fn main() -> Result<()> {
     incl.sort();
     cons.sort();
     println!(
-        "filled in {fill_secs:.1} s ({:.0} entries/s in batches of 4096); reopened in {} µs",
+        "filled in {fill_secs:.1} s without the index ({:.0} entries/s in batches of 4096); reopened in {} µs",
         entries as f64 / fill_secs,
         us(open_time)
     );
@@ -264,6 +291,48 @@ fn main() -> Result<()> {
             us(*v.last().unwrap_or(&Duration::ZERO))
         );
     }
+
+    // Status answers (docs/status-index.md): authenticate with its proof, its size as JSON, and
+    // the client's verification of it, for notarized and never-notarized hashes.
+    println!("\n## Status answers at {size} entries\n");
+    println!("| answer | samples | authenticate median µs | p99 µs | JSON bytes mean | max | verify_status median µs | p99 µs |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, known) in [("trusted (notarized)", true), ("unknown (absent)", false)] {
+        let (mut auth, mut verify, mut sizes) = (vec![], vec![], vec![]);
+        for _ in 0..samples.min(5_000) {
+            let i = rnd(size);
+            let sha = if known {
+                Sha256::of(&i.to_le_bytes())
+            } else {
+                Sha256::of(&(u64::MAX - i).to_be_bytes())
+            };
+            let t = Instant::now();
+            let ans = ledger.authenticate(&sha, &[])?;
+            auth.push(t.elapsed());
+            let cp = notarium_core::UnverifiedCheckpoint::parse(
+                ans.checkpoint.as_deref().unwrap_or(""),
+            )?
+            .verify(ledger.verifier_key())?;
+            let t = Instant::now();
+            let v = notarium_core::status::verify_status(&cp, &sha, &[], &ans)?;
+            verify.push(t.elapsed());
+            assert_eq!(v.status == notarium_core::Status::Unknown, !known);
+            sizes.push(serde_json::to_vec(&ans)?.len());
+        }
+        auth.sort();
+        verify.sort();
+        println!(
+            "| {name} | {} | {} | {} | {:.0} | {} | {} | {} |",
+            auth.len(),
+            us(percentile(&auth, 50.0)),
+            us(percentile(&auth, 99.0)),
+            sizes.iter().sum::<usize>() as f64 / sizes.len() as f64,
+            sizes.iter().max().unwrap_or(&0),
+            us(percentile(&verify, 50.0)),
+            us(percentile(&verify, 99.0)),
+        );
+    }
+    println!("\n(verify_status includes the receipts' inclusion proofs and signature checks of the entries it holds; the index proof alone is measured by core/tests/index_bench.rs)");
     if let Some(rss) = peak_rss_mib() {
         println!("\npeak RSS of the benchmark process: {rss:.0} MiB");
     }

@@ -217,6 +217,9 @@ pub struct PlatformManifest {
     /// Whether this is not an image but buildx's attestation manifest (platform
     /// `unknown/unknown`, annotation `vnd.docker.reference.type: attestation-manifest`).
     pub attestation: bool,
+    /// The digest of its config: the image ID `docker images` shows for it. Known once the
+    /// manifest itself was fetched ([`super::RegistryClient::resolve_platforms`]).
+    pub config: Option<Digest>,
 }
 
 impl PlatformManifest {
@@ -231,6 +234,7 @@ impl PlatformManifest {
             platform: d.platform.clone(),
             attestation: d.annotations.get(DOCKER_REFERENCE_TYPE).map(String::as_str)
                 == Some("attestation-manifest"),
+            config: None,
         })
     }
 }

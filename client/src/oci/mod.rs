@@ -62,6 +62,24 @@ pub const ENV_CA_BUNDLE: &str = "NOTARIUM_OCI_CA_BUNDLE";
 /// Environment variable: `1`/`true` to speak plain HTTP (loopback registries only).
 pub const ENV_PLAIN_HTTP: &str = "NOTARIUM_OCI_PLAIN_HTTP";
 
+/// The kind an image index (or Docker manifest list) is notarized as.
+pub const KIND_INDEX: &str = "oci-index";
+/// The kind an image manifest (single-platform, or one platform of an index) is notarized as.
+pub const KIND_MANIFEST: &str = "oci-manifest";
+
+/// The attributes notarizing an image records (docs/oci.md): the manifest's media type.
+pub const ATTR_MEDIA_TYPE: &str = "oci.media_type";
+/// `REGISTRY/REPOSITORY`, on every entry of an image.
+pub const ATTR_REPOSITORY: &str = "oci.repository";
+/// The tag the image was named by, when it was.
+pub const ATTR_TAG: &str = "oci.tag";
+/// The config digest of an image manifest: the local image ID `docker images` shows.
+pub const ATTR_CONFIG: &str = "oci.config";
+/// On a platform manifest: the digest of the index that lists it.
+pub const ATTR_INDEX: &str = "oci.index";
+/// On a platform manifest: `os/architecture[/variant]`.
+pub const ATTR_PLATFORM: &str = "oci.platform";
+
 /// How long one registry request may take, unless [`Options::timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -269,19 +287,28 @@ pub struct Resolved {
     /// For an index (or Docker manifest list): the manifests it lists, in its order; empty
     /// for a single image.
     pub manifests: Vec<PlatformManifest>,
+    /// For an image manifest: the digest of its config, the image ID `docker images` shows.
+    pub config: Option<Digest>,
 }
 
 /// One thing to notarize for an image: a name, the digest as the artifact hash, attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subject {
-    /// The normalized reference as given (`oci://REGISTRY/REPO:TAG`), the same for an index
-    /// and its platform manifests; the attributes tell them apart.
+    /// [`Reference::name`]: `oci://REGISTRY/REPO:TAG` (or `oci://REGISTRY/REPO` by digest),
+    /// the same for an index and its platform manifests; the attributes tell them apart.
     pub name: String,
-    /// The manifest digest.
-    pub sha256: notarium_core::Sha256,
-    /// `oci.media_type`; for a platform manifest also `oci.index` (the index digest),
-    /// `oci.platform` (`os/arch[/variant]`), `oci.os`, `oci.architecture`, and
-    /// `oci.variant` / `oci.os_version` when the index gives them.
+    /// The manifest digest: its SHA-256 is the artifact hash.
+    pub digest: Digest,
+    /// The manifest's size in bytes.
+    pub size: u64,
+    /// [`KIND_INDEX`] or [`KIND_MANIFEST`].
+    pub kind: &'static str,
+    /// For a platform manifest: its platform (`linux/arm64/v8`), and the index that lists it.
+    pub platform: Option<(String, Digest)>,
+    /// [`ATTR_MEDIA_TYPE`], [`ATTR_REPOSITORY`], [`ATTR_TAG`] when tagged, [`ATTR_CONFIG`]
+    /// for an image manifest whose config is known; for a platform manifest also
+    /// [`ATTR_INDEX`], [`ATTR_PLATFORM`], `oci.os`, `oci.architecture`, and `oci.variant` /
+    /// `oci.os_version` when the index gives them.
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -300,20 +327,36 @@ impl Resolved {
     /// with its platform as attributes. buildx's attestation manifests are left out: they
     /// are not images anyone runs.
     pub fn subjects(&self) -> Vec<Subject> {
-        let name = self.reference.to_string();
-        let mut top = BTreeMap::new();
-        top.insert("oci.media_type".to_owned(), self.media_type.clone());
+        let name = self.reference.name();
+        let attributes = |media_type: &str, config: Option<Digest>| {
+            let mut a = BTreeMap::new();
+            a.insert(ATTR_MEDIA_TYPE.to_owned(), media_type.to_owned());
+            a.insert(ATTR_REPOSITORY.to_owned(), self.reference.full_name());
+            if let Some(t) = self.reference.tag() {
+                a.insert(ATTR_TAG.to_owned(), t.to_owned());
+            }
+            if let Some(c) = config {
+                a.insert(ATTR_CONFIG.to_owned(), c.to_string());
+            }
+            a
+        };
         let mut out = vec![Subject {
             name: name.clone(),
-            sha256: self.digest.sha256(),
-            attributes: top,
+            digest: self.digest,
+            size: self.size,
+            kind: if self.is_index() {
+                KIND_INDEX
+            } else {
+                KIND_MANIFEST
+            },
+            platform: None,
+            attributes: attributes(&self.media_type, self.config),
         }];
         for m in self.manifests.iter().filter(|m| !m.attestation) {
-            let mut a = BTreeMap::new();
-            a.insert("oci.media_type".to_owned(), m.media_type.clone());
-            a.insert("oci.index".to_owned(), self.digest.to_string());
-            if let Some(p) = &m.platform {
-                a.insert("oci.platform".to_owned(), p.name());
+            let mut a = attributes(&m.media_type, m.config);
+            a.insert(ATTR_INDEX.to_owned(), self.digest.to_string());
+            let platform = m.platform.as_ref().map(|p| {
+                a.insert(ATTR_PLATFORM.to_owned(), p.name());
                 a.insert("oci.os".to_owned(), p.os.clone());
                 a.insert("oci.architecture".to_owned(), p.architecture.clone());
                 if let Some(v) = &p.variant {
@@ -322,10 +365,17 @@ impl Resolved {
                 if let Some(v) = &p.os_version {
                     a.insert("oci.os_version".to_owned(), v.clone());
                 }
-            }
+                p.name()
+            });
             out.push(Subject {
                 name: name.clone(),
-                sha256: m.digest.sha256(),
+                digest: m.digest,
+                size: m.size,
+                kind: KIND_MANIFEST,
+                platform: Some((
+                    platform.unwrap_or_else(|| "unknown platform".to_owned()),
+                    self.digest,
+                )),
                 attributes: a,
             });
         }
@@ -384,13 +434,74 @@ impl RegistryClient {
                 .collect::<Result<Vec<_>, _>>()?,
             Kind::Image => Vec::new(),
         };
+        let config = config_of(&fetched);
         Ok(Resolved {
             reference: reference.clone(),
             digest: fetched.digest,
             media_type: fetched.media_type,
             size: fetched.bytes.len() as u64,
             manifests,
+            config,
         })
+    }
+
+    /// Fetches each platform manifest an index lists (attestation manifests aside), checks
+    /// it against its digest and size, and records its config digest — the image ID that
+    /// notarizing records for it. Nothing to do for a single image.
+    ///
+    /// # Errors
+    /// As [`RegistryClient::resolve`]; [`Error::Malformed`] when a listed manifest is not an
+    /// image manifest or not of the size its index says.
+    pub async fn resolve_platforms(&self, resolved: &mut Resolved) -> Result<(), Error> {
+        let image = &resolved.reference;
+        let s = self.session(image).await?;
+        for m in resolved.manifests.iter_mut().filter(|m| !m.attestation) {
+            let f = fetch_manifest(&s, image, &m.digest.to_string(), Some(m.digest)).await?;
+            if f.kind != Kind::Image || f.bytes.len() as u64 != m.size {
+                return Err(Error::Malformed {
+                    what: format!("index {}", resolved.digest),
+                    reason: format!(
+                        "it lists {} as a {}-byte image manifest; the registry serves {} bytes of {}",
+                        m.digest,
+                        m.size,
+                        f.bytes.len(),
+                        f.media_type
+                    ),
+                });
+            }
+            m.config = config_of(&f);
+        }
+        Ok(())
+    }
+
+    /// Whether `image`'s repository holds `digest` as a blob (a config or a layer): a digest
+    /// given as a manifest that is a blob is usually a local image ID, the config digest.
+    ///
+    /// # Errors
+    /// Authentication and transport errors; [`Error::Registry`] for an answer that is neither
+    /// a blob nor `404`.
+    pub async fn has_blob(&self, image: &Reference, digest: Digest) -> Result<bool, Error> {
+        let s = self.session(image).await?;
+        let path = format!("v2/{}/blobs/{digest}", image.repository());
+        let resp = s
+            .send(Request {
+                method: Method::HEAD,
+                target: Target::Path(path.clone()),
+                repository: image.repository(),
+                access: Access::Pull,
+                accept: None,
+                body: None,
+            })
+            .await?;
+        match resp.status() {
+            st if st.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            st => Err(Error::Registry {
+                url: format!("{}{path}", s.base()),
+                status: Some(st.as_u16()),
+                detail: registry_error_text(resp).await,
+            }),
+        }
     }
 
     /// Pushes a receipt as an artifact referring to the manifest `image` resolves to (for a
@@ -550,6 +661,15 @@ pub(crate) async fn fetch_manifest(
     })
 }
 
+/// The config digest of an image manifest (`None` for an index, or a config digest of
+/// another algorithm than sha256).
+fn config_of(f: &Fetched) -> Option<Digest> {
+    match f.kind {
+        Kind::Image => f.parsed.config.as_ref()?.sha256_digest().ok(),
+        Kind::Index => None,
+    }
+}
+
 /// `:tag` or `@digest`, as a reference writes it.
 fn at(reference: &str) -> String {
     if reference.contains(':') {
@@ -629,6 +749,7 @@ mod tests {
             digest: d(b"index"),
             media_type: OCI_INDEX.into(),
             size: 5,
+            config: None,
             manifests: vec![
                 PlatformManifest {
                     digest: d(b"amd64"),
@@ -636,6 +757,7 @@ mod tests {
                     size: 1,
                     platform: Some(platform("linux", "amd64", None)),
                     attestation: false,
+                    config: Some(d(b"amd64 config")),
                 },
                 PlatformManifest {
                     digest: d(b"arm"),
@@ -643,6 +765,7 @@ mod tests {
                     size: 1,
                     platform: Some(platform("linux", "arm", Some("v7"))),
                     attestation: false,
+                    config: None,
                 },
                 PlatformManifest {
                     digest: d(b"att"),
@@ -650,6 +773,7 @@ mod tests {
                     size: 1,
                     platform: Some(platform("unknown", "unknown", None)),
                     attestation: true,
+                    config: None,
                 },
             ],
         };
@@ -657,7 +781,18 @@ mod tests {
         let s = resolved.subjects();
         assert_eq!(s.len(), 3);
         assert!(s.iter().all(|x| x.name == "oci://r.io/app:v1"));
-        assert_eq!(s[0].sha256, d(b"index").sha256());
+        assert!(
+            s.iter()
+                .all(|x| x.attributes[ATTR_REPOSITORY] == "r.io/app"
+                    && x.attributes[ATTR_TAG] == "v1")
+        );
+        assert_eq!(s[0].digest, d(b"index"));
+        assert_eq!((s[0].kind, s[0].platform.clone()), (KIND_INDEX, None));
+        assert!(!s[0].attributes.contains_key(ATTR_CONFIG));
+        assert_eq!(s[1].kind, KIND_MANIFEST);
+        assert_eq!(s[1].platform, Some(("linux/amd64".to_owned(), d(b"index"))));
+        assert_eq!(s[1].attributes[ATTR_CONFIG], d(b"amd64 config").to_string());
+        assert!(!s[2].attributes.contains_key(ATTR_CONFIG));
         assert_eq!(s[2].attributes["oci.platform"], "linux/arm/v7");
         assert_eq!(s[2].attributes["oci.variant"], "v7");
         assert_eq!(s[1].attributes["oci.index"], d(b"index").to_string());

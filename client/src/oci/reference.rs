@@ -222,6 +222,22 @@ impl Reference {
         &self.repository
     }
 
+    /// `REGISTRY/REPOSITORY`, as docker's `reference.Name()`: `docker.io/library/alpine`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The name an image is notarized under: `oci://REGISTRY/REPOSITORY:TAG`, or
+    /// `oci://REGISTRY/REPOSITORY` for a reference by digest alone. Never the digest: that is
+    /// the artifact hash itself, and leaving it out puts every digest a tag ever named under
+    /// one name, which is how a tag that moved is found again.
+    pub fn name(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("{SCHEME}{}:{t}", self.full_name()),
+            None => format!("{SCHEME}{}", self.full_name()),
+        }
+    }
+
     /// The tag; `None` only for a reference by digest alone.
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
@@ -559,6 +575,12 @@ mod tests {
         let r = Reference::parse_subject(&both).unwrap();
         assert_eq!(r.manifest_ref(), d);
         assert_eq!(r.to_string(), both);
+        assert_eq!(r.name(), "oci://r.io:443/app:v1");
+        assert_eq!(r.full_name(), "r.io:443/app");
+        let r = Reference::parse_subject(&by_digest).unwrap();
+        assert_eq!(r.name(), "oci://r.io/app");
+        let r = Reference::parse_subject("oci://alpine").unwrap();
+        assert_eq!(r.name(), "oci://docker.io/library/alpine:latest");
     }
 
     #[test]

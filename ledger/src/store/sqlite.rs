@@ -5,7 +5,7 @@
 //!   columns (`type`, `sha256`, `name`, `signer`, `status`, `time_us`), each with an index.
 //! - `attributes`: `(key, value, idx)` for attribute search.
 //! - `revocations`, `api_keys`: key lifecycle, derived from `key` entries (plus the credential
-//!   hash, which is not public and therefore not in the entry).
+//!   hash, which is not public: a `created` entry since 0.2 commits to it by its own SHA-256).
 //! - `tiles`: C2SP hash tiles by `(level, idx)`, 32 bytes per hash; only the right-most tile
 //!   of each level is ever rewritten, and only by appending hashes.
 //! - `checkpoints`: every signed checkpoint, by size, with the version of the status-index

@@ -2,7 +2,8 @@
 //! `status` sets a commit status with a verdict; `release notarize|authenticate --tag T` does
 //! to every asset of a GitHub release what `notarium notarize|authenticate` does to files.
 //! It talks to `GITHUB_API_URL` (github.com or GitHub Enterprise Server) with `GITHUB_TOKEN`,
-//! and to the ledger through `notarium_client`, which verifies every answer.
+//! and to the ledger through `notarium_client`, which verifies every answer, with the job's
+//! OIDC ID token as its credential when Actions offers one ([`oidc`]), else the API key.
 //!
 //! Out of scope: ledger logic (all in `notarium_client`), and what the composite action does
 //! with the `notarium` CLI (summary, annotations, receipts, state cache). Every outcome becomes
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod github;
+mod oidc;
 mod release;
 mod status;
 
@@ -57,15 +59,70 @@ pub struct Global {
     /// The GitHub REST API (GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(long, global = true, env = "GITHUB_API_URL", default_value = github::DEFAULT_API_URL)]
     pub api_url: String,
+    /// The ledger credential: `true` uses the job's OIDC ID token when Actions offers one
+    /// (`permissions: id-token: write`), else the API key; `false` the API key only.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_OIDC",
+        value_name = "true|false",
+        default_value = "true",
+        value_parser = oidc::Mode::parse
+    )]
+    pub oidc: oidc::Mode,
+    /// The audience of the ID token: the one the server's oidc configuration expects.
+    #[arg(
+        long,
+        global = true,
+        env = "NOTARIUM_OIDC_AUDIENCE",
+        default_value = oidc::DEFAULT_AUDIENCE,
+        value_parser = non_empty_or(oidc::DEFAULT_AUDIENCE)
+    )]
+    pub oidc_audience: String,
+}
+
+/// A value, or `default` for an empty one (an unset input in a workflow).
+fn non_empty_or(default: &'static str) -> impl clap::builder::TypedValueParser<Value = String> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::StringValueParser::new().map(move |v| {
+        if v.trim().is_empty() {
+            default.to_owned()
+        } else {
+            v.trim().to_owned()
+        }
+    })
 }
 
 impl Global {
-    /// The ledger's API client.
+    /// The ledger's API client, with the job's ID token as its credential when Actions offers
+    /// one and `--oidc` is `auto`, else the API key. Call it just before the ledger is used:
+    /// the token is requested here and lives minutes.
     ///
     /// # Errors
-    /// A bad server URL or ledger name, an unreadable key file.
-    pub fn client(&self) -> Result<Client> {
-        Ok(self.notarium.client()?)
+    /// A bad server URL or ledger name, an unreadable key file, a token that cannot be had.
+    pub async fn client(&self) -> Result<Client> {
+        let request = match self.oidc {
+            oidc::Mode::Auto => oidc::TokenRequest::from_env()?,
+            oidc::Mode::Off => None,
+        };
+        let key = match request {
+            Some(r) => {
+                let token = r.fetch(&self.oidc_audience).await?;
+                eprintln!(
+                    "notarium-github: credential: the job's OIDC ID token (audience {})",
+                    self.oidc_audience
+                );
+                Some(token)
+            }
+            None => self.notarium.api_key()?,
+        };
+        let n = &self.notarium;
+        Ok(Client::with_options(
+            &n.server,
+            &n.ledger,
+            key,
+            n.options()?,
+        )?)
     }
 
     /// The pinned verifier key, if any.
@@ -220,6 +277,12 @@ fn main() -> ExitCode {
     // GitHub's own failures: its fault (5xx, unreachable) is 6, a refused token 7, the
     // request's a usage error.
     code::finish("notarium-github", g.json(), None, result, |cause| {
+        if let Some(oe) = cause.downcast_ref::<oidc::Error>() {
+            return Some(match oe {
+                oidc::Error::Unreachable(_) => code::UNREACHABLE,
+                oidc::Error::Refused(_) => code::UNAUTHORIZED,
+            });
+        }
         cause.downcast_ref::<github::Error>().map(|ge| {
             if ge.is_server_side() {
                 code::UNREACHABLE

@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use notarium_client::api::parse_attrs;
+use notarium_client::identity::PolicyArgs;
 use notarium_client::Verifier;
 use notarium_core::{ArtifactRequest, ArtifactStatus, Sha256};
 
@@ -43,6 +44,10 @@ pub struct AuthenticateArgs {
     /// Only entries signed by these key ids count (repeatable).
     #[arg(long = "signer")]
     pub signers: Vec<String>,
+    /// Who must have built them: the deciding entry's verified identity must match (exit 8
+    /// otherwise, also for an entry written with an API key).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// An asset and the hash of the bytes GitHub served for it.
@@ -76,7 +81,7 @@ async fn hash_release(gh: &GitHub, tag: &str) -> Result<(Release, Vec<Hashed>)> 
 }
 
 async fn verifier(g: &Global) -> Result<Verifier> {
-    let v = Verifier::open(g.client()?, &g.state_dir(), g.pinned_key()?).await?;
+    let v = Verifier::open(g.client().await?, &g.state_dir(), g.pinned_key()?).await?;
     for line in v.first_use_notice().unwrap_or_default() {
         eprintln!("notarium-github: {line}");
     }
@@ -155,10 +160,11 @@ pub async fn authenticate(g: &Global, gh: &GitHub, a: AuthenticateArgs) -> Resul
     let mut v = verifier(g).await?;
     let hashes: Vec<Sha256> = assets.iter().map(|h| h.sha256).collect();
     let verdicts = v.authenticate_many(&hashes, &a.signers, |_| {}).await?;
+    let policy = a.policy.policy();
     let rows = assets
         .iter()
         .zip(&verdicts)
-        .map(|(h, verdict)| Row::of_verdict(&h.asset.name, verdict))
+        .map(|(h, verdict)| Row::of_verdict_under(&h.asset.name, verdict, &policy))
         .collect::<Vec<_>>();
     v.commit()?;
     Ok(results::print(&rows, g.json(), release_json(&release, &v)))

@@ -1,7 +1,8 @@
 //! `status`: the verdict as a commit status. Either given outright (`--state`,
 //! `--description`) or read from the JSON document `notarium --output json` (or
-//! `notarium-github release … --output json`) printed: exit 0 is `success`, 1–5 (a file is not
-//! trusted, or the ledger failed verification) `failure`, anything else `error`.
+//! `notarium-github release … --output json`) printed: exit 0 is `success`, 1–5 and 8 (a file
+//! is not trusted, the ledger failed verification, or the file was not built by the signer
+//! required) `failure`, anything else (6 unreachable, 7 unauthorized, 64 usage) `error`.
 
 use clap::ValueEnum;
 use serde_json::Value;
@@ -57,7 +58,7 @@ pub fn from_cli_json(doc: &Value) -> Result<(State, String), String> {
         .ok_or("not a notarium --output json document: no exit_code")?;
     let state = match exit {
         0 => State::Success,
-        1..=5 => State::Failure,
+        1..=5 | 8 => State::Failure,
         _ => State::Error,
     };
     let results = doc["results"].as_array().map_or(&[][..], Vec::as_slice);
@@ -152,6 +153,22 @@ mod tests {
             from_cli_json(&doc).expect("a document"),
             (State::Error, "notarium: usage: bad flag".into())
         );
+    }
+
+    #[test]
+    fn a_signer_mismatch_is_a_failure() {
+        let mut bad = row("dist/app", "signer_mismatch", 8, "signer_mismatch");
+        bad["signer_policy"] = json!({ "matched": false, "mismatches": ["repository: required acme/other, verified acme/app"] });
+        let doc = json!({ "exit_code": 8, "results": [row("a", "trusted", 0, "trusted"), bad] });
+        assert_eq!(
+            from_cli_json(&doc).expect("a document"),
+            (
+                State::Failure,
+                "notarium: 1 signer_mismatch, 1 trusted (dist/app is signer_mismatch)".into()
+            )
+        );
+        let doc = json!({ "exit_code": 7, "error": "refused", "reason": "unauthorized" });
+        assert_eq!(from_cli_json(&doc).expect("a document").0, State::Error);
     }
 
     #[test]

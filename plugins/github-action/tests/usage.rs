@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 fn notarium_github(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_notarium-github"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("GITHUB_") || k.starts_with("NOTARIUM_") {
+        if k.starts_with("GITHUB_") || k.starts_with("NOTARIUM_") || k.starts_with("ACTIONS_") {
             cmd.env_remove(k);
         }
     }
@@ -41,6 +41,10 @@ fn bad_usage_exits_64() {
             &repo,
         ),
         (&["release", "notarize"], &repo),
+        (
+            &["release", "authenticate", "--tag", "v1", "--oidc", "maybe"],
+            &repo,
+        ),
         (&["release", "publish", "--tag", "v1"], &repo),
         // No token, no repository, a malformed repository: refused before any request.
         (&["release", "authenticate", "--tag", "v1"], &repo[..1]),

@@ -1,15 +1,23 @@
 // The common step behind notarize(...) and authenticate(...) (docs/plugins.md): maps named
 // parameters to the environment of the `notarium` CLI, runs it through the library's shell
-// script with the API key bound by withCredentials, archives the receipts, and turns the CLI's
-// exit code into the verdict. No ledger logic lives here: notarium verifies every answer.
+// script with the credential bound by withCredentials (an OpenID Connect id token credential,
+// which wins, or an API key), archives the receipts, and turns the CLI's exit code into the
+// verdict. No ledger logic lives here: notarium verifies every answer.
 import groovy.transform.Field
 
 @Field static final List<String> MODES = ['notarize', 'untrust', 'unsupport', 'authenticate']
 
 @Field static final List<String> PARAMETERS = [
-    'mode', 'subjects', 'server', 'ledger', 'credentialsId', 'verifierKey', 'signers',
-    'attributes', 'onUnreachable', 'receiptsDir', 'stateDir', 'notariumVersion',
-    'notariumBaseUrl', 'notariumSha256', 'propagate',
+    'mode', 'subjects', 'server', 'ledger', 'credentialsId', 'idTokenCredentialsId', 'verifierKey',
+    'signers', 'signerIssuer', 'signerRepository', 'signerWorkflow', 'signerRef', 'attributes',
+    'onUnreachable', 'receiptsDir', 'stateDir', 'notariumVersion', 'notariumBaseUrl',
+    'notariumSha256', 'propagate',
+]
+
+// The signer policy parameters (authenticate) and the variables run.sh reads them from.
+@Field static final Map<String, String> POLICY = [
+    signerIssuer: 'NOTARIUM_SIGNER_ISSUER', signerRepository: 'NOTARIUM_SIGNER_REPOSITORY',
+    signerWorkflow: 'NOTARIUM_SIGNER_WORKFLOW', signerRef: 'NOTARIUM_SIGNER_REF',
 ]
 
 // What a zero exit code means per mode; other codes are the CLI's (docs/cli.md).
@@ -18,7 +26,7 @@ import groovy.transform.Field
 ]
 @Field static final Map<Integer, String> VERDICTS = [
     1: 'untrusted', 2: 'unknown', 3: 'unsupported', 4: 'revoked', 5: 'verification_failed',
-    6: 'server_unreachable', 7: 'unauthorized',
+    6: 'server_unreachable', 7: 'unauthorized', 8: 'signer_mismatch',
 ]
 @Field static final int UNREACHABLE = 6
 
@@ -53,8 +61,14 @@ Map call(Map args = [:]) {
     if (!(onUnreachable in ['fail', 'warn'])) {
         error("notarium ${mode}: onUnreachable must be fail or warn, not '${onUnreachable}'")
     }
-    if (mode != 'authenticate' && !args.credentialsId) {
-        error("notarium ${mode}: credentialsId is required: the id of a Secret text credential holding a write API key")
+    if (mode != 'authenticate' && !args.credentialsId && !args.idTokenCredentialsId) {
+        error("notarium ${mode}: credentialsId is required: the id of a Secret text credential holding a write " +
+            'API key (or idTokenCredentialsId: an OpenID Connect id token credential)')
+    }
+    for (String p : POLICY.keySet()) {
+        if (args[p] && mode != 'authenticate') {
+            error("notarium ${mode}: ${p} is for authenticate(...), which checks who built a subject")
+        }
     }
     String receipts = args.receiptsDir ?: 'notarium-receipts'
     String results = "${receipts}/${mode}.json"
@@ -75,14 +89,26 @@ Map call(Map args = [:]) {
         "NOTARIUM_DOWNLOAD_BASE_URL=${args.notariumBaseUrl ?: env.NOTARIUM_BASE_URL ?: ''}",
         "NOTARIUM_DOWNLOAD_SHA256=${args.notariumSha256 ?: ''}",
     ]
+    for (String p : POLICY.keySet()) {
+        variables << "${POLICY[p]}=${args[p] ?: ''}".toString()
+    }
     if (args.stateDir) {
         variables << "NOTARIUM_STATE_DIR=${args.stateDir}"
+    }
+    // The credentials, bound for the script only: the id token (which run.sh prefers) and the
+    // API key. Neither is ever on a command line or in a variable list such as the one above.
+    List<Object> credentials = []
+    if (args.idTokenCredentialsId) {
+        credentials << string(credentialsId: args.idTokenCredentialsId, variable: 'NOTARIUM_ID_TOKEN')
+    }
+    if (args.credentialsId) {
+        credentials << string(credentialsId: args.credentialsId, variable: 'NOTARIUM_API_KEY')
     }
     String script = libraryResource('io/notarium/run.sh')
     int code = 0
     withEnv(variables) {
-        if (args.credentialsId) {
-            withCredentials([string(credentialsId: args.credentialsId, variable: 'NOTARIUM_API_KEY')]) {
+        if (credentials) {
+            withCredentials(credentials) {
                 code = sh(script: script, returnStatus: true, label: "notarium ${mode}")
             }
         } else {

@@ -1,7 +1,7 @@
 //! Why a token was refused: one variant per reason, each with a stable code and a message that
 //! never contains the token, nor any text taken from a token whose signature was not verified.
 
-use super::jws::Algorithm;
+use super::alg::Algorithm;
 
 /// How the HTTP layer should answer an [`OidcError`]; this module knows no status codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

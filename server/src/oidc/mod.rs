@@ -22,6 +22,7 @@
 //! A token is never logged, stored, or put in an error: errors carry only the configured
 //! issuer, audience or ledger, and fixed text.
 
+pub mod alg;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -118,7 +119,7 @@ pub struct OidcIdentity {
 const IDENTITY_FIELDS: &[&str] = &["provider", "issuer", "subject"];
 
 impl OidcIdentity {
-    /// What an entry records of this identity (`docs/identity-in-entries.md`): issuer, subject,
+    /// What an entry records of this identity (`docs/ledger.md`, "Entries"): issuer, subject,
     /// provider, and the verified context without those three, which are fields of their own.
     pub fn entry_identity(&self) -> VerifiedIdentity {
         VerifiedIdentity {

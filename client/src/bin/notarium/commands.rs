@@ -3,178 +3,32 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use base64::Engine;
-use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use notarium_client::api::{attr_filter, parse_attrs, SearchParams};
 use notarium_client::exit::usage;
 use notarium_client::identity::PolicyArgs;
-use notarium_client::status::{Offline, StatusFile};
+use notarium_client::status::StatusFile;
 
-use notarium_client::receipts::ReceiptDir;
+use notarium_client::receipts::{parse_receipt, ReceiptDir};
 use notarium_client::results::printable;
-use notarium_client::{Client, Verifier};
+use notarium_client::Verifier;
 use notarium_core::api::{Key, LedgerInfo};
-use notarium_core::{
-    ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
+use notarium_core::{ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status};
+
+use crate::args::{
+    AuthenticateArgs, InspectArgs, KeyCmd, LedgerCmd, NotarizeArgs, SearchArgs, VerifyReceiptArgs,
 };
-
-use crate::subjects::{self, Manifest, Subject};
+use crate::images;
+use crate::offline::{offline_key, OfflineCheck};
+use crate::subjects::{self, Manifest, Named, Subject};
 use crate::{code, Global};
+use notarium_client::images::ImageSubject;
+use notarium_client::oci::Reference;
 use notarium_client::results::{self as output, Row};
-
-/// `notarize`, `untrust`, `unsupport`.
-#[derive(Args, Debug)]
-pub struct NotarizeArgs {
-    /// Files, directories (recursively), globs, `dir://DIR` (a directory as one artifact), or
-    /// `-` to read paths from stdin.
-    pub subjects: Vec<String>,
-    /// A SHA-256 to record without a file (needs --name).
-    #[arg(long)]
-    pub hash: Option<String>,
-    /// The artifact name (with --hash, or for a single subject).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// The artifact kind (default: file, or dir for dir://).
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// An attribute key=value (repeatable).
-    #[arg(long = "attr")]
-    pub attrs: Vec<String>,
-    /// Record the CI context (GitHub Actions, GitLab CI, Jenkins) from the environment.
-    #[arg(long)]
-    pub ci: bool,
-    /// Write one receipt per artifact into this directory.
-    #[arg(long)]
-    pub receipts: Option<PathBuf>,
-}
-
-/// `authenticate`.
-#[derive(Args, Debug)]
-pub struct AuthenticateArgs {
-    /// Files, directories, globs, `dir://DIR`, or `-`.
-    pub subjects: Vec<String>,
-    /// A SHA-256 to authenticate without a file (repeatable).
-    #[arg(long = "hash")]
-    pub hashes: Vec<String>,
-    /// Only entries signed by these key ids count (repeatable).
-    #[arg(long = "signer")]
-    pub signers: Vec<String>,
-    /// A saved receipt to verify instead of asking the server (with --offline).
-    #[arg(long)]
-    pub receipt: Option<PathBuf>,
-    /// Verify the receipt without any network access.
-    #[arg(long, requires = "receipt")]
-    pub offline: bool,
-    /// Ask for a fresh status proof (the latest tree, signed with the time) and save it to
-    /// FILE, for offline checks later: save it as notarium-status.json next to the receipts.
-    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
-    pub save_status: Option<PathBuf>,
-    /// With --offline: the status proof to check the receipt's status against (default:
-    /// notarium-status.json next to the receipt, when there is one).
-    #[arg(long, value_name = "FILE", requires = "offline")]
-    pub status: Option<PathBuf>,
-    /// With --offline: require a status proof no older than this (90s, 30m, 24h, 7d); exit 6
-    /// when it is older, or when there is none.
-    #[arg(long, value_name = "AGE", requires = "offline", value_parser = parse_age)]
-    pub max_status_age: Option<u64>,
-    /// For dir://: the manifest saved at notarization, to list the files that differ.
-    #[arg(long)]
-    pub manifest: Option<PathBuf>,
-    /// Who must have built it: the deciding entry's verified identity must match (exit 8
-    /// otherwise, also for an entry written with an API key).
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-}
-
-/// `inspect`.
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    /// The file to inspect.
-    pub file: Option<String>,
-    /// Or its SHA-256.
-    #[arg(long)]
-    pub hash: Option<String>,
-}
-
-/// `search`.
-#[derive(Args, Debug)]
-pub struct SearchArgs {
-    /// Artifact name.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Signer key id.
-    #[arg(long)]
-    pub signer: Option<String>,
-    /// Recorded status.
-    #[arg(long)]
-    pub status: Option<String>,
-    /// Recorded attribute `key=value` (as `notarize --attr` writes it; `key:value` works too).
-    #[arg(long)]
-    pub attr: Option<String>,
-    /// From this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Before this time.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Cursor: entries after this index.
-    #[arg(long)]
-    pub after: Option<u64>,
-    /// Page size (default 100, at most 1000).
-    #[arg(long)]
-    pub limit: Option<usize>,
-}
-
-/// `verify-receipt`.
-#[derive(Args, Debug)]
-pub struct VerifyReceiptArgs {
-    /// The receipt: JSON as saved by `notarize --receipts`, or a C2SP .tlog-proof.
-    pub receipt: PathBuf,
-    /// The file it should be the receipt of.
-    pub file: Option<PathBuf>,
-}
-
-/// `ledger …`.
-#[derive(Subcommand, Debug)]
-pub enum LedgerCmd {
-    /// List ledgers.
-    List,
-    /// Create a ledger.
-    Create {
-        /// Its name.
-        name: String,
-        /// Let anyone authenticate and fetch proofs without a key.
-        #[arg(long)]
-        public_read: bool,
-    },
-    /// Show the current ledger.
-    Show,
-}
-
-/// `key …`.
-#[derive(Subcommand, Debug)]
-pub enum KeyCmd {
-    /// List the ledger's keys.
-    List,
-    /// Create a key; its secret is printed once.
-    Create {
-        /// A name for it.
-        name: String,
-        /// read, write or admin.
-        #[arg(long, default_value = "write")]
-        role: String,
-    },
-    /// Revoke a key: its notarizations authenticate as revoked from now on.
-    Revoke {
-        /// The key id.
-        id: String,
-    },
-}
 
 async fn verifier(g: &Global) -> Result<Verifier> {
     let v = Verifier::open(g.client()?, &g.state_dir(), g.pinned_key()?).await?;
@@ -205,30 +59,24 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
     } else {
         BTreeMap::new()
     };
-    let mut subjects: Vec<Subject> = Vec::new();
+    let mut named = Vec::new();
     if let Some(h) = &a.hash {
-        let sha256 = Sha256::parse(h)
-            .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?;
         let name = a.name.clone().ok_or_else(|| usage("--hash needs --name"))?;
-        subjects.push(Subject {
-            display: h.clone(),
-            name,
-            kind: "hash",
-            sha256,
-            size: None,
-            manifest: None,
-        });
+        named.push(Named::Hashed(Box::new(Subject::hash(h, name)?)));
     }
     if !a.subjects.is_empty() {
         let pb = progress(0, "hashing");
-        subjects.extend(subjects::resolve(&a.subjects, &pb).map_err(|e| usage(format!("{e:#}")))?);
+        named.extend(subjects::resolve(&a.subjects, &pb).map_err(|e| usage(format!("{e:#}")))?);
         pb.finish_and_clear();
     }
+    let expanded = images::expand(g, named, true, false).await?;
+    let subjects = &expanded.subjects;
     if subjects.is_empty() {
         bail!(usage(
-            "nothing to notarize: name files, directories, globs, `-`, or --hash with --name"
+            "nothing to notarize: name files, directories, globs, oci:// images, `-`, or --hash with --name"
         ));
     }
+    images::check_notarize_flags(subjects, a.name.as_deref(), &attributes, a.attach)?;
     if a.name.is_some() && a.hash.is_none() && subjects.len() > 1 {
         bail!(usage("--name applies to a single subject"));
     }
@@ -239,6 +87,14 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
             if let Some(m) = &s.manifest {
                 attrs.insert("manifest_files".into(), m.files.len().to_string());
             }
+            if let Some(i) = &s.image {
+                attrs.extend(i.subject.attributes.clone());
+            }
+            let kind = match (&s.image, s.kind) {
+                (Some(i), _) => i.subject.kind,
+                (None, "dir") => "dir",
+                _ => "file",
+            };
             ArtifactRequest {
                 sha256: s.sha256,
                 name: if s.kind != "hash" {
@@ -247,13 +103,7 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
                     s.name.clone()
                 },
                 size: s.size,
-                kind: Some(a.kind.clone().unwrap_or_else(|| {
-                    if s.kind == "dir" {
-                        "dir".into()
-                    } else {
-                        "file".into()
-                    }
-                })),
+                kind: Some(a.kind.clone().unwrap_or_else(|| kind.to_owned())),
                 status: (status != ArtifactStatus::Trusted).then_some(status),
                 attributes: attrs,
                 ci: ci.clone(),
@@ -270,11 +120,16 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
     pb.finish_and_clear();
     let mut rows = Vec::with_capacity(notarized.len());
     let mut receipts = a.receipts.as_deref().map(ReceiptDir::new);
-    for ((req, n), s) in requests.iter().zip(&notarized).zip(&subjects) {
+    for ((req, n), s) in requests.iter().zip(&notarized).zip(subjects) {
         let mut row = Row::of_notarized(&s.display, n, status);
+        row.image = s.image.as_ref().map(ImageSubject::info);
         if let Some(dir) = &mut receipts {
             let manifest = s.manifest.as_ref().map(Manifest::text);
-            let written = dir.write(&req.name, &n.receipt, manifest.as_deref())?;
+            let name = s
+                .image
+                .as_ref()
+                .map_or_else(|| req.name.clone(), ImageSubject::receipt_name);
+            let written = dir.write(&name, &n.receipt, manifest.as_deref())?;
             if let Some(usual) = &written.instead_of {
                 eprintln!(
                     "notarium: {} holds another artifact's receipt: the receipt of {} is {}",
@@ -288,41 +143,44 @@ pub async fn notarize(g: &Global, a: NotarizeArgs, status: ArtifactStatus) -> Re
         rows.push(row);
     }
     v.commit()?;
+    if let (true, Some(registry)) = (a.attach, &expanded.registry) {
+        let done: Vec<_> = subjects.iter().zip(&notarized).collect();
+        images::attach(registry, &done, &mut rows).await?;
+    }
     let cp = v
         .latest()
         .map(|c| serde_json::json!({ "size": c.size().0, "root": c.root().to_base64() }));
-    output::print(&rows, g.json(), serde_json::json!({ "checkpoint": cp }));
-    Ok(code::OK)
+    Ok(output::print(
+        &rows,
+        g.json(),
+        serde_json::json!({ "checkpoint": cp }),
+    ))
 }
 
 pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
+    if a.offline && a.receipt.is_none() {
+        return images::authenticate_attached(g, &a).await;
+    }
     if a.offline {
-        return authenticate_offline(g, &a);
+        return authenticate_offline(g, &a, true).await;
     }
     if a.receipt.is_some() {
         bail!(usage("--receipt verifies offline: add --offline"));
     }
-    let mut subjects: Vec<Subject> = Vec::new();
+    let mut named = Vec::new();
     for h in &a.hashes {
-        let sha256 = Sha256::parse(h)
-            .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?;
-        subjects.push(Subject {
-            display: h.clone(),
-            name: h.clone(),
-            kind: "hash",
-            sha256,
-            size: None,
-            manifest: None,
-        });
+        named.push(Named::Hashed(Box::new(Subject::hash(h, h.clone())?)));
     }
     if !a.subjects.is_empty() {
         let pb = progress(0, "hashing");
-        subjects.extend(subjects::resolve(&a.subjects, &pb).map_err(|e| usage(format!("{e:#}")))?);
+        named.extend(subjects::resolve(&a.subjects, &pb).map_err(|e| usage(format!("{e:#}")))?);
         pb.finish_and_clear();
     }
+    let expanded = images::expand(g, named, false, false).await?;
+    let subjects = &expanded.subjects;
     if subjects.is_empty() {
         bail!(usage(
-            "nothing to authenticate: name files, directories, globs, `-`, or --hash"
+            "nothing to authenticate: name files, directories, globs, oci:// images, `-`, or --hash"
         ));
     }
     let mut v = verifier(g).await?;
@@ -343,6 +201,7 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
     let mut rows = Vec::with_capacity(verdicts.len());
     for (s, verdict) in subjects.iter().zip(&verdicts) {
         let mut row = Row::of_verdict_under(&s.display, verdict, &policy);
+        row.image = s.image.as_ref().map(ImageSubject::info);
         if let (Some(now), Some(path)) = (&s.manifest, &a.manifest) {
             if verdict.status != Status::Trusted {
                 row.details = manifest_diff(&mut v, now, path, &a.signers).await?;
@@ -350,6 +209,7 @@ pub async fn authenticate(g: &Global, a: AuthenticateArgs) -> Result<u8> {
         }
         rows.push(row);
     }
+    images::near_misses(&mut v, &expanded, &verdicts, &mut rows).await?;
     v.commit()?;
     let cp = v
         .latest()
@@ -393,77 +253,24 @@ fn read_receipt(path: &Path) -> Result<Receipt> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(|e| usage(format!("{e:#}")))?;
-    if text.starts_with(notarium_core::tlog_proof::HEADER) {
-        let p = notarium_core::tlog_proof::TlogProof::parse(&text)
-            .map_err(|e| notarium_client::Error::Tampering(format!("{}: {e}", path.display())))?;
-        let leaf = p.extra.clone().ok_or_else(|| {
-            notarium_client::Error::Tampering("the tlog-proof carries no entry bytes".into())
-        })?;
-        let entry: serde_json::Value = serde_json::from_slice(&leaf)
-            .map_err(|e| notarium_client::Error::Tampering(format!("entry bytes: {e}")))?;
-        let ledger = entry["ledger"].as_str().unwrap_or_default().to_owned();
-        return Ok(Receipt {
-            ledger,
-            index: p.index.0,
-            entry,
-            leaf: base64::engine::general_purpose::STANDARD.encode(&leaf),
-            leaf_hash: notarium_core::leaf_hash(&leaf),
-            checkpoint: p.checkpoint,
-            inclusion_proof: p.proof,
-            verifier_key: String::new(),
-        });
-    }
-    serde_json::from_str(&text)
-        .map_err(|e| usage(format!("{} is not a receipt: {e}", path.display())))
+    parse_receipt(&text).map_err(|e| {
+        anyhow::Error::from(match e {
+            notarium_client::Error::Usage(m) => {
+                notarium_client::Error::Usage(format!("{} is {m}", path.display()))
+            }
+            notarium_client::Error::Tampering(m) => {
+                notarium_client::Error::Tampering(format!("{}: {m}", path.display()))
+            }
+            other => other,
+        })
+    })
 }
 
-/// The key for offline checks: pinned, else the one this machine stored for the ledger.
-fn offline_key(g: &Global) -> Result<VerifierKey> {
-    if let Some(k) = g.pinned_key()? {
-        return Ok(k);
-    }
-    let sf = notarium_client::trust::StateFile::open(
-        &g.state_dir(),
-        Client::new(&g.server, &g.ledger, None)?.server().as_str(),
-        &g.ledger,
-    )?;
-    let k = sf.state.verifier_key.clone().ok_or_else(|| {
-        usage("offline verification needs the ledger's verifier key: pass --verifier-key (or NOTARIUM_VERIFIER_KEY)")
-    })?;
-    Ok(VerifierKey::parse(&k)?)
-}
-
-/// `--max-status-age`: a number of seconds, minutes, hours or days (`90s`, `30m`, `24h`, `7d`).
-fn parse_age(s: &str) -> std::result::Result<u64, String> {
-    let s = s.trim();
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 24h"))?;
-    let per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: the unit must be s, m, h or d, e.g. 24h")),
-    };
-    n.checked_mul(per)
-        .ok_or_else(|| format!("{s:?} is too long"))
-}
-
-/// `3h 12m` for a number of seconds.
-fn age_text(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h {}m", s / 3600, s / 60 % 60),
-        s => format!("{}d {}h", s / 86_400, s / 3600 % 24),
-    }
-}
-
-fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
+/// Verifies `a.receipt` offline, with the status proof of `--status`, or (when `beside`) the
+/// one saved next to the receipt.
+async fn authenticate_offline(g: &Global, a: &AuthenticateArgs, beside: bool) -> Result<u8> {
     let key = offline_key(g)?;
-    let path = a.receipt.as_ref().expect("clap requires --receipt");
+    let path = a.receipt.as_ref().expect("checked by authenticate");
     let r = read_receipt(path)?;
     let v = r
         .verify(&key)
@@ -473,34 +280,34 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
             "the receipt is not for an artifact".into()
         ));
     };
-    let status_path = a.status.clone().or_else(|| {
-        let beside = StatusFile::beside(path);
-        beside.is_file().then_some(beside)
-    });
-    let status_file = status_path.as_deref().map(StatusFile::read).transpose()?;
+    let check = OfflineCheck::new(a, Some(path.as_path()).filter(|_| beside));
+    let status_file = check
+        .status_path
+        .as_deref()
+        .map(StatusFile::read)
+        .transpose()?;
     // What the status proof says about the receipt's artifact, verified once.
     let proven = status_file
         .as_ref()
         .map(|f| f.verify_offline(&key, &art.sha256, &a.signers, Some(&v)))
         .transpose()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut subjects = Vec::new();
+    let mut named = Vec::new();
     for h in &a.hashes {
-        subjects.push((
-            h.clone(),
-            Sha256::parse(h)
-                .map_err(|_| usage(format!("--hash {h:?} is not 64 hex characters")))?,
-        ));
+        named.push(Named::Hashed(Box::new(Subject::hash(h, h.clone())?)));
     }
     if !a.subjects.is_empty() {
-        for s in subjects::resolve(&a.subjects, &ProgressBar::hidden())
-            .map_err(|e| usage(format!("{e:#}")))?
-        {
-            subjects.push((s.display, s.sha256));
-        }
+        named.extend(
+            subjects::resolve(&a.subjects, &ProgressBar::hidden())
+                .map_err(|e| usage(format!("{e:#}")))?,
+        );
     }
+    // An image is held to the one receipt as the manifest its reference names.
+    let mut subjects: Vec<(String, Sha256)> = images::expand(g, named, false, true)
+        .await?
+        .subjects
+        .into_iter()
+        .map(|s| (s.display, s.sha256))
+        .collect();
     if subjects.is_empty() {
         subjects.push((path.display().to_string(), art.sha256));
     }
@@ -509,29 +316,15 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
         v.checkpoint.size(),
         key.name()
     );
-    let policy = a.policy.policy();
-    // An unknown stays unknown: the policy holds only an entry that decides.
-    let policy_outcome = |entry: Option<&notarium_core::entry::ArtifactEntry>| {
-        let e = entry.filter(|_| !policy.is_empty())?;
-        Some(notarium_core::api::PolicyOutcome::of(policy.check(e)))
-    };
     let mut rows = Vec::new();
     for (display, sha) in subjects {
-        let mut row = Row {
-            subject: display,
-            sha256: sha.to_hex(),
-            status: "verification failed".to_owned(),
-            code: code::TAMPERING,
-            reason: code::reason(code::TAMPERING),
-            index: Some(v.index.0),
-            signer: Some(art.signer.clone()),
-            time: Some(art.time.clone()),
-            details: vec![receipt_line.clone()],
-            ..Row::default()
-        }
-        .provenance(Some(&v.entry));
         if sha != art.sha256 {
             // The receipt itself is sound, but it is not this file's: say only what failed.
+            let mut row = check.row(display, sha, &v, art, None, String::new());
+            row.status = "verification failed".to_owned();
+            row.signer_policy = None;
+            row.code = code::TAMPERING;
+            row.reason = code::reason(code::TAMPERING);
             row.details = vec![format!(
                 "offline: {} is the receipt of {:?} with SHA-256 {}, not of this file",
                 path.display(),
@@ -541,71 +334,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
             rows.push(row);
             continue;
         }
-        let set = |row: &mut Row, s: Status| {
-            row.status = s.as_str().to_owned();
-            row.code = code::for_status(s);
-            row.reason = code::reason(row.code);
-        };
-        match &proven {
-            Some(Offline::Proven(p)) => {
-                set(&mut row, p.status);
-                if let Some(d) = &p.deciding {
-                    row.index = Some(d.index.0);
-                    row.signer = Some(d.entry.signer().to_owned());
-                    row.time = Some(d.entry.time().to_owned());
-                    row = row.provenance(Some(&d.entry));
-                }
-                // The policy holds the entry that decides now, not the receipt's.
-                let decided = match p.deciding.as_ref().map(|d| &d.entry) {
-                    Some(Entry::Artifact(d)) => Some(d),
-                    _ => None,
-                };
-                row = row.under(policy_outcome(decided));
-                let age = now.saturating_sub(p.time);
-                let at = i64::try_from(p.time)
-                    .ok()
-                    .and_then(|t| t.checked_mul(1_000_000))
-                    .map_or_else(
-                        || p.time.to_string(),
-                        |us| notarium_core::Timestamp(us).to_string(),
-                    );
-                row.details.push(format!(
-                    "offline: status proven current at checkpoint {} as of {at} ({} ago)",
-                    p.checkpoint.size(),
-                    age_text(age)
-                ));
-                if p.time > now + 300 {
-                    row.details.push(format!(
-                        "the status proof is dated {} ahead of this machine's clock",
-                        age_text(p.time - now)
-                    ));
-                }
-                if let Some(max) = a.max_status_age.filter(|m| age > *m) {
-                    stale(&mut row, format!(
-                        "the status proof is {} old, more than --max-status-age {}: save a fresh one with `notarium authenticate FILE --save-status {}`",
-                        age_text(age), age_text(max), status_path.as_deref().map_or(String::new(), |p| p.display().to_string())
-                    ));
-                }
-            }
-            other => {
-                set(&mut row, Status::from(art.status));
-                row = row.under(policy_outcome(Some(art)));
-                if let Some(Offline::NotCovered(why)) = other {
-                    row.details.push(format!("offline: {why}"));
-                }
-                row.details.push(
-                    "offline: later status changes and key revocations cannot be seen without a status proof (save one with `notarium authenticate FILE --save-status notarium-status.json`)".into(),
-                );
-                if a.max_status_age.is_some() {
-                    stale(
-                        &mut row,
-                        "no status proof covers this receipt, so --max-status-age cannot be met"
-                            .into(),
-                    );
-                }
-            }
-        }
-        rows.push(row);
+        rows.push(check.row(display, sha, &v, art, proven.as_ref(), receipt_line.clone()));
     }
     Ok(output::print(
         &rows,
@@ -614,20 +343,7 @@ fn authenticate_offline(g: &Global, a: &AuthenticateArgs) -> Result<u8> {
     ))
 }
 
-/// Marks a row whose status is not proven recent enough (exit 6: ask the server again),
-/// unless a worse outcome (a signer mismatch) already stands.
-fn stale(row: &mut Row, why: String) {
-    if row.code > code::UNREACHABLE {
-        row.details.push(why);
-        return;
-    }
-    row.status = "status too old".to_owned();
-    row.code = code::UNREACHABLE;
-    row.reason = "status_stale";
-    row.details.push(why);
-}
-
-pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
+pub async fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
     let auth = AuthenticateArgs {
         subjects: a.file.iter().map(|f| f.display().to_string()).collect(),
         hashes: vec![],
@@ -640,7 +356,8 @@ pub fn verify_receipt(g: &Global, a: VerifyReceiptArgs) -> Result<u8> {
         manifest: None,
         policy: PolicyArgs::default(),
     };
-    let c = authenticate_offline(g, &auth)?;
+    // A receipt's own validity: a status file next to it is not consulted.
+    let c = authenticate_offline(g, &auth, false).await?;
     // A valid receipt is success whatever status it records; a mismatch stays 5.
     Ok(if c == code::TAMPERING { c } else { code::OK })
 }
@@ -663,12 +380,45 @@ fn subject_hash(file: Option<&String>, hash: Option<&String>) -> Result<(String,
 }
 
 pub async fn inspect(g: &Global, a: InspectArgs) -> Result<u8> {
+    if let Some(r) = a.file.as_deref().filter(|f| Reference::is_subject(f)) {
+        if a.hash.is_some() {
+            bail!(usage("give an image or --hash, not both"));
+        }
+        let reference = Reference::parse_subject(r).map_err(notarium_client::Error::from)?;
+        return inspect_image(g, reference).await;
+    }
     let (_, sha) = subject_hash(a.file.as_ref(), a.hash.as_ref())?;
     let mut v = verifier(g).await?;
     let found = v.history(&sha).await?;
     v.commit()?;
     let rows: Vec<Row> = found.iter().map(Row::of_found).collect();
     output::print(&rows, g.json(), serde_json::json!({ "sha256": sha }));
+    Ok(code::OK)
+}
+
+/// Every entry of each manifest an image stands for (an index, then each platform).
+async fn inspect_image(g: &Global, reference: Reference) -> Result<u8> {
+    let subjects = images::expand(g, vec![Named::Image(reference)], false, false)
+        .await?
+        .subjects;
+    let mut v = verifier(g).await?;
+    let mut rows = Vec::new();
+    let mut manifests = Vec::new();
+    for s in &subjects {
+        let info = s.image.as_ref().map(ImageSubject::info);
+        for f in v.history(&s.sha256).await? {
+            let mut row = Row::of_found(&f);
+            row.image = info.clone();
+            rows.push(row);
+        }
+        manifests.extend(info);
+    }
+    v.commit()?;
+    output::print(
+        &rows,
+        g.json(),
+        serde_json::json!({ "sha256": subjects.first().map(|s| s.sha256), "manifests": manifests }),
+    );
     Ok(code::OK)
 }
 

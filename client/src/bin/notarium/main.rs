@@ -3,7 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod commands;
+mod images;
+mod offline;
 mod report;
 mod subjects;
 
@@ -33,32 +36,32 @@ pub use notarium_client::cli::{LedgerArgs as Global, Output};
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Record files (or hashes) as trusted.
-    Notarize(commands::NotarizeArgs),
+    Notarize(args::NotarizeArgs),
     /// Record files (or hashes) as untrusted.
-    Untrust(commands::NotarizeArgs),
+    Untrust(args::NotarizeArgs),
     /// Record files (or hashes) as unsupported.
-    Unsupport(commands::NotarizeArgs),
+    Unsupport(args::NotarizeArgs),
     /// Check files (or hashes): exit 0 trusted, 1 untrusted, 2 unknown, 3 unsupported, 4 revoked,
     /// 8 signer mismatch (with --signer-issuer, --signer-repository, --signer-workflow, --signer-ref).
-    Authenticate(commands::AuthenticateArgs),
+    Authenticate(args::AuthenticateArgs),
     /// Show every entry for a file or hash, verified.
-    Inspect(commands::InspectArgs),
+    Inspect(args::InspectArgs),
     /// Search entries, verified.
-    Search(commands::SearchArgs),
+    Search(args::SearchArgs),
     /// Fetch, verify and print the latest checkpoint.
     Checkpoint,
     /// Verify a saved receipt (JSON or .tlog-proof) offline, optionally against a file.
-    VerifyReceipt(commands::VerifyReceiptArgs),
+    VerifyReceipt(args::VerifyReceiptArgs),
     /// Verify a downloaded audit report offline: exit 0 valid, 5 invalid.
     VerifyReport(report::VerifyReportArgs),
     /// Download the whole ledger through its tiles, recompute it and check it.
     Audit,
     /// Manage ledgers (admin token).
     #[command(subcommand)]
-    Ledger(commands::LedgerCmd),
+    Ledger(args::LedgerCmd),
     /// Manage API keys (admin).
     #[command(subcommand)]
-    Key(commands::KeyCmd),
+    Key(args::KeyCmd),
 }
 
 fn main() -> ExitCode {
@@ -89,7 +92,7 @@ fn main() -> ExitCode {
             Command::Inspect(a) => inspect(g, a).await,
             Command::Search(a) => search(g, a).await,
             Command::Checkpoint => checkpoint(g).await,
-            Command::VerifyReceipt(a) => verify_receipt(g, a),
+            Command::VerifyReceipt(a) => verify_receipt(g, a).await,
             Command::VerifyReport(a) => report::verify_report(g, a),
             Command::Audit => audit(g).await,
             Command::Ledger(c) => ledger_cmd(g, c).await,

@@ -1,6 +1,7 @@
 //! What the user names on the command line, turned into hashed artifacts: files, directories
 //! (recursively), globs, `-` (paths on stdin), and `dir://PATH` (a directory as one artifact,
-//! identified by the hash of its manifest).
+//! identified by the hash of its manifest). `oci://` references (on the command line or on
+//! stdin) are parsed here and resolved by `images.rs`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read};
@@ -10,6 +11,8 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
+use notarium_client::images::ImageSubject;
+use notarium_client::oci::Reference;
 use notarium_core::Sha256;
 use sha2::Digest;
 
@@ -20,14 +23,46 @@ pub struct Subject {
     pub display: String,
     /// The artifact name recorded when notarizing.
     pub name: String,
-    /// `file`, `dir` or `hash`.
+    /// `file`, `dir`, `hash` or `image`.
     pub kind: &'static str,
     /// Its SHA-256.
     pub sha256: Sha256,
-    /// Its size in bytes (files only).
+    /// Its size in bytes (files and image manifests).
     pub size: Option<u64>,
     /// For `dir://`: the manifest text and the per-file hashes.
     pub manifest: Option<Manifest>,
+    /// For `oci://`: the manifest it stands for.
+    pub image: Option<ImageSubject>,
+}
+
+impl Subject {
+    /// A `--hash` given on the command line, recorded (when notarizing) under `name`.
+    ///
+    /// # Errors
+    /// A usage error for a hash that is not 64 hex digits.
+    pub fn hash(hash: &str, name: String) -> Result<Subject> {
+        let sha256 = Sha256::parse(hash).map_err(|_| {
+            notarium_client::exit::usage(format!("--hash {hash:?} is not 64 hex characters"))
+        })?;
+        Ok(Subject {
+            display: hash.to_owned(),
+            name,
+            kind: "hash",
+            sha256,
+            size: None,
+            manifest: None,
+            image: None,
+        })
+    }
+}
+
+/// A subject as named: hashed here, or an image to resolve in its registry.
+#[derive(Clone, Debug)]
+pub enum Named {
+    /// A file, a directory, or a `--hash`.
+    Hashed(Box<Subject>),
+    /// An `oci://` reference.
+    Image(Reference),
 }
 
 /// A directory's manifest: `<sha256>  <relative path>` lines, sorted by path, like sha256sum.
@@ -84,6 +119,7 @@ impl Manifest {
 enum Pending {
     File { path: PathBuf, display: String },
     Dir { path: PathBuf, display: String },
+    Image(Reference),
 }
 
 fn display_path(p: &Path) -> String {
@@ -120,6 +156,8 @@ fn expand(args: &[String]) -> Result<Vec<Pending>> {
                     out.extend(expand(&[line.to_owned()])?);
                 }
             }
+        } else if Reference::is_subject(arg) {
+            out.push(Pending::Image(Reference::parse_subject(arg)?));
         } else if let Some(d) = arg.strip_prefix("dir://") {
             let path = PathBuf::from(d);
             if !path.is_dir() {
@@ -210,14 +248,15 @@ fn hash_all(paths: &[PathBuf], progress: &ProgressBar) -> Result<Vec<(Sha256, u6
         .collect()
 }
 
-/// Resolves and hashes the subjects.
-pub fn resolve(args: &[String], progress: &ProgressBar) -> Result<Vec<Subject>> {
+/// Expands and hashes the subjects, in the order named; images are left to resolve.
+pub fn resolve(args: &[String], progress: &ProgressBar) -> Result<Vec<Named>> {
     let pending = expand(args)?;
     let mut files = Vec::new();
     for p in &pending {
         match p {
             Pending::File { path, .. } => files.push(path.clone()),
             Pending::Dir { path, .. } => walk(path, &mut files)?,
+            Pending::Image(_) => {}
         }
     }
     progress.set_length(files.len() as u64);
@@ -229,16 +268,18 @@ pub fn resolve(args: &[String], progress: &ProgressBar) -> Result<Vec<Subject>> 
     let mut out = Vec::with_capacity(pending.len());
     for p in pending {
         match p {
+            Pending::Image(r) => out.push(Named::Image(r)),
             Pending::File { path, display } => {
                 let (sha256, size) = by_path[path.as_path()];
-                out.push(Subject {
+                out.push(Named::Hashed(Box::new(Subject {
                     name: display.clone(),
                     display,
                     kind: "file",
                     sha256,
                     size: Some(size),
                     manifest: None,
-                });
+                    image: None,
+                })));
             }
             Pending::Dir { path, display } => {
                 let mut inner = Vec::new();
@@ -260,14 +301,15 @@ pub fn resolve(args: &[String], progress: &ProgressBar) -> Result<Vec<Subject>> 
                     .ok()
                     .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .unwrap_or_else(|| display.clone());
-                out.push(Subject {
+                out.push(Named::Hashed(Box::new(Subject {
                     display,
                     name,
                     kind: "dir",
                     sha256: Sha256::of(manifest.text().as_bytes()),
                     size: None,
                     manifest: Some(manifest),
-                });
+                    image: None,
+                })));
             }
         }
     }

@@ -17,8 +17,24 @@ rm -f "$NOTARIUM_RESULTS"
 # user's state directory unless the step names another.
 NOTARIUM_STATE_DIR=${NOTARIUM_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/notarium}
 export NOTARIUM_STATE_DIR
-# The bound credential is the key; a key file named in the environment must not replace it.
-if [ -n "${NOTARIUM_API_KEY:-}" ]; then unset NOTARIUM_API_KEY_FILE; else unset NOTARIUM_API_KEY; fi
+# The bound credential: the OpenID Connect id token when one is bound (idTokenCredentialsId),
+# else the API key (credentialsId); notarium reads either from NOTARIUM_API_KEY. A key file named
+# in the environment must not replace it.
+if [ -n "${NOTARIUM_ID_TOKEN:-}" ]; then
+  NOTARIUM_API_KEY=$NOTARIUM_ID_TOKEN
+  notarium_credential="the OpenID Connect id token (idTokenCredentialsId)"
+else
+  notarium_credential="the API key (credentialsId)"
+fi
+unset NOTARIUM_ID_TOKEN
+if [ -n "${NOTARIUM_API_KEY:-}" ]; then
+  export NOTARIUM_API_KEY
+  unset NOTARIUM_API_KEY_FILE
+  echo "notarium: credential: $notarium_credential"
+else
+  unset NOTARIUM_API_KEY
+  notarium_credential=
+fi
 [ -n "${NOTARIUM_VERIFIER_KEY:-}" ] || unset NOTARIUM_VERIFIER_KEY
 
 # The notarium release this version of the library downloads when notarium is not on the
@@ -127,6 +143,11 @@ for s in $NOTARIUM_SIGNERS; do
 done
 IFS=$old_ifs
 set +f
+# The signer policy (authenticate): who must have built the subjects, verified.
+[ -z "${NOTARIUM_SIGNER_ISSUER:-}" ] || set -- "$@" --signer-issuer "$NOTARIUM_SIGNER_ISSUER"
+[ -z "${NOTARIUM_SIGNER_REPOSITORY:-}" ] || set -- "$@" --signer-repository "$NOTARIUM_SIGNER_REPOSITORY"
+[ -z "${NOTARIUM_SIGNER_WORKFLOW:-}" ] || set -- "$@" --signer-workflow "$NOTARIUM_SIGNER_WORKFLOW"
+[ -z "${NOTARIUM_SIGNER_REF:-}" ] || set -- "$@" --signer-ref "$NOTARIUM_SIGNER_REF"
 if [ "$NOTARIUM_MODE" != authenticate ]; then
   set -- "$@" --ci --receipts "$NOTARIUM_RECEIPTS_DIR"
 fi
@@ -136,4 +157,7 @@ mkdir -p "$NOTARIUM_RECEIPTS_DIR"
 code=0
 printf '%s\n' "$NOTARIUM_SUBJECTS" | "$notarium" --output json "$NOTARIUM_MODE" "$@" - > "$NOTARIUM_RESULTS" || code=$?
 cat "$NOTARIUM_RESULTS"
+if [ "$code" = 7 ] && [ -n "$notarium_credential" ] && [ "${notarium_credential#the OpenID}" != "$notarium_credential" ]; then
+  echo "notarium: the server refused the id token: its oidc configuration must trust this Jenkins (the credential's issuer and audience), and a rule must grant this job the ledger (docs/oidc.md)" >&2
+fi
 exit "$code"
