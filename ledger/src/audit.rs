@@ -9,11 +9,12 @@ use serde::Serialize;
 use notarium_core::entry::KeyEntry;
 use notarium_core::index::{root_of_sorted, tree, IndexKey, Value};
 use notarium_core::merkle;
-use notarium_core::{leaf_hash, Entry, KeyAction, TreeSize, UnverifiedCheckpoint};
+use notarium_core::{leaf_hash, Entry, KeyAction, LedgerName, TreeSize, UnverifiedCheckpoint};
 
 use crate::entries::{key_row_mismatch, Columns};
 use crate::store::{sqlite::Sqlite, Reader};
 use crate::tiles::{EdgeChanges, StoredTiles, TileEdge, TileTree};
+use crate::Postgres;
 use crate::{signer, Error};
 
 /// What part of the ledger a finding is about.
@@ -101,9 +102,32 @@ impl Recorder {
 ///
 /// # Errors
 /// Only when the database cannot be read at all; everything else is a finding.
-pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAudit, Error> {
+pub fn audit(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<LedgerAudit, Error> {
     let store = Sqlite::existing_reader(dir)?;
-    let store = store.as_ref();
+    audit_store(store.as_ref(), dir, progress)
+}
+
+/// Recomputes ledger `name` of the PostgreSQL database `db` from its entries, on one snapshot
+/// of the database (appends made meanwhile are not seen), with the signing key in `dir` (its
+/// directory in a data directory), and reports every disagreement.
+///
+/// # Errors
+/// [`Error::NotFound`] when the database holds no such ledger; when it cannot be read at all.
+pub fn audit_postgres(
+    db: &Postgres,
+    name: &LedgerName,
+    dir: &Path,
+    progress: impl FnMut(u64, u64),
+) -> Result<LedgerAudit, Error> {
+    db.read_snapshot(name.as_str(), |store| audit_store(store, dir, progress))
+}
+
+/// Recomputes the ledger in `store`, whose signing key is in `dir`.
+fn audit_store(
+    store: &dyn Reader,
+    dir: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<LedgerAudit, Error> {
     let mut rec = Recorder {
         findings: Vec::new(),
         more: 0,
@@ -113,7 +137,7 @@ pub fn audit(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<LedgerAud
         rec.add(
             FindingKind::Storage,
             None,
-            format!("SQLite integrity check: {problem}"),
+            format!("the store's integrity check: {problem}"),
         );
     }
     let verifier = match signer::read(dir) {

@@ -2,6 +2,10 @@
 //! hashes stored as C2SP tlog-tiles, a group-commit sequencer, signed checkpoints, proofs,
 //! secondary indexes and an offline audit.
 //!
+//! Storage is one SQLite file per ledger (the default), or a PostgreSQL database that several
+//! processes share ([`Postgres`], docs/postgresql.md): they take turns at sequencing, each
+//! holding a ledger's lease while it appends, and read what the others committed.
+//!
 //! Use it as a library ([`Ledger::open`], [`Ledger::append`], [`Ledger::get`],
 //! [`Ledger::prove_inclusion`], [`Ledger::prove_consistency`], [`Ledger::checkpoint`]) or
 //! behind `notariumd`. Out of scope: HTTP, authentication of callers (the caller says who the
@@ -9,9 +13,10 @@
 //! right edge of the tree (O(log n) tiles) and reads everything else from storage.
 //!
 //! Rooms: [`entries`] turns requests into entries on the caller's thread; `writer` is the
-//! sequencer; `read` answers reads against one published snapshot; `store` is the only place
-//! that knows how rows are kept (SQLite today, behind a narrow interface); `audit` recomputes a
-//! ledger offline.
+//! sequencer; `read` answers reads against one published snapshot; `follow` brings that snapshot
+//! up to what other processes committed to a shared store; `store` is the only place that knows
+//! how rows are kept (SQLite or PostgreSQL, behind a narrow interface); `audit` recomputes a
+//! ledger offline; `migrate` copies SQLite ledgers into PostgreSQL.
 //!
 //! Threads: one writer thread per ledger owns the only write connection; readers use a small
 //! pool of read connections and never block the writer.
@@ -21,11 +26,15 @@
 mod audit;
 mod backup;
 mod entries;
+mod follow;
 mod index;
+pub mod migrate;
 mod pool;
 mod read;
 mod signer;
 mod store;
+#[cfg(feature = "test-postgres")]
+pub mod test_postgres;
 mod tiles;
 mod writer;
 
@@ -36,10 +45,11 @@ use std::thread::JoinHandle;
 
 use notarium_core::{LedgerName, Origin, Receipt, SignedCheckpoint, SignerKey, VerifierKey};
 
-pub use audit::{audit, AuditFinding, FindingKind, LedgerAudit};
+pub use audit::{audit, audit_postgres, AuditFinding, FindingKind, LedgerAudit};
 pub use backup::{backup, Backup};
 pub use entries::NewEntry;
 pub use read::SearchQuery;
+pub use store::postgres::{Postgres, DEFAULT_LEASE};
 
 use entries::Draft;
 use pool::ReaderPool;
@@ -76,6 +86,9 @@ pub enum Error {
     /// SQLite failed (disk full, read-only, I/O error).
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// PostgreSQL failed (unreachable, refused a statement, lost the connection).
+    #[error("database: {0}")]
+    Database(#[from] postgres::Error),
     /// A file operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -137,6 +150,9 @@ pub struct LedgerOptions {
     pub origin: Origin,
     /// Commit durability.
     pub durability: Durability,
+    /// Keep the ledger in this PostgreSQL database instead of a SQLite file in its directory
+    /// (which then holds only the signing key and the record of the latest signed checkpoint).
+    pub database: Option<Postgres>,
     /// A signing key to use when the ledger is created (otherwise one is generated).
     pub signer: Option<SignerKey>,
     /// Most entries committed in one batch.
@@ -164,6 +180,7 @@ impl LedgerOptions {
             name,
             origin,
             durability: Durability::Full,
+            database: None,
             signer: None,
             max_batch: 4096,
             readers: 4,
@@ -181,6 +198,7 @@ impl std::fmt::Debug for LedgerOptions {
             .field("name", &self.name)
             .field("origin", &self.origin)
             .field("durability", &self.durability)
+            .field("database", &self.database)
             .field("signer", &self.signer.as_ref().map(|_| "<redacted>"))
             .field("max_batch", &self.max_batch)
             .finish_non_exhaustive()
@@ -250,7 +268,8 @@ impl Shared {
             .clone()
     }
 
-    /// Makes a committed batch visible: its full tiles to the cache, then its snapshot.
+    /// Makes a committed batch visible: its full tiles to the cache, then its snapshot —
+    /// unless a larger one is already published (read from a shared store meanwhile).
     fn publish(&self, snapshot: Arc<Snapshot>, completed: Vec<Arc<TileTree>>) {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -258,7 +277,10 @@ impl Shared {
                 cache.insert(tile);
             }
         }
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+        let mut published = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+        if snapshot.size() >= published.size() {
+            *published = snapshot;
+        }
     }
 
     /// Records that the writer refuses appends from now on, and why.
@@ -317,8 +339,9 @@ impl Ledger {
     pub fn open(dir: impl AsRef<Path>, options: LedgerOptions) -> Result<Ledger, Error> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)?;
-        let lost = |dir: &Path| {
-            Error::Corrupt(format!(
+        let key_exists = dir.join(signer::KEY_FILE).exists();
+        let lost = |dir: &Path| match &options.database {
+            None => Error::Corrupt(format!(
                 "the signing key of ledger {} exists in {} but its database holds nothing: the \
                  database was lost (deleted or emptied). Starting again would sign a second, \
                  different history under the same key. Restore the database (with its -wal \
@@ -326,17 +349,33 @@ impl Ledger {
                  to create it anew",
                 options.name,
                 dir.display()
-            ))
+            )),
+            Some(db) => Error::Corrupt(format!(
+                "the signing key of ledger {} exists in {} but the database {db} holds no \
+                 ledger {0}. Starting again would sign a second, different history under the \
+                 same key. If this directory served the ledger from SQLite, copy it into the \
+                 database with `notariumd migrate`; if the database lost it, restore the \
+                 database; if this ledger never served anything, remove the directory to \
+                 create it anew",
+                options.name,
+                dir.display()
+            )),
         };
-        let key_exists = dir.join(signer::KEY_FILE).exists();
-        let db_len = std::fs::metadata(dir.join(store::sqlite::DB_FILE)).map_or(0, |m| m.len());
-        if key_exists && db_len == 0 {
-            // Refuse before opening, which would create an empty database in its place.
-            return Err(lost(dir));
-        }
-        let backend: Box<dyn Backend> =
-            Box::new(store::sqlite::Sqlite::new(dir, options.durability));
+        let backend: Box<dyn Backend> = match &options.database {
+            None => {
+                let db_len =
+                    std::fs::metadata(dir.join(store::sqlite::DB_FILE)).map_or(0, |m| m.len());
+                if key_exists && db_len == 0 {
+                    // Refuse before opening, which would create an empty database in its place.
+                    return Err(lost(dir));
+                }
+                Box::new(store::sqlite::Sqlite::new(dir, options.durability))
+            }
+            Some(db) => Box::new(db.backend(options.name.as_str(), options.durability)),
+        };
         let mut store = backend.writer()?;
+        // On a shared store, what is loaded below is what this process will extend.
+        store.take_turn()?;
         let stored_origin = store.reads().meta("origin")?;
         let is_new = stored_origin.is_none();
         for (what, stored, wanted) in [

@@ -683,12 +683,19 @@ impl Ledger {
         self.read(|view| view.search(q))
     }
 
-    /// The API key whose secret hashes to `credential`.
+    /// The API key whose secret hashes to `credential`, held against the `created` entry that
+    /// records it as [`Ledger::credentials`] holds every key.
     ///
     /// # Errors
-    /// Storage errors.
+    /// Storage errors; [`Error::Corrupt`] for a key row changed in storage.
     pub fn find_credential(&self, credential: &[u8; 32]) -> Result<Option<Key>, Error> {
-        self.shared.with_reader(|r| r.credential(credential))
+        self.shared.with_reader(|r| {
+            let Some(key) = r.credential(credential)? else {
+                return Ok(None);
+            };
+            self.check_key_row(r, credential, &key)?;
+            Ok(Some(key))
+        })
     }
 
     /// Every API key of this ledger with the SHA-256 of its secret, oldest first: what a
@@ -703,24 +710,30 @@ impl Ledger {
         self.shared.with_reader(|r| {
             let rows = r.credentials()?;
             for (credential, key) in &rows {
-                let bytes = r.entry(key.created_index)?.unwrap_or_default();
-                let mismatch = match Entry::from_bytes(&bytes) {
-                    Ok(Entry::Key(created)) => key_row_mismatch(key, credential, &created),
-                    _ => Some(format!(
-                        "api key {} names entry {} as its creation, which is not a key entry",
-                        key.id, key.created_index
-                    )),
-                };
-                if let Some(why) = mismatch {
-                    return Err(Error::Corrupt(format!(
-                        "{why}: the API keys of ledger {} were changed in storage; run \
-                         `notariumd audit` and restore the ledger from a backup",
-                        self.shared.name
-                    )));
-                }
+                self.check_key_row(r, credential, key)?;
             }
             Ok(rows)
         })
+    }
+
+    /// Refuses a key row that disagrees with its `created` entry.
+    fn check_key_row(&self, r: &dyn Reader, credential: &[u8; 32], key: &Key) -> Result<(), Error> {
+        let bytes = r.entry(key.created_index)?.unwrap_or_default();
+        let mismatch = match Entry::from_bytes(&bytes) {
+            Ok(Entry::Key(created)) => key_row_mismatch(key, credential, &created),
+            _ => Some(format!(
+                "api key {} names entry {} as its creation, which is not a key entry",
+                key.id, key.created_index
+            )),
+        };
+        match mismatch {
+            Some(why) => Err(Error::Corrupt(format!(
+                "{why}: the API keys of ledger {} were changed in storage; run \
+                 `notariumd audit` and restore the ledger from a backup",
+                self.shared.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Every API key of this ledger, oldest first.

@@ -118,6 +118,20 @@ impl TileEdge {
     /// # Errors
     /// [`Error::Corrupt`] when a right-most tile has another width than the size implies.
     pub fn load(reader: &dyn Reader, size: u64) -> Result<Self, Error> {
+        Self::load_at(reader, size, false)
+    }
+
+    /// Loads the right edge of the tree of `size` leaves while other processes may append to
+    /// storage: a right-most tile that has grown since is cut back to `size` (tiles only ever
+    /// grow by appending, so its first hashes are those of the tree of `size`).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when a right-most tile holds fewer hashes than the size implies.
+    pub fn load_grown(reader: &dyn Reader, size: u64) -> Result<Self, Error> {
+        Self::load_at(reader, size, true)
+    }
+
+    fn load_at(reader: &dyn Reader, size: u64, grown: bool) -> Result<Self, Error> {
         let mut tiles = Vec::new();
         for level in 0u8.. {
             let hashes = if u32::from(level) * 8 >= 64 {
@@ -132,7 +146,10 @@ impl TileEdge {
             let tile = if width == 0 {
                 TileTree::empty(level, index)
             } else {
-                let bytes = reader.tile(level, index)?.unwrap_or_default();
+                let mut bytes = reader.tile(level, index)?.unwrap_or_default();
+                if grown {
+                    bytes.truncate(width * 32);
+                }
                 let tile = TileTree::from_bytes(level, index, &bytes)?;
                 if tile.width() != width {
                     return Err(Error::Corrupt(format!(
@@ -226,6 +243,23 @@ impl NodeSource for StoredTiles<'_> {
                 Error::Corrupt(format!("stored tile {tl}/{t} lacks node {level}/{index}"))
             })
     }
+}
+
+/// Every tile stored for a tree of `size` leaves, `(level, index)`, level by level: the full
+/// ones and the partial right-most one.
+pub(crate) fn stored_tiles(size: u64) -> Vec<(u8, u64)> {
+    let mut out = Vec::new();
+    for level in 0u8.. {
+        let (full, partial) = notarium_core::tiles::tiles_at_level(size, level);
+        if full == 0 && partial == 0 {
+            break;
+        }
+        out.extend((0..full).map(|i| (level, i)));
+        if partial > 0 {
+            out.push((level, full));
+        }
+    }
+    out
 }
 
 /// Where a tree node lives: tile level, tile index, levels above the tile's base, position.

@@ -129,7 +129,9 @@ impl State {
                     "the record of the latest signed checkpoint ({}) is missing: it may have \
                      been deleted together with newer data. Restore it from a backup with the \
                      database; without it this ledger cannot tell a rolled-back database \
-                     from a whole one",
+                     from a whole one. (On a database that several instances share, each \
+                     keeps its own record: a new instance starts from a copy of another's \
+                     ledger directory, key and record together.)",
                     record.path().display()
                 )));
             }
@@ -440,7 +442,7 @@ struct Timings {
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Msg>) {
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = self.next(&rx) {
             let (mut batch, mut attests) = (Vec::new(), Vec::new());
             let mut n = 0;
             let mut take = |msg: Msg, n: &mut usize| match msg {
@@ -475,13 +477,59 @@ impl Writer {
         }
     }
 
+    /// The next message, waiting for one. On a store that other processes share, the lease is
+    /// handed over once nothing came for a short pause: they may have appends of their own.
+    fn next(&mut self, rx: &mpsc::Receiver<Msg>) -> Option<Msg> {
+        let Some(pause) = self.store.idle_pause() else {
+            return rx.recv().ok();
+        };
+        match rx.recv_timeout(pause) {
+            Ok(msg) => return Some(msg),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Err(e) = self.store.hand_over() {
+            tracing::warn!(ledger = %self.state.ledger, error = %e,
+                "handing the sequencer lease over failed; it expires instead");
+        }
+        rx.recv().ok()
+    }
+
+    /// Takes the store's lease before sequencing (only a store that several processes share
+    /// has one), and when another process appended since this writer's last commit, reloads
+    /// the state from storage — checked against the latest signed checkpoint and against what
+    /// this process signed, as on open — before anything is signed on top of it.
+    fn take_turn(&mut self) -> Result<(), Error> {
+        if !self.store.take_turn()? {
+            return Ok(());
+        }
+        let latest = self.store.reads().latest_checkpoint()?;
+        if latest.is_some_and(|(_, note)| note == self.state.checkpoint.note()) {
+            return Ok(());
+        }
+        self.state = State::load(
+            self.store.as_mut(),
+            &self.state.ledger,
+            &self.state.origin,
+            self.state.key.clone(),
+            false,
+            self.state.indexed,
+            &mut self.record.lock().unwrap_or_else(|e| e.into_inner()),
+        )?;
+        self.shared
+            .publish(Arc::new(self.state.snapshot()), Vec::new());
+        Ok(())
+    }
+
     /// The latest committed tree's checkpoint, signed again with a `notarium-time/v1` line: the
     /// ledger's statement that at this time this tree is its latest (same size, same root,
     /// same index: consistent with every checkpoint it signed).
-    fn attest(&self) -> Result<Attested, Error> {
+    fn attest(&mut self) -> Result<Attested, Error> {
         if let Some(why) = &self.failed {
             return Err(Error::Unavailable(why.clone()));
         }
+        // Only the sequencer signs, and only what is the latest.
+        self.take_turn()?;
         let seconds = u64::try_from((self.clock)() / 1_000_000).unwrap_or(0);
         // The published tree: recorded, and covering every append answered before this was
         // asked (a batch still with the recorder has answered nobody yet).
@@ -507,6 +555,24 @@ impl Writer {
             return;
         }
         let started = Instant::now();
+        if let Err(e) = self.take_turn() {
+            let msg = e.to_string();
+            if let Error::Corrupt(_) = e {
+                // Storage went behind what was signed, or disagrees with it: stop, as on open.
+                tracing::error!(ledger = %self.state.ledger, error = %e,
+                    "the ledger stops writing");
+                let why = format!("the ledger stopped writing: {e}");
+                self.shared.stopped(&why);
+                self.failed = Some(why);
+            } else {
+                tracing::warn!(ledger = %self.state.ledger, error = %e,
+                    "cannot take the sequencer lease; the batch is refused");
+            }
+            for req in batch {
+                (req.done)(Err(Error::Unavailable(msg.clone())));
+            }
+            return;
+        }
         let time_us = (self.clock)().max(self.state.last_time_us);
         // Key changes are checked against the stored keys: a request that fails is refused
         // alone, and the rest of the batch goes on.

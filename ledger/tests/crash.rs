@@ -1,7 +1,8 @@
 //! Crash safety: a child process appends under load and prints every acknowledged entry and
 //! checkpoint; it is killed with SIGKILL at random moments. After each kill the ledger must
 //! reopen with every acknowledged entry provable, and its tree must be consistent with every
-//! checkpoint the child ever saw.
+//! checkpoint the child ever saw. On both stores: on PostgreSQL the killed child also held the
+//! ledger's sequencer lease, which the next opener takes once it expires.
 
 mod common;
 
@@ -15,6 +16,10 @@ use notarium_core::merkle::verify_consistency;
 use notarium_core::{Hash, TreeSize};
 
 const CHILD_ENV: &str = "NOTARIUM_CRASH_CHILD_DIR";
+/// The child's database URL, when the ledger is kept in PostgreSQL.
+const CHILD_DB_ENV: &str = "NOTARIUM_CRASH_CHILD_DATABASE";
+/// The child's lease: short, so that each round's reopening waits little for a dead holder.
+const CHILD_LEASE: Duration = Duration::from_millis(500);
 
 /// The child: appends from 8 threads until killed. Run only by `kill_nine_loses_nothing`.
 #[test]
@@ -23,7 +28,12 @@ fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let ledger = Arc::new(common::open(std::path::Path::new(&dir)));
+    let mut options = common::options("default");
+    if let Ok(url) = std::env::var(CHILD_DB_ENV) {
+        let db = notarium_ledger::Postgres::connect(&url).unwrap();
+        options.database = Some(db.with_lease(CHILD_LEASE));
+    }
+    let ledger = Arc::new(notarium_ledger::Ledger::open(&dir, options).unwrap());
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
@@ -62,8 +72,7 @@ fn next(seed: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[test]
-fn kill_nine_loses_nothing() {
+fn kill_nine_loses_nothing(store: &common::Store) {
     let dir = tempfile::tempdir().unwrap();
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -75,7 +84,11 @@ fn kill_nine_loses_nothing() {
     const ROUNDS: usize = 20;
     for round in 0..ROUNDS {
         let wait_for = 1 + next(&mut seed) % 400;
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new(std::env::current_exe().unwrap());
+        if let Some(db) = store.test_database() {
+            child.env(CHILD_DB_ENV, db.url());
+        }
+        let mut child = child
             .args([
                 "--ignored",
                 "--exact",
@@ -136,7 +149,7 @@ fn kill_nine_loses_nothing() {
             }
         }
 
-        let ledger = common::open(dir.path());
+        let ledger = store.open(dir.path());
         let key = ledger.verifier_key().clone();
         let size = ledger.size();
         for (&i, h) in acked.range(
@@ -169,12 +182,12 @@ fn kill_nine_loses_nothing() {
         acked.len() > ROUNDS,
         "too few acknowledgements to mean anything"
     );
-    let ledger = common::open(dir.path());
+    let ledger = store.open(dir.path());
     for (&i, h) in &acked {
         assert_eq!(&ledger.get(i).unwrap().leaf_hash, h);
     }
     drop(ledger);
-    let report = notarium_ledger::audit(dir.path(), |_, _| {}).unwrap();
+    let report = store.audit(dir.path());
     assert!(report.is_clean(), "{:#?}", report.findings);
     eprintln!(
         "{} rounds, {} acknowledged entries, {} checkpoints seen",
@@ -183,3 +196,5 @@ fn kill_nine_loses_nothing() {
         seen.len()
     );
 }
+
+on_both_stores!(kill_nine_loses_nothing);

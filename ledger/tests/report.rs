@@ -1,17 +1,16 @@
 //! The reads behind audit reports: the index range of a time range ([`Ledger::index_at`]) and
-//! receipts proven against an older checkpoint ([`Ledger::receipts_in`]).
+//! receipts proven against an older checkpoint ([`Ledger::receipts_in`]), on both stores.
 
 mod common;
 
 use notarium_core::merkle::verify_consistency;
 use notarium_core::{Entry, Timestamp};
 
-use common::{artifact, open};
+use common::{artifact, Store};
 
-#[test]
-fn time_ranges_are_index_ranges_with_checkpointed_ends() {
+fn time_ranges_are_index_ranges_with_checkpointed_ends(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path());
+    let ledger = store.open(dir.path());
     let key = ledger.verifier_key().clone();
     assert_eq!(ledger.index_at(Timestamp(0)).unwrap(), 0, "empty ledger");
 
@@ -71,3 +70,5 @@ fn time_ranges_are_index_ranges_with_checkpointed_ends() {
     );
     assert!(ledger.receipts_in(b, b, &to).unwrap().is_empty());
 }
+
+on_both_stores!(time_ranges_are_index_ranges_with_checkpointed_ends);

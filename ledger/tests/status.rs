@@ -3,7 +3,7 @@
 //! hash, with and without signer filters — verifies with `core::status::verify_status` and
 //! gives exactly the status the model gives; every history proof holds exactly the model's
 //! entries; and every mutated answer (a proof dropped or changed, an older entry shown, a
-//! revocation hidden, an unknown claimed) is rejected.
+//! revocation hidden, an unknown claimed) is rejected. Both tests run on both stores.
 
 mod common;
 
@@ -121,10 +121,9 @@ fn mutations(
     out
 }
 
-#[test]
-fn every_status_answer_is_proven_and_every_mutation_rejected() {
+fn every_status_answer_is_proven_and_every_mutation_rejected(store: &common::Store) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = common::open(dir.path());
+    let ledger = store.open(dir.path());
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut model = Model::default();
     let hashes: Vec<Sha256> = (0..8u64).map(|i| Sha256::of(&i.to_le_bytes())).collect();
@@ -271,10 +270,9 @@ fn every_status_answer_is_proven_and_every_mutation_rejected() {
 /// Attested answers (fresh status): while appenders write, each attestation re-signs the tree
 /// of a committed checkpoint with the time, covers every append that returned before it was
 /// asked, and every answer verifies against it.
-#[test]
-fn attested_answers_name_the_time_and_cover_every_earlier_append() {
+fn attested_answers_name_the_time_and_cover_every_earlier_append(store: &common::Store) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = std::sync::Arc::new(common::open(dir.path()));
+    let ledger = std::sync::Arc::new(store.open(dir.path()));
     // An empty ledger attests its empty tree.
     let none = Sha256::of(b"never");
     let (cp, answers) = ledger.authenticate_attested(&[none], &[]).unwrap();
@@ -325,3 +323,8 @@ fn attested_answers_name_the_time_and_cover_every_earlier_append() {
     let latest = ledger.checkpoint();
     assert_eq!((cp.size(), cp.root()), (latest.size(), latest.root()));
 }
+
+on_both_stores!(
+    every_status_answer_is_proven_and_every_mutation_rejected,
+    attested_answers_name_the_time_and_cover_every_earlier_append,
+);

@@ -1,5 +1,6 @@
 //! The ledger's life story on a temp directory: create, notarize, change statuses, revoke a
-//! key, search, prove, reopen — every answer verified with `core`.
+//! key, search, prove, reopen — every answer verified with `core`. Each test runs on both
+//! stores (SQLite and PostgreSQL).
 
 mod common;
 
@@ -11,7 +12,7 @@ use notarium_core::{
 };
 use notarium_ledger::{Ledger, NewEntry, SearchQuery};
 
-use common::{artifact, open};
+use common::{artifact, Store};
 
 fn status_change(sha: Sha256, status: ArtifactStatus, signer: &str) -> NewEntry {
     NewEntry::Artifact {
@@ -29,10 +30,9 @@ fn status_change(sha: Sha256, status: ArtifactStatus, signer: &str) -> NewEntry 
     }
 }
 
-#[test]
-fn story() {
+fn story(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path());
+    let ledger = store.open(dir.path());
     let key = ledger.verifier_key().clone();
     assert_eq!(ledger.size(), 0);
     assert_eq!(
@@ -247,7 +247,7 @@ fn story() {
     // Reopen: same state, no rebuild, and appends continue consistently.
     let before = ledger.checkpoint();
     drop(ledger);
-    let ledger = open(dir.path());
+    let ledger = store.open(dir.path());
     assert_eq!(ledger.checkpoint(), before);
     assert_eq!(ledger.verifier_key(), &key);
     ledger.append(vec![artifact(5000, "k2")]).unwrap();
@@ -262,15 +262,14 @@ fn story() {
         &ledger.checkpoint().root(),
     )
     .unwrap();
-    let report = notarium_ledger::audit(dir.path(), |_, _| {}).unwrap();
+    let report = store.audit(dir.path());
     assert!(report.is_clean(), "{:#?}", report.findings);
     assert_eq!(report.entries, ledger.size());
 }
 
-#[test]
-fn concurrent_appenders_are_batched_and_all_answered() {
+fn concurrent_appenders_are_batched_and_all_answered(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(open(dir.path()));
+    let ledger = Arc::new(store.open(dir.path()));
     let key = ledger.verifier_key().clone();
     let threads: Vec<_> = (0..16u64)
         .map(|t| {
@@ -301,16 +300,13 @@ fn concurrent_appenders_are_batched_and_all_answered() {
         stats.batches < 800,
         "16 concurrent appenders should share commits: {stats:?}"
     );
-    assert!(notarium_ledger::audit(dir.path(), |_, _| {})
-        .unwrap()
-        .is_clean());
+    assert!(store.audit(dir.path()).is_clean());
 }
 
-#[test]
-fn options_must_match_the_stored_ledger() {
+fn options_must_match_the_stored_ledger(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
-    drop(open(dir.path()));
-    let mut other = common::options("default");
+    drop(store.open(dir.path()));
+    let mut other = store.options("default");
     other.origin = notarium_core::Origin::new("example.com/other").unwrap();
     assert!(matches!(
         Ledger::open(dir.path(), other),
@@ -318,17 +314,15 @@ fn options_must_match_the_stored_ledger() {
     ));
     std::fs::remove_file(dir.path().join("signing.key")).unwrap();
     assert!(matches!(
-        Ledger::open(dir.path(), common::options("default")),
+        Ledger::open(dir.path(), store.options("default")),
         Err(notarium_ledger::Error::Corrupt(_))
     ));
 }
 
-#[cfg(unix)]
-#[test]
-fn signing_key_is_private() {
+fn signing_key_is_private(store: &Store) {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    drop(open(dir.path()));
+    drop(store.open(dir.path()));
     let mode = std::fs::metadata(dir.path().join("signing.key"))
         .unwrap()
         .permissions()
@@ -339,10 +333,9 @@ fn signing_key_is_private() {
 /// One request whose entry passes every field limit but not the 16 KiB limit of the whole
 /// entry is refused alone, with `Invalid`, while the 1,000 valid requests queued around it
 /// commit (in shared batches) and are all answered.
-#[test]
-fn an_oversized_request_is_refused_alone_and_its_neighbours_commit() {
+fn an_oversized_request_is_refused_alone_and_its_neighbours_commit(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(open(dir.path()));
+    let ledger = Arc::new(store.open(dir.path()));
     let key = ledger.verifier_key().clone();
     let mut oversized = artifact(1_000_000, "k_big");
     if let NewEntry::Artifact { request, .. } = &mut oversized {
@@ -392,10 +385,16 @@ fn an_oversized_request_is_refused_alone_and_its_neighbours_commit() {
     for index in [0, 499, 999] {
         ledger.get(index).unwrap().verify(&key).unwrap();
     }
-    assert!(notarium_ledger::audit(dir.path(), |_, _| {})
-        .unwrap()
-        .is_clean());
+    assert!(store.audit(dir.path()).is_clean());
 }
+
+on_both_stores!(
+    story,
+    concurrent_appenders_are_batched_and_all_answered,
+    options_must_match_the_stored_ledger,
+    signing_key_is_private,
+    an_oversized_request_is_refused_alone_and_its_neighbours_commit,
+);
 
 /// Appends `n` artifacts (from `from`) as one request and returns what the writer answered.
 fn append_one_request(ledger: &Ledger, from: u64, n: u64) -> notarium_ledger::Appended {

@@ -1,5 +1,6 @@
 //! `notariumd audit DATA_DIR`: the offline audit of every ledger of a data directory
-//! (docs/configuration.md), with a readable or JSON report.
+//! (docs/configuration.md), or with `--database` of every ledger of a PostgreSQL database
+//! (docs/postgresql.md), with a readable or JSON report.
 
 use std::io::Write;
 use std::path::Path;
@@ -37,6 +38,32 @@ pub fn audit_data_dir(data_dir: &Path) -> anyhow::Result<Vec<NamedAudit>> {
         .map(|d| {
             let ledger = d.file_name().to_string_lossy().into_owned();
             let report = notarium_ledger::audit(&d.path(), |_, _| {})
+                .with_context(|| format!("cannot audit ledger {ledger}"))?;
+            Ok(NamedAudit { ledger, report })
+        })
+        .collect()
+}
+
+/// Audits every ledger of the PostgreSQL database `db`, each on one snapshot of it, with the
+/// signing keys under `<data_dir>/ledgers/`.
+///
+/// # Errors
+/// When the database holds no ledgers or cannot be read at all.
+pub fn audit_database(
+    data_dir: &Path,
+    db: &notarium_ledger::Postgres,
+) -> anyhow::Result<Vec<NamedAudit>> {
+    let names = db.ledgers()?;
+    if names.is_empty() {
+        anyhow::bail!("no ledgers in the database {db}");
+    }
+    names
+        .into_iter()
+        .map(|ledger| {
+            let name = notarium_core::LedgerName::new(&ledger)
+                .with_context(|| format!("a ledger named {ledger:?} in the database"))?;
+            let dir = data_dir.join("ledgers").join(&ledger);
+            let report = notarium_ledger::audit_postgres(db, &name, &dir, |_, _| {})
                 .with_context(|| format!("cannot audit ledger {ledger}"))?;
             Ok(NamedAudit { ledger, report })
         })

@@ -6,6 +6,12 @@
 //! one hash and one map lookup — never a storage query per ledger — before the rate limit
 //! applies. Keys exist only as hashes; the secret is shown once, when created.
 //!
+//! With a database that several instances share (docs/postgresql.md), keys are created and
+//! revoked through any of them: an unknown key is then looked up in its ledger before it is
+//! refused, and a known one is checked there again when it was last checked more than
+//! [`SHARED_KEY_RECHECK`] ago (`AppState::ledger_caller`), so that a revocation through another
+//! instance takes effect here within that time.
+//!
 //! A bearer that is no known key or admin token and holds a `.` is presented as a CI token
 //! ([`Presented::CiToken`]): the OIDC verifier ([`crate::oidc`]) checks it for the ledger a
 //! request is for, and a verified one becomes [`Caller::Oidc`]. API keys never hold a dot.
@@ -13,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use notarium_core::api::Key;
@@ -24,6 +31,9 @@ use crate::oidc::OidcIdentity;
 
 /// Longest API key or admin token accepted: a longer bearer can only be a CI token.
 const MAX_KEY_BYTES: usize = 512;
+
+/// On a shared database, how long a key checked against its ledger is trusted from memory.
+pub const SHARED_KEY_RECHECK: Duration = Duration::from_secs(1);
 
 /// An API key the server knows, by the hash of its secret.
 #[derive(Clone, Debug)]
@@ -66,6 +76,8 @@ pub struct Credentials {
     admin: [u8; 32],
     metrics: Option<[u8; 32]>,
     keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
+    /// When each key was last checked against its ledger (shared databases only).
+    checked: RwLock<HashMap<[u8; 32], Instant>>,
 }
 
 impl Credentials {
@@ -75,6 +87,7 @@ impl Credentials {
             admin,
             metrics: None,
             keys: RwLock::new(HashMap::new()),
+            checked: RwLock::new(HashMap::new()),
         }
     }
 
@@ -190,6 +203,24 @@ impl Credentials {
             .insert(credential_hash(secret), info);
     }
 
+    /// Whether the key hashing to `hash` was checked against its ledger within
+    /// [`SHARED_KEY_RECHECK`].
+    pub fn checked_recently(&self, hash: &[u8; 32]) -> bool {
+        self.checked
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .is_some_and(|at| at.elapsed() < SHARED_KEY_RECHECK)
+    }
+
+    /// Records that the key hashing to `hash` was just checked against its ledger.
+    pub fn mark_checked(&self, hash: [u8; 32]) {
+        self.checked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash, Instant::now());
+    }
+
     /// Makes a revocation take effect for every later request.
     pub fn revoke(&self, ledger: &str, id: &str) {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
@@ -208,6 +239,13 @@ fn bearer_token(value: &str) -> Option<&str> {
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
         .then_some(token)
+}
+
+/// The hash an `Authorization` value's bearer would have as an API key: `None` without a
+/// bearer, or for one too long to be a key.
+pub fn presented_key(authorization: Option<&str>) -> Option<[u8; 32]> {
+    let token = bearer_token(authorization?)?;
+    (token.len() <= MAX_KEY_BYTES).then(|| credential_hash(token))
 }
 
 /// SHA-256 of a bearer secret: how keys and the admin token are stored and looked up.

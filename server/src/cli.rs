@@ -1,6 +1,6 @@
-//! The `notariumd` command line: serve (the default) or `audit DATA_DIR`. Every outcome
-//! becomes an exit code here: 0 success, 1 audit findings, 2 usage, configuration or I/O
-//! errors.
+//! The `notariumd` command line: serve (the default), `audit DATA_DIR`, `backup DATA_DIR DEST`
+//! or `migrate --from DATA_DIR`. Every outcome becomes an exit code here: 0 success, 1 audit
+//! findings, 2 usage, configuration or I/O errors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +20,10 @@ pub struct Cli {
     /// Data directory [default: ./notarium-data].
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Keep the ledgers in this PostgreSQL database, postgres://USER:PASSWORD@HOST/DATABASE,
+    /// which several notariumd may share (docs/postgresql.md); also NOTARIUM_DATABASE.
+    #[arg(long, value_name = "URL", global = true)]
+    pub database: Option<String>,
     /// YAML configuration file (every key but the nested `oidc` section also has a
     /// NOTARIUM_<KEY> variable).
     #[arg(long, value_name = "FILE", env = "NOTARIUM_CONFIG", global = true)]
@@ -52,8 +56,20 @@ pub enum Command {
         /// A new directory for the copy.
         dest: PathBuf,
     },
-    /// Recompute every ledger of DATA_DIR offline and report where stored tiles, checkpoints
-    /// or indexes disagree with the entries. Exit 0 when clean, 1 with findings, 2 on errors.
+    /// Copy every SQLite ledger of DATA_DIR into the PostgreSQL database (--database or
+    /// NOTARIUM_DATABASE) and check that every row of the copy is the same: every tile and
+    /// checkpoint, every entry and index node, keys, revocations, attributes; then audit the
+    /// copy. The server must be stopped. A ledger the database holds already is never
+    /// overwritten: with the same history it is reported and left alone, with another it is
+    /// refused. Exit 0 when every ledger checks, 2 otherwise (docs/postgresql.md).
+    Migrate {
+        /// The data directory whose ledgers to copy (it keeps the signing keys).
+        #[arg(long, value_name = "DATA_DIR")]
+        from: PathBuf,
+    },
+    /// Recompute every ledger of DATA_DIR offline (with --database: every ledger of the
+    /// database, with DATA_DIR's signing keys) and report where stored tiles, checkpoints or
+    /// indexes disagree with the entries. Exit 0 when clean, 1 with findings, 2 on errors.
     Audit {
         /// The data directory to audit.
         data_dir: PathBuf,
@@ -89,6 +105,9 @@ impl Cli {
         if let Some(d) = &self.data_dir {
             raw.data_dir = Some(d.clone());
         }
+        if let Some(d) = &self.database {
+            raw.database = Some(d.clone());
+        }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             raw.tls_cert = Some(cert.clone());
             raw.tls_key = Some(key.clone());
@@ -98,13 +117,55 @@ impl Cli {
         }
         raw.validate()
     }
+
+    /// The database a maintenance command works on: `--database`, else `NOTARIUM_DATABASE`,
+    /// else `database` in the configuration file.
+    ///
+    /// # Errors
+    /// When the configuration file cannot be read.
+    pub fn database(&self) -> anyhow::Result<Option<String>> {
+        if let Some(d) = &self.database {
+            return Ok(Some(d.clone()));
+        }
+        let mut raw = match &self.config {
+            Some(path) => RawConfig::from_file(path)?,
+            None => RawConfig::default(),
+        };
+        raw.apply_env(|k| std::env::var(k).ok())?;
+        Ok(raw.database)
+    }
 }
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> ExitCode {
+    let database = || match cli.database() {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            eprintln!("notariumd: {e:#}");
+            Err(ExitCode::from(2))
+        }
+    };
     match &cli.command {
-        Some(Command::Audit { data_dir, output }) => return audit(data_dir, *output),
+        Some(Command::Audit { data_dir, output }) => {
+            return match database() {
+                Ok(db) => audit(data_dir, db.as_deref(), *output),
+                Err(code) => code,
+            }
+        }
         Some(Command::Backup { data_dir, dest }) => return backup(data_dir, dest),
+        Some(Command::Migrate { from }) => {
+            return match database() {
+                Ok(Some(db)) => migrate(from, &db),
+                Ok(None) => {
+                    eprintln!(
+                        "notariumd migrate: no database to copy into: give --database \
+                         postgres://… (or NOTARIUM_DATABASE)"
+                    );
+                    ExitCode::from(2)
+                }
+                Err(code) => code,
+            }
+        }
         None => {}
     }
     let config = match cli.config() {
@@ -260,8 +321,56 @@ fn hand_over_admin_token(state: &AppState, token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn audit(data_dir: &std::path::Path, output: Output) -> ExitCode {
-    let audits = match crate::audit::audit_data_dir(data_dir) {
+fn migrate(data_dir: &std::path::Path, url: &str) -> ExitCode {
+    let moved = notarium_ledger::Postgres::connect(url)
+        .map_err(anyhow::Error::from)
+        .and_then(|db| {
+            println!("migrating the ledgers of {} into {db}", data_dir.display());
+            crate::datadir::migrate(data_dir, &db, |ledger, step| {
+                println!("ledger {ledger}: {step}");
+            })
+        });
+    match moved {
+        Ok(moved) => {
+            for m in &moved {
+                if m.already_there {
+                    println!(
+                        "ledger {}: the database holds its history already ({} entries here, \
+                         every checkpoint and entry the same): nothing copied",
+                        m.ledger, m.entries
+                    );
+                } else {
+                    println!(
+                        "ledger {}: copied and checked ({} entries, {} checkpoints, {} tiles, {} \
+                         status-index nodes the same; the copy audits clean)",
+                        m.ledger, m.entries, m.checkpoints, m.tiles, m.index_nodes
+                    );
+                }
+            }
+            println!(
+                "every ledger of {} is in the database: serve it with --data-dir {} --database \
+                 URL (the data directory keeps the signing keys; the SQLite files are no longer \
+                 read)",
+                data_dir.display(),
+                data_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("notariumd migrate: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn audit(data_dir: &std::path::Path, database: Option<&str>, output: Output) -> ExitCode {
+    let audits = match database {
+        None => crate::audit::audit_data_dir(data_dir),
+        Some(url) => notarium_ledger::Postgres::connect(url)
+            .map_err(anyhow::Error::from)
+            .and_then(|db| crate::audit::audit_database(data_dir, &db)),
+    };
+    let audits = match audits {
         Ok(a) => a,
         Err(e) => {
             eprintln!("notariumd audit: {e:#}");

@@ -30,8 +30,15 @@ use crate::oidc::{OidcConfig, RawOidc};
 pub struct RawConfig {
     /// Address to listen on, `127.0.0.1:7373` by default; port 0 picks a free port.
     pub listen: Option<String>,
-    /// Where ledgers live, `./notarium-data` by default.
+    /// Where ledgers live, `./notarium-data` by default; with `database`, only what must not
+    /// be in the database (signing keys, records, ledger settings, the admin token's hash).
     pub data_dir: Option<PathBuf>,
+    /// Keep the ledgers in this PostgreSQL database (`postgres://…`, a secret: it may hold a
+    /// password), which several instances may share (docs/postgresql.md).
+    pub database: Option<String>,
+    /// How long a sequencer that stopped answering keeps other instances on the database from
+    /// writing (default 5,000 ms).
+    pub sequencer_lease_ms: Option<u64>,
     /// Checkpoint origins are `<origin_prefix>/<ledger>`; `localhost/notarium` by default.
     pub origin_prefix: Option<String>,
     /// The server admin token (a secret). Prefer `admin_token_file`.
@@ -301,6 +308,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database that holds the ledgers, when not SQLite files.
+    pub database: Option<Secret>,
+    /// The sequencer lease on a shared database.
+    pub sequencer_lease: Duration,
     /// Origin prefix (no trailing slash).
     pub origin_prefix: String,
     /// Where `origin_prefix` came from.
@@ -350,6 +361,8 @@ pub const MAX_REPORT_ENTRIES: u64 = 10_000;
 pub const KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "database",
+    "sequencer_lease_ms",
     "origin_prefix",
     "admin_token",
     "admin_token_file",
@@ -418,6 +431,8 @@ impl RawConfig {
             match *key {
                 "listen" => self.listen = Some(v),
                 "data_dir" => self.data_dir = Some(v.into()),
+                "database" => self.database = Some(v),
+                "sequencer_lease_ms" => self.sequencer_lease_ms = Some(num(key, &v)?),
                 "origin_prefix" => self.origin_prefix = Some(v),
                 "admin_token" => self.admin_token = Some(v),
                 "admin_token_file" => self.admin_token_file = Some(v.into()),
@@ -579,6 +594,22 @@ impl RawConfig {
             data_dir: self
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from("notarium-data")),
+            database: match self.database {
+                Some(url)
+                    if url.trim().starts_with("postgres://")
+                        || url.trim().starts_with("postgresql://") =>
+                {
+                    Some(Secret(url.trim().to_owned()))
+                }
+                Some(_) => bail!("database: must be a URL such as postgres://user@host/database"),
+                None => None,
+            },
+            sequencer_lease: Duration::from_millis(positive(
+                "sequencer_lease_ms",
+                self.sequencer_lease_ms,
+                5_000,
+                600_000,
+            )?),
             origin_prefix,
             origin_source,
             public_url,
@@ -697,6 +728,33 @@ mod tests {
         assert!(raw
             .apply_env(|k| (k == "NOTARIUM_MAX_LEDGERS").then(|| "many".into()))
             .is_err());
+    }
+
+    #[test]
+    fn the_database_is_a_secret_url() {
+        let mut raw = RawConfig::default();
+        raw.apply_env(|k| match k {
+            "NOTARIUM_DATABASE" => Some("postgres://notarium:s3cret-pw@db.example/n".into()),
+            "NOTARIUM_SEQUENCER_LEASE_MS" => Some("2500".into()),
+            _ => None,
+        })
+        .unwrap();
+        let c = raw.validate().unwrap();
+        assert_eq!(
+            c.database.as_ref().map(Secret::expose),
+            Some("postgres://notarium:s3cret-pw@db.example/n")
+        );
+        assert_eq!(c.sequencer_lease, Duration::from_millis(2500));
+        assert!(!format!("{c:?}").contains("s3cret"), "secrets never print");
+        assert!(Config::for_data_dir("d").database.is_none());
+        for bad in [
+            "database: /var/lib/notarium.db",
+            "database: mysql://db/x",
+            "sequencer_lease_ms: 0",
+        ] {
+            let raw: RawConfig = yaml_serde::from_str(bad).unwrap();
+            assert!(raw.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

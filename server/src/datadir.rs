@@ -305,6 +305,17 @@ pub fn backup(data: &Path, dest: &Path) -> anyhow::Result<Vec<notarium_ledger::B
     if names.is_empty() {
         anyhow::bail!("no ledgers in {}", data.join(LEDGERS_DIR).display());
     }
+    for name in &names {
+        let from = data.join(LEDGERS_DIR).join(name.as_str());
+        if !from.join("ledger.db").exists() && from.join("signing.key").exists() {
+            anyhow::bail!(
+                "ledger {name} has no SQLite database in {}: a data directory served with \
+                 --database keeps the ledgers in PostgreSQL; back the database up with its own \
+                 tools, and this directory (its signing keys) with it (docs/postgresql.md)",
+                from.display()
+            );
+        }
+    }
     let target = DataDir::open(dest)?;
     let admin = data.join(ADMIN_HASH_FILE);
     if admin.exists() {
@@ -324,6 +335,37 @@ pub fn backup(data: &Path, dest: &Path) -> anyhow::Result<Vec<notarium_ledger::B
         copies.push(copy);
     }
     Ok(copies)
+}
+
+/// Copies every SQLite ledger of the data directory `data` into the database `db` and checks
+/// each copy (`notarium_ledger::migrate`), holding the directory's lock meanwhile: no server
+/// may write the ledgers as they are copied. `progress(ledger, step)` is told each step.
+/// Blocking.
+///
+/// # Errors
+/// When the directory is served or holds no ledgers, or a ledger's copy is refused or does not
+/// check (the ledgers before it stay copied: running it again finds them there).
+pub fn migrate(
+    data: &Path,
+    db: &notarium_ledger::Postgres,
+    mut progress: impl FnMut(&str, &str),
+) -> anyhow::Result<Vec<notarium_ledger::migrate::Migrated>> {
+    let names = ledgers_in(data)
+        .with_context(|| format!("{} is not a notariumd data directory", data.display()))?;
+    if names.is_empty() {
+        anyhow::bail!("no ledgers in {}", data.join(LEDGERS_DIR).display());
+    }
+    let _lock = DirLock::exclusive(data)?;
+    names
+        .iter()
+        .map(|name| {
+            let dir = data.join(LEDGERS_DIR).join(name.as_str());
+            notarium_ledger::migrate::migrate_to_postgres(&dir, name, db, |step| {
+                progress(name.as_str(), step);
+            })
+            .with_context(|| format!("ledger {name}"))
+        })
+        .collect()
 }
 
 /// Makes the entries of `dir` (a create, rename or removal) durable.

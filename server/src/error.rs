@@ -161,7 +161,7 @@ impl From<notarium_ledger::Error> for ApiError {
             }
             L::NotFound(what) => ApiError::NotFound(format!("not found: {what}")),
             L::Conflict(what) => ApiError::Conflict(what),
-            e @ (L::Storage(_) | L::Io(_) | L::Unavailable(_) | L::Corrupt(_)) => {
+            e @ (L::Storage(_) | L::Database(_) | L::Io(_) | L::Unavailable(_) | L::Corrupt(_)) => {
                 ApiError::Storage(e.to_string())
             }
             e @ L::Config(_) => ApiError::Internal(e.to_string()),

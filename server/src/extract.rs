@@ -376,6 +376,13 @@ impl<N: Need> Access<N> {
             _need: PhantomData,
         }
     }
+
+    /// The access, once its ledger's snapshot holds what any instance on a shared database
+    /// committed before this request (a no-op for SQLite).
+    async fn fresh(self) -> Result<Self, ApiError> {
+        self.handle.refresh().await?;
+        Ok(self)
+    }
 }
 
 impl<N: Need> FromRequestParts<AppState> for Access<N> {
@@ -414,7 +421,9 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
             }
             (None, Caller::Anonymous) => return Err(missing_key()),
             // The server admin token is the operator's own credential: not rate limited.
-            (Some(h), Caller::Admin) => return Ok(Access::new(h, "admin".to_owned(), None)),
+            (Some(h), Caller::Admin) => {
+                return Access::new(h, "admin".to_owned(), None).fresh().await
+            }
             (Some(h), Caller::Key(key)) if key.ledger == name.as_str() => {
                 if key.role < N::ROLE {
                     return Err(ApiError::Forbidden(format!(
@@ -466,7 +475,7 @@ impl<N: Need> FromRequestParts<AppState> for Access<N> {
             (Some(_), Caller::Anonymous) => return Err(missing_key()),
         };
         state.limits().charge(&rate_key)?;
-        Ok(Access::new(handle, signer, identity))
+        Access::new(handle, signer, identity).fresh().await
     }
 }
 

@@ -7,7 +7,9 @@
 //! disk, a file system remounted read-only, one that fails its writes, and one that is frozen
 //! (its writes block: the probe is bounded by a timeout, and while a probe hangs no second one
 //! is started). Probes run at most once per [`PROBE_INTERVAL`], whatever the rate of
-//! `/readyz` requests, which need no credential.
+//! `/readyz` requests, which need no credential. With a database (docs/postgresql.md), ready
+//! also means that the database answers: a ledger's snapshot is brought up to date within
+//! [`PROBE_TIMEOUT`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,8 +57,8 @@ impl Readiness {
     /// Checks readiness: serving, every ledger writing, and the data directory writable.
     ///
     /// # Errors
-    /// 503 with the reason as its code: `not_ready`, `ledger_stopped`, `storage_unwritable`
-    /// or `storage_unresponsive`. The details go to the log, once per change.
+    /// 503 with the reason as its code: `not_ready`, `ledger_stopped`, `storage_unwritable`,
+    /// `storage_unresponsive` or `database_unavailable`. The details go to the log, once per change.
     pub async fn check(&self, data: &DataDir, ledgers: &[Arc<LedgerHandle>]) -> ApiResult<()> {
         let result = self.evaluate(data, ledgers).await;
         let code = result.as_ref().err().map(|(code, _)| *code);
@@ -83,6 +85,23 @@ impl Readiness {
         for h in ledgers {
             if let Some(why) = h.stopped() {
                 return Err(("ledger_stopped", format!("ledger {}: {why}", h.name())));
+            }
+        }
+        if let Some(h) = ledgers.iter().find(|h| h.is_shared()) {
+            match tokio::time::timeout(PROBE_TIMEOUT, h.refresh()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err((
+                        "database_unavailable",
+                        format!("ledger {}: {e:?}", h.name()),
+                    ))
+                }
+                Err(_) => {
+                    return Err((
+                        "database_unavailable",
+                        format!("the database did not answer within {PROBE_TIMEOUT:?}"),
+                    ))
+                }
             }
         }
         self.probe(data).await
@@ -145,6 +164,7 @@ fn unavailable(code: &'static str) -> ApiError {
             "a write to the data directory did not finish in time (frozen or hung storage); see \
              the server log"
         }
+        "database_unavailable" => "the database does not answer; see the server log",
         _ => "not ready: starting or shutting down",
     };
     ApiError::Unavailable { code, message }

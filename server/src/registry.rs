@@ -5,13 +5,17 @@
 //! connection of the ledger runs at a time, and requests beyond that wait here as cheap tasks
 //! instead of as blocking threads parked on the ledger's pool (with 64 parked threads
 //! `http-bench` served fewer authentications per second than with 4 connections).
+//!
+//! With a PostgreSQL database (docs/postgresql.md) the ledgers are those of the database, and
+//! other instances may append to them: each request first brings its ledger's snapshot up to
+//! what any instance committed ([`LedgerHandle::refresh`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use notarium_core::api::{Key, LedgerInfo, Limits};
 use notarium_core::{LedgerName, Origin, Receipt, SignedCheckpoint, VerifierKey};
-use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
+use notarium_ledger::{Ledger, LedgerOptions, NewEntry, Postgres};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
@@ -26,6 +30,8 @@ pub struct LedgerHandle {
     meta: LedgerMeta,
     /// One permit per read connection of the ledger (`ledger_readers`).
     reads: Semaphore,
+    /// Kept in a database other instances may write too.
+    shared: bool,
 }
 
 impl LedgerHandle {
@@ -47,6 +53,24 @@ impl LedgerHandle {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(Into::into)
+    }
+
+    /// Brings the ledger's snapshot up to the latest checkpoint any instance committed, when it
+    /// lives in a shared database (one small query; nothing on SQLite, or while this instance
+    /// sequences the ledger): a request then sees every write acknowledged before it began.
+    ///
+    /// # Errors
+    /// 503 when the database cannot be read or went back in time.
+    pub async fn refresh(&self) -> ApiResult<()> {
+        if !self.shared {
+            return Ok(());
+        }
+        self.read(|ledger| ledger.refresh()).await
+    }
+
+    /// Whether the ledger lives in a database that other instances may write too.
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// Queues entries with the ledger's group-commit sequencer (all-or-nothing), waits without
@@ -127,6 +151,8 @@ impl LedgerHandle {
 /// Every open ledger, by name.
 pub struct Registry {
     data: DataDir,
+    /// The database holding the ledgers, when they are not SQLite files.
+    database: Option<Postgres>,
     config: Config,
     metrics: Arc<Metrics>,
     ledgers: RwLock<BTreeMap<String, Arc<LedgerHandle>>>,
@@ -144,10 +170,16 @@ impl std::fmt::Debug for Registry {
 pub type StoredKeys = Vec<([u8; 32], Key)>;
 
 impl Registry {
-    /// An empty registry over `data`.
-    pub fn new(data: DataDir, config: Config, metrics: Arc<Metrics>) -> Self {
+    /// An empty registry over `data`, with the ledgers in `database` when given.
+    pub fn new(
+        data: DataDir,
+        database: Option<Postgres>,
+        config: Config,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Registry {
             data,
+            database,
             config,
             metrics,
             ledgers: RwLock::new(BTreeMap::new()),
@@ -158,6 +190,37 @@ impl Registry {
     /// The data directory.
     pub fn data(&self) -> &DataDir {
         &self.data
+    }
+
+    /// The database holding the ledgers, when they are not SQLite files.
+    pub fn database(&self) -> Option<&Postgres> {
+        self.database.as_ref()
+    }
+
+    /// The names of the ledgers to open at start: the database's, or the data directory's.
+    ///
+    /// # Errors
+    /// When they cannot be listed.
+    pub fn stored_ledgers(&self) -> anyhow::Result<Vec<LedgerName>> {
+        let Some(db) = &self.database else {
+            return self.data.ledgers();
+        };
+        let mut names = Vec::new();
+        for name in db.ledgers()? {
+            match LedgerName::new(&name) {
+                Ok(n) => names.push(n),
+                Err(e) => tracing::warn!(ledger = %name,
+                    "ignoring a ledger of the database with an invalid name: {e}"),
+            }
+        }
+        for here in self.data.ledgers()? {
+            if !names.contains(&here) {
+                tracing::warn!(ledger = %here,
+                    "this data directory holds ledger {here} but the database does not: it is \
+                     not served (copy it into the database with `notariumd migrate`)");
+            }
+        }
+        Ok(names)
     }
 
     /// The ledger named `name`.
@@ -248,6 +311,7 @@ impl Registry {
         let dir = self.data.ledger_dir(name);
         let mut options = LedgerOptions::new(name.clone(), config.origin(name)?);
         options.durability = config.durability;
+        options.database = self.database.clone();
         options.max_batch = config.commit_max_entries;
         options.readers = config.ledger_readers;
         // The observer holds the metrics only, not the registry: no reference cycle.
@@ -267,6 +331,17 @@ impl Registry {
                     dir.display()
                 )
             }
+            Err(e @ notarium_ledger::Error::Corrupt(_))
+                if self.database.is_some() && !dir.join("signing.key").exists() =>
+            {
+                anyhow::bail!(
+                    "cannot open ledger {name}: {e}. Every instance on a database needs every \
+                     ledger's signing key, which never goes into the database: copy {} (the \
+                     whole directory: key, record and settings) from the instance that created \
+                     the ledger (docs/postgresql.md)",
+                    dir.display()
+                )
+            }
             Err(e) => {
                 return Err(e)
                     .with_context(|| format!("cannot open ledger {name} in {}", dir.display()))
@@ -279,6 +354,7 @@ impl Registry {
             ledger: Arc::new(ledger),
             meta,
             reads: Semaphore::new(config.ledger_readers),
+            shared: self.database.is_some(),
         });
         self.ledgers
             .write()

@@ -73,6 +73,14 @@ impl AppState {
     /// When the data directory is unusable or a ledger fails to open.
     pub fn open(config: Config) -> anyhow::Result<(AppState, Startup)> {
         let data = DataDir::open(&config.data_dir)?;
+        let database = match &config.database {
+            None => None,
+            Some(url) => Some(
+                notarium_ledger::Postgres::connect(url.expose())
+                    .map_err(|e| anyhow::anyhow!("database: {e}"))?
+                    .with_lease(config.sequencer_lease),
+            ),
+        };
         let mut startup = Startup::default();
         let admin_hash = match &config.admin_token {
             Some(t) => crate::auth::credential_hash(t.expose()),
@@ -83,8 +91,13 @@ impl AppState {
             }
         };
         let metrics = Arc::new(Metrics::default());
-        let names = data.ledgers()?;
-        let registry = Arc::new(Registry::new(data, config.clone(), metrics.clone()));
+        let registry = Arc::new(Registry::new(
+            data,
+            database,
+            config.clone(),
+            metrics.clone(),
+        ));
+        let names = registry.stored_ledgers()?;
         let oidc = Arc::new(Oidc::new(config.oidc.clone())?);
         let credentials = Credentials::new(admin_hash)
             .with_metrics_token(config.metrics.token.as_ref().map(|t| t.expose()));
@@ -210,7 +223,13 @@ impl AppState {
         authorization: Option<&str>,
         ledger: &LedgerName,
     ) -> ApiResult<Caller> {
-        let token = match self.inner.credentials.identify(authorization)? {
+        let presented = self.inner.credentials.identify(authorization);
+        if self.inner.ledgers.database().is_some() {
+            if let Some(caller) = self.shared_key(authorization, ledger, &presented).await? {
+                return Ok(caller);
+            }
+        }
+        let token = match presented? {
             Presented::Caller(c) => return Ok(c),
             Presented::CiToken(t) => t,
         };
@@ -226,6 +245,57 @@ impl AppState {
                 retry_after: self.inner.oidc.retry_after().as_secs(),
             }),
         }
+    }
+
+    /// On a database that other instances share, the API key an `Authorization` value
+    /// presents, as its ledger stores it now: an unknown one is looked up there (a key created
+    /// through another instance) and remembered; a known one is checked there again once
+    /// [`crate::auth::SHARED_KEY_RECHECK`] has passed (a revocation through another instance).
+    /// `None`: nothing to add to what memory says.
+    async fn shared_key(
+        &self,
+        authorization: Option<&str>,
+        ledger: &LedgerName,
+        presented: &ApiResult<Presented<'_>>,
+    ) -> ApiResult<Option<Caller>> {
+        let credentials = &self.inner.credentials;
+        let Some(hash) = crate::auth::presented_key(authorization) else {
+            return Ok(None);
+        };
+        let known = match presented {
+            Ok(Presented::Caller(Caller::Key(info))) if info.ledger == ledger.as_str() => {
+                if credentials.checked_recently(&hash) {
+                    return Ok(None);
+                }
+                true
+            }
+            Err(ApiError::Unauthorized(_)) => false,
+            _ => return Ok(None),
+        };
+        let Some(handle) = self.ledger(ledger.as_str()) else {
+            return Ok(None);
+        };
+        let Some(key) = handle.read(move |l| l.find_credential(&hash)).await? else {
+            return Ok(None);
+        };
+        credentials.mark_checked(hash);
+        if key.revoked_index.is_some() {
+            credentials.revoke(ledger.as_str(), &key.id);
+            return Err(ApiError::Unauthorized(
+                "this API key has been revoked".into(),
+            ));
+        }
+        if known {
+            return Ok(None);
+        }
+        let info = KeyInfo {
+            ledger: ledger.to_string(),
+            id: key.id.clone(),
+            role: key.role,
+            revoked: false,
+        };
+        credentials.load(ledger.as_str(), vec![(hash, key)]);
+        Ok(Some(Caller::Key(info)))
     }
 
     /// The CI token verifier.

@@ -1,8 +1,9 @@
 //! The end-to-end harness (docs/design.md §1, `tests/`): real `notariumd` processes listening on
 //! 127.0.0.1 port 0 with temporary data directories ([`Server`]), the real `notarium` binary
 //! run with a clean environment and a temporary state directory ([`Cli`]), an HTTP proxy
-//! that can tamper with the server's answers ([`proxy::Proxy`]), and a mock OIDC issuer
-//! ([`oidc::MockIssuer`]).
+//! that can tamper with the server's answers ([`proxy::Proxy`]), a mock OIDC issuer
+//! ([`oidc::MockIssuer`]), and PostgreSQL databases for servers that keep their ledgers there
+//! ([`postgres::Store`]).
 //!
 //! Out of scope: building the binaries. `cargo test -p notarium-e2e` does not build other
 //! packages' binaries, so run `cargo build --bins` first (`cargo test --workspace` builds them,
@@ -18,6 +19,7 @@ pub mod gitlab;
 pub mod jenkins;
 pub mod nginx;
 pub mod oidc;
+pub mod postgres;
 pub mod proxy;
 pub mod registry;
 pub mod release;
@@ -189,18 +191,31 @@ impl Server {
     /// # Panics
     /// As [`Server::start`], or when `data` cannot be copied.
     pub fn start_on(data: &Path, admin_token: &str) -> Server {
+        Server::start_on_with_env(data, admin_token, &[])
+    }
+
+    /// Like [`Server::start_on`], with extra `NOTARIUM_*` settings (kept for restarts): e.g. a
+    /// second instance on the database of a first, from a copy of its data directory.
+    ///
+    /// # Panics
+    /// As [`Server::start_on`].
+    pub fn start_on_with_env(data: &Path, admin_token: &str, env: &[(&str, &str)]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("notarium-e2e-server-")
             .tempdir()
             .expect("temporary directory");
         copy_tree(data, &root.path().join("data"));
+        let _ = std::fs::remove_file(root.path().join("data").join("notariumd.lock"));
         let mut server = Server {
             root,
             child: None,
             url: String::new(),
             admin_token: admin_token.to_owned(),
             config: None,
-            env: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         server.spawn("127.0.0.1:0");
         server
@@ -228,6 +243,11 @@ impl Server {
             dir,
             admin_token: self.admin_token.clone(),
         }
+    }
+
+    /// The process id of the running server (to tell which instance holds a lease).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     fn spawn(&mut self, listen: &str) {
@@ -298,6 +318,12 @@ impl Server {
         }
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Sets (or replaces) a `NOTARIUM_*` setting for the next start, e.g. another database.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// Stops the server if it runs and tries to start it again on the same address and data
@@ -541,23 +567,30 @@ impl Cli {
         out
     }
 
-    /// The state (JSON) this CLI keeps for its server's ledger `default`.
+    /// The state (JSON) this CLI keeps for its server's ledger `default`: the client keeps one
+    /// per server URL, and a state directory used with several servers holds one for each.
     ///
     /// # Panics
-    /// When there is not exactly one state file for ledger `default`.
+    /// When there is not exactly one state file for ledger `default` of this CLI's server.
     pub fn stored_state(&self) -> serde_json::Value {
-        let files: Vec<_> = self
+        let states: Vec<serde_json::Value> = self
             .state_snapshot()
             .into_iter()
             .filter(|(p, _)| p.file_name() == Some(OsStr::new("default.json")))
+            .map(|(_, bytes)| serde_json::from_slice(&bytes).expect("the state file is JSON"))
+            .filter(|state: &serde_json::Value| {
+                state["server"].as_str().map(|s| s.trim_end_matches('/'))
+                    == Some(self.server.trim_end_matches('/'))
+            })
             .collect();
         assert_eq!(
-            files.len(),
+            states.len(),
             1,
-            "expected one state file for ledger default in {}",
+            "expected one state file for ledger default of {} in {}",
+            self.server,
             self.state_dir().display()
         );
-        serde_json::from_slice(&files[0].1).expect("the state file is JSON")
+        states.into_iter().next().expect("one state")
     }
 
     /// The signed checkpoint this CLI stored last for ledger `default`.
@@ -786,6 +819,13 @@ impl Setup {
     /// Like [`Setup::new`], with extra `NOTARIUM_*` settings for the server.
     pub fn with_env(env: &[(&str, &str)]) -> Setup {
         Setup::of(Server::start_with_env(env))
+    }
+
+    /// As [`Setup::new`], with the server's ledgers on `store`.
+    pub fn on(store: &postgres::Store) -> Setup {
+        let env = store.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Setup::of(Server::start_with_env(&env))
     }
 
     /// A write key named `ci` and a CLI with it, on `server`.

@@ -4,7 +4,8 @@
 //! catches (docs/status-index.md): an older entry shown as the latest, a hidden revocation,
 //! `unknown` for a notarized hash, an index proof against another root, a checkpoint without
 //! the index line — must give exit 5 and leave the client's stored state byte for byte as it
-//! was. A control test shows the proxy itself is harmless.
+//! was. A control test shows the proxy itself is harmless. Every test runs against a server on
+//! each store (SQLite and PostgreSQL): the answers, and so the lies, are the same.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ use base64::Engine;
 use notarium_core::{
     leaf_hash, ArtifactRequest, LedgerName, Origin, Sha256, SignerKey, UnverifiedCheckpoint,
 };
+use notarium_e2e::on_both_stores;
+use notarium_e2e::postgres::Store;
 use notarium_e2e::proxy::{Proxy, Route};
 use notarium_e2e::{random_hex, Cli, Run, Setup};
 use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
@@ -26,11 +29,13 @@ struct World {
     proxy: Proxy,
     via: Cli,
     direct: Cli,
+    /// Dropped after the server.
+    _store: Store,
 }
 
 impl World {
-    fn new() -> World {
-        let s = Setup::new();
+    fn on(store: Store) -> World {
+        let s = Setup::on(&store);
         let proxy = Proxy::start(s.server.url());
         let via = s.cli.with_server(proxy.url()).with_fresh_state();
         let direct = s.cli.with_fresh_state();
@@ -39,6 +44,7 @@ impl World {
             proxy,
             via,
             direct,
+            _store: store,
         }
     }
 
@@ -121,9 +127,8 @@ fn swap_proof_hash(receipt: &mut Value) {
     proof[0] = Value::from(Sha256::of(first.as_bytes()).to_hex());
 }
 
-#[test]
-fn pass_through_proxy_is_harmless() {
-    let w = World::new();
+fn pass_through_proxy_is_harmless(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.notarize_via("b");
     w.via.run(["authenticate", "a"]).expect_code(0);
@@ -144,9 +149,8 @@ fn pass_through_proxy_is_harmless() {
     assert_eq!(w.proxy.tampered(), 0);
 }
 
-#[test]
-fn swapped_proof_hash() {
-    let w = World::new();
+fn swapped_proof_hash(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.notarize_via("b");
     w.grow_server(4);
@@ -164,9 +168,8 @@ fn swapped_proof_hash() {
     w.expect_honest(&["authenticate", "a", "b"], 0);
 }
 
-#[test]
-fn older_checkpoint_is_a_rollback() {
-    let w = World::new();
+fn older_checkpoint_is_a_rollback(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     let older = w.via.stored_checkpoint();
     let old_receipt: Value = serde_json::from_str(
@@ -223,9 +226,8 @@ fn grow_fork(fork: &Ledger, size: u64) {
     assert_eq!(fork.size(), size);
 }
 
-#[test]
-fn forked_checkpoint_of_the_same_size() {
-    let w = World::new();
+fn forked_checkpoint_of_the_same_size(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.notarize_via("b");
     let stored = w.via.stored_checkpoint();
@@ -242,9 +244,8 @@ fn forked_checkpoint_of_the_same_size() {
     w.expect_honest(&["checkpoint"], 0);
 }
 
-#[test]
-fn forked_checkpoint_of_a_larger_tree() {
-    let w = World::new();
+fn forked_checkpoint_of_a_larger_tree(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.notarize_via("b");
     let m = stored_size(&w.via.stored_checkpoint());
@@ -269,9 +270,8 @@ fn forked_checkpoint_of_a_larger_tree() {
     w.expect_honest(&["checkpoint"], 0);
 }
 
-#[test]
-fn changed_entry_status() {
-    let w = World::new();
+fn changed_entry_status(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.via.run(["untrust", "a"]).expect_code(0);
     w.via.run(["authenticate", "a"]).expect_code(1);
@@ -297,9 +297,8 @@ fn changed_entry_status() {
     w.expect_honest(&["authenticate", "a"], 1);
 }
 
-#[test]
-fn checkpoint_signed_by_another_key() {
-    let w = World::new();
+fn checkpoint_signed_by_another_key(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.grow_server(3);
     let origin = w.s.server.signing_key().name().to_owned();
@@ -326,9 +325,8 @@ fn checkpoint_signed_by_another_key() {
     w.expect_honest(&["authenticate", "a"], 0);
 }
 
-#[test]
-fn a_pinned_key_that_differs_from_the_stored_one() {
-    let w = World::new();
+fn a_pinned_key_that_differs_from_the_stored_one(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     let state = w.state();
     let stranger = SignerKey::from_seed(w.s.server.signing_key().name(), [9u8; 32])
@@ -372,9 +370,8 @@ fn file_sha(name: &str) -> String {
     Sha256::of(format!("{name}\n").as_bytes()).to_hex()
 }
 
-#[test]
-fn hiding_a_later_untrusted_entry_is_caught() {
-    let w = World::new();
+fn hiding_a_later_untrusted_entry_is_caught(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     let sha = file_sha("a");
     let first = genuine(&w, &format!("artifacts/{sha}"))["receipt"]["index"]
@@ -396,9 +393,8 @@ fn hiding_a_later_untrusted_entry_is_caught() {
     w.expect_honest(&["authenticate", "a"], 1);
 }
 
-#[test]
-fn hiding_the_signer_s_revocation_is_caught() {
-    let w = World::new();
+fn hiding_the_signer_s_revocation_is_caught(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     let created = w.s.writer.id.clone();
     // Revoke the key that notarized `a`: it now authenticates as revoked (exit 4).
@@ -439,9 +435,8 @@ fn hiding_the_signer_s_revocation_is_caught() {
     via.run(["authenticate", "a"]).expect_code(4);
 }
 
-#[test]
-fn unknown_for_a_notarized_hash_is_caught() {
-    let w = World::new();
+fn unknown_for_a_notarized_hash_is_caught(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     w.proxy.rewrite_json(Route::Artifact, |v| {
         v["status"] = json!("unknown");
@@ -464,9 +459,8 @@ fn unknown_for_a_notarized_hash_is_caught() {
     w.expect_honest(&["authenticate", "a"], 0);
 }
 
-#[test]
-fn an_index_proof_against_another_root_is_caught() {
-    let w = World::new();
+fn an_index_proof_against_another_root_is_caught(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     let sha = file_sha("a");
     // A genuine proof for `a` from an earlier checkpoint: the index has grown since.
@@ -481,9 +475,8 @@ fn an_index_proof_against_another_root_is_caught() {
     w.expect_honest(&["authenticate", "a"], 0);
 }
 
-#[test]
-fn a_checkpoint_without_the_index_commitment_is_caught() {
-    let w = World::new();
+fn a_checkpoint_without_the_index_commitment_is_caught(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     // The right key signs the same tree without the index line: consistent, but it commits
     // to no index, so no status can be proven against it.
@@ -507,9 +500,8 @@ fn a_checkpoint_without_the_index_commitment_is_caught() {
     w.expect_honest(&["authenticate", "a"], 0);
 }
 
-#[test]
-fn the_same_tree_with_another_status_index_is_a_fork() {
-    let w = World::new();
+fn the_same_tree_with_another_status_index_is_a_fork(store: Store) {
+    let w = World::on(store);
     w.notarize_via("a");
     // The right key signs the tree the client stored with another index root: the tree is
     // consistent, but one tree committing to two indexes is equivocation.
@@ -527,3 +519,20 @@ fn the_same_tree_with_another_status_index_is_a_fork() {
         .expect_stderr("status indexes");
     w.expect_honest(&["checkpoint"], 0);
 }
+
+on_both_stores!(
+    pass_through_proxy_is_harmless,
+    swapped_proof_hash,
+    older_checkpoint_is_a_rollback,
+    forked_checkpoint_of_the_same_size,
+    forked_checkpoint_of_a_larger_tree,
+    changed_entry_status,
+    checkpoint_signed_by_another_key,
+    a_pinned_key_that_differs_from_the_stored_one,
+    hiding_a_later_untrusted_entry_is_caught,
+    hiding_the_signer_s_revocation_is_caught,
+    unknown_for_a_notarized_hash_is_caught,
+    an_index_proof_against_another_root_is_caught,
+    a_checkpoint_without_the_index_commitment_is_caught,
+    the_same_tree_with_another_status_index_is_a_fork,
+);

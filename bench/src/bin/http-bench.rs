@@ -4,7 +4,12 @@
 //! generator in the same run.
 //!
 //! `cargo build --release --bin notariumd --bin http-bench && target/release/http-bench
-//!  [--seconds 10] [--conns 64] [--fill 1000000]`
+//!  [--seconds 10] [--conns 64] [--fill 1000000] [--database postgres://… [--instances 2]]`
+//!
+//! With `--database` the servers keep the ledger in that PostgreSQL database (an empty one:
+//! a fresh run creates its ledger there) and `--instances N` starts N of them on it, the
+//! others from copies of the first one's data directory (docs/postgresql.md); the load
+//! generator then spreads requests over them round robin, as a simple load balancer would.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,10 +99,18 @@ impl Drop for Server {
     }
 }
 
-fn start_server(bin: &std::path::Path, data: &std::path::Path) -> Result<Server> {
+fn start_server(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    database: Option<&str>,
+) -> Result<Server> {
     use std::io::{BufRead, BufReader};
     let t = Instant::now();
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    if let Some(url) = database {
+        command.env("NOTARIUM_DATABASE", url);
+    }
+    let mut child = command
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("NOTARIUM_ADMIN_TOKEN", ADMIN)
@@ -131,20 +144,51 @@ fn start_server(bin: &std::path::Path, data: &std::path::Path) -> Result<Server>
     })
 }
 
+/// Copies the data directory `from` to `to` (a new directory) without its lock file: what an
+/// operator copies to a second instance on the same database.
+fn copy_data_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (path, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type()?.is_dir() {
+            copy_data_dir(&path, &target)?;
+        } else if entry.file_name() != "notariumd.lock" {
+            std::fs::copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a successful answer whole; an error answer becomes the status and the server's message.
+async fn answered(r: reqwest::Response) -> Result<()> {
+    let (status, url) = (r.status(), r.url().clone());
+    let body = r.bytes().await?;
+    if !status.is_success() {
+        bail!("{status} from {url}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(())
+}
+
+/// The ledger API of one of the servers, round robin over requests.
+fn pick(apis: &[String], t: u64, n: u64) -> &str {
+    &apis[((t + n) % apis.len() as u64) as usize]
+}
+
 /// Authenticates random hashes of the fill (`sha(r, i, 3)` for `r < known`) from `conns`
 /// connections for `secs`; `salt` varies the sequence between runs.
 async fn authenticate_load(
     http: &reqwest::Client,
-    api: &str,
+    apis: &[String],
     key: &str,
     known: u64,
     conns: usize,
     secs: f64,
     salt: u64,
 ) -> Result<Measured> {
-    let (http, api, key) = (http.clone(), api.to_owned(), key.to_owned());
+    let (http, apis, key) = (http.clone(), apis.to_vec(), key.to_owned());
     load(conns, secs, move |t, n| {
-        let (http, api, key) = (http.clone(), api.clone(), key.clone());
+        let (http, api, key) = (http.clone(), pick(&apis, t, n).to_owned(), key.clone());
         async move {
             let r = (t * 7919 + n * 104_729 + salt) % known;
             let h = sha(r, (n * 31 + t * 17 + salt) % 1000, 3);
@@ -244,8 +288,17 @@ async fn main() -> Result<()> {
     let exe = std::env::current_exe()?;
     let default_bin = exe.with_file_name("notariumd");
     let bin: std::path::PathBuf = arg("--notariumd", default_bin);
+    let database = Some(arg("--database", String::new())).filter(|s| !s.is_empty());
+    let instances: usize = arg("--instances", 1);
+    if instances == 0 || (instances > 1 && database.is_none()) {
+        bail!("--instances N needs --database (SQLite is one process per data directory)");
+    }
+    let store = match &database {
+        None => "SQLite".to_owned(),
+        Some(_) => format!("PostgreSQL, {instances} instance(s) round robin"),
+    };
     println!(
-        "# http-bench on {}: {conns} connections, {secs} s per row\n",
+        "# http-bench on {}: {conns} connections, {secs} s per row, {store}\n",
         machine()
     );
 
@@ -298,7 +351,13 @@ async fn main() -> Result<()> {
     // `--data-dir D` keeps the ledger between runs, so a filled ledger can be measured again.
     let tmp = tempfile::tempdir()?;
     let data_dir: std::path::PathBuf = arg("--data-dir", tmp.path().to_owned());
-    let server = start_server(&bin, &data_dir)?;
+    let server = start_server(&bin, &data_dir, database.as_deref())?;
+    let (others_tmp, mut others) = (tempfile::tempdir()?, Vec::new());
+    for i in 1..instances {
+        let dir = others_tmp.path().join(format!("instance-{i}"));
+        copy_data_dir(&data_dir, &dir)?;
+        others.push(start_server(&bin, &dir, database.as_deref())?);
+    }
     let key: serde_json::Value = http
         .post(format!("{}/api/v1/ledgers/default/keys", server.url))
         .bearer_auth(ADMIN)
@@ -310,14 +369,18 @@ async fn main() -> Result<()> {
         .await?;
     let key = key["key"].as_str().context("key")?.to_owned();
     let api = format!("{}/api/v1/ledgers/default", server.url);
+    let apis: Vec<String> = std::iter::once(&server)
+        .chain(&others)
+        .map(|s| format!("{}/api/v1/ledgers/default", s.url))
+        .collect();
 
     let single = {
-        let (http, api, key) = (http.clone(), api.clone(), key.clone());
+        let (http, apis, key) = (http.clone(), apis.clone(), key.clone());
         load(conns, secs, move |t, n| {
-            let (http, api, key) = (http.clone(), api.clone(), key.clone());
+            let (http, api, key) = (http.clone(), pick(&apis, t, n).to_owned(), key.clone());
             async move {
                 let body = serde_json::json!({ "sha256": sha(t, n, 1), "name": format!("app-{t}-{n}.tar.gz") });
-                http.post(format!("{api}/entries")).bearer_auth(&key).json(&body).send().await?.error_for_status()?.bytes().await?;
+                answered(http.post(format!("{api}/entries")).bearer_auth(&key).json(&body).send().await?).await?;
                 Ok(1)
             }
         })
@@ -325,21 +388,21 @@ async fn main() -> Result<()> {
     };
     let batch_conns = conns.min(16);
     let batch = {
-        let (http, api, key) = (http.clone(), api.clone(), key.clone());
+        let (http, apis, key) = (http.clone(), apis.clone(), key.clone());
         load(batch_conns, secs, move |t, n| {
-            let (http, api, key) = (http.clone(), api.clone(), key.clone());
+            let (http, api, key) = (http.clone(), pick(&apis, t, n).to_owned(), key.clone());
             async move {
                 let entries: Vec<_> = (0..100u64)
                     .map(|i| serde_json::json!({ "sha256": sha(t, n * 100 + i, 2), "name": format!("batch-{t}-{n}-{i}") }))
                     .collect();
-                http.post(format!("{api}/entries/batch"))
-                    .bearer_auth(&key)
-                    .json(&serde_json::json!({ "entries": entries }))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .bytes()
-                    .await?;
+                answered(
+                    http.post(format!("{api}/entries/batch"))
+                        .bearer_auth(&key)
+                        .json(&serde_json::json!({ "entries": entries }))
+                        .send()
+                        .await?,
+                )
+                .await?;
                 Ok(100)
             }
         })
@@ -366,13 +429,15 @@ async fn main() -> Result<()> {
         let next = Arc::new(AtomicU64::new(0));
         let workers: Vec<_> = (0..4)
             .map(|_| {
-                let (http, api, key, next) = (http.clone(), api.clone(), key.clone(), next.clone());
+                let (http, apis, key, next) =
+                    (http.clone(), apis.clone(), key.clone(), next.clone());
                 tokio::spawn(async move {
                     loop {
                         let r = next.fetch_add(1, Ordering::Relaxed);
                         if r >= requests {
                             break;
                         }
+                        let api = pick(&apis, r, 0);
                         let n = (todo - r * 1000).min(1000);
                         let entries: Vec<_> = (0..n)
                             .map(|i| serde_json::json!({ "sha256": sha(r, i, 3), "name": format!("fill-{r}-{i}") }))
@@ -399,21 +464,22 @@ async fn main() -> Result<()> {
     let metrics_url = format!("{}/metrics", server.url);
     let before_auth = http.get(&metrics_url).send().await?.text().await?;
     let known = fill.saturating_sub(filled_from).div_ceil(1000).max(1);
-    let auth = authenticate_load(&http, &api, &key, known, conns, secs, 0).await?;
+    let auth = authenticate_load(&http, &apis, &key, known, conns, secs, 0).await?;
     // Server-side latency of authenticate, from the server's own histogram, per phase.
     let after_auth = http.get(&metrics_url).send().await?.text().await?;
     let server_side = server_side_latency(&after_auth, &before_auth, "/artifacts/{");
     // The same requests from 4 connections: latency without 64-deep queueing on 2 cores.
     let light_conns = 4;
-    let auth_light = authenticate_load(&http, &api, &key, known, light_conns, secs, 13).await?;
+    let auth_light = authenticate_load(&http, &apis, &key, known, light_conns, secs, 13).await?;
     let after_light = http.get(&metrics_url).send().await?.text().await?;
     let server_side_light = server_side_latency(&after_light, &after_auth, "/artifacts/{");
     let pid = server.child.id();
     let peak = rss_field(pid, "VmHWM:").unwrap_or(f64::NAN);
     let rss = rss_field(pid, "VmRSS:").unwrap_or(f64::NAN);
     let first_start = server.started;
+    drop(others);
     drop(server);
-    let restarted = start_server(&bin, &data_dir)?;
+    let restarted = start_server(&bin, &data_dir, database.as_deref())?;
     let restart = restarted.started;
     let idle_rss = rss_field(restarted.child.id(), "VmRSS:").unwrap_or(f64::NAN);
     drop(restarted);
@@ -449,17 +515,24 @@ async fn main() -> Result<()> {
             Some(base_rps)
         )
     );
+    let of_which = if instances > 1 {
+        " (first instance)"
+    } else {
+        ""
+    };
     if let Some(l) = server_side {
-        println!("\nauthenticate, server-side (notariumd's latency histogram), {conns} conns: {l}");
+        println!(
+            "\nauthenticate, server-side{of_which} (notariumd's latency histogram), {conns} conns: {l}"
+        );
     }
     if let Some(l) = server_side_light {
         println!(
-            "authenticate, server-side (notariumd's latency histogram), {light_conns} conns: {l}"
+            "authenticate, server-side{of_which} (notariumd's latency histogram), {light_conns} conns: {l}"
         );
     }
     println!();
     println!("fill: {} entries through the batch endpoint in {fill_secs:.1} s ({fill_rate:.0} entries/s, 1,000 per request, 4 conns)", size - filled_from);
-    println!("server RSS: peak {peak:.0} MiB, {rss:.0} MiB at the end of the load; {idle_rss:.0} MiB after restart");
+    println!("server RSS{of_which}: peak {peak:.0} MiB, {rss:.0} MiB at the end of the load; {idle_rss:.0} MiB after restart");
     println!(
         "start-up to ready: {:.0} ms empty, {:.0} ms at {size} entries",
         first_start.as_secs_f64() * 1e3,

@@ -1,14 +1,18 @@
 //! The storage interface: every row the ledger keeps, behind two narrow traits. The sequencer
 //! writes through [`Writer`], readers and the audit read through [`Reader`]; nothing else in
-//! the crate knows how rows are stored. [`sqlite`] is the embedded backend (the default); a
-//! second backend implements [`Backend`], [`Reader`] and [`Writer`] and nothing else.
+//! the crate knows how rows are stored. [`sqlite`] is the embedded backend (the default);
+//! [`postgres`] keeps the same rows in a PostgreSQL database that several processes share, and
+//! implements [`Backend`], [`Reader`] and [`Writer`] and nothing else.
 //!
 //! What is stored (docs/ledger.md): the entries by index with their secondary-index columns,
 //! attribute pairs, API keys (with the SHA-256 of their secret, which is not public and
 //! therefore not in the entries) and revocations, C2SP hash tiles, every signed checkpoint,
 //! and the ledger's name and origin.
 
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
+
+use std::time::Duration;
 
 use notarium_core::api::Key;
 use notarium_core::index::tree::{Node, NodeKey};
@@ -23,6 +27,12 @@ pub(crate) trait Backend: Send + Sync {
     fn reader(&self) -> Result<Box<dyn Reader>, Error>;
     /// Opens the write connection (once, for the sequencer), bringing the schema up to date.
     fn writer(&self) -> Result<Box<dyn Writer>, Error>;
+    /// Whether the published snapshot is known to be the latest committed state: always for a
+    /// store only this process writes; for a shared one, while this process's writer holds
+    /// the lease (otherwise readers look for newer checkpoints, see `Ledger::refresh`).
+    fn serves_latest(&self) -> bool {
+        true
+    }
 }
 
 /// The filters of a search, already validated; all given filters must match.
@@ -155,6 +165,25 @@ pub(crate) trait Writer: Send {
     /// Called once when the ledger closes, after the last batch (e.g. to fold a write-ahead log
     /// into the main file).
     fn close(&mut self) -> Result<(), Error>;
+
+    // Several processes on one store take turns at sequencing (docs/postgresql.md): each holds
+    // the store's lease while it has appends to make. A store that only this process writes
+    // keeps these defaults.
+
+    /// Takes (or keeps) the lease before a batch, waiting for another process to hand it over.
+    /// `true` when it was taken anew: another process may have appended since this writer's
+    /// last commit, so its state must be checked against storage.
+    fn take_turn(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
+    /// Hands the lease over: nothing is queued.
+    fn hand_over(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// How long the writer waits for more work before it hands the lease over (`None`: never).
+    fn idle_pause(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// One batch's transaction. Dropped without [`Batch::commit`], it writes nothing.

@@ -1,10 +1,13 @@
-//! Helpers shared by the ledger's integration tests.
+//! Helpers shared by the ledger's integration tests, and the two stores the shared suites run
+//! on: SQLite (a file in the ledger's directory) and PostgreSQL (a database of its own on the
+//! test process's private cluster, `notarium_ledger::test_postgres`).
 #![allow(dead_code)]
 
 use std::path::Path;
 
 use notarium_core::{ArtifactRequest, LedgerName, Origin, Sha256};
-use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
+use notarium_ledger::test_postgres::TestDatabase;
+use notarium_ledger::{Ledger, LedgerAudit, LedgerOptions, NewEntry, Postgres};
 
 pub fn options(name: &str) -> LedgerOptions {
     LedgerOptions::new(
@@ -15,6 +18,86 @@ pub fn options(name: &str) -> LedgerOptions {
 
 pub fn open(dir: &Path) -> Ledger {
     Ledger::open(dir, options("default")).unwrap()
+}
+
+/// Where a test's ledgers live.
+pub enum Store {
+    /// A SQLite file in each ledger's directory.
+    Sqlite,
+    /// A fresh PostgreSQL database; each ledger's directory holds only its key and record.
+    Postgres { db: TestDatabase, pg: Postgres },
+}
+
+impl Store {
+    pub fn sqlite() -> Store {
+        Store::Sqlite
+    }
+
+    /// A fresh database, or `None` (after `SKIPPED: …`) when PostgreSQL is not installed.
+    pub fn postgres() -> Option<Store> {
+        let db = notarium_ledger::test_postgres::database()?;
+        let pg = Postgres::connect(&db.url()).unwrap();
+        Some(Store::Postgres { db, pg })
+    }
+
+    pub fn database(&self) -> Option<&Postgres> {
+        match self {
+            Store::Sqlite => None,
+            Store::Postgres { pg, .. } => Some(pg),
+        }
+    }
+
+    pub fn test_database(&self) -> Option<&TestDatabase> {
+        match self {
+            Store::Sqlite => None,
+            Store::Postgres { db, .. } => Some(db),
+        }
+    }
+
+    pub fn options(&self, name: &str) -> LedgerOptions {
+        let mut o = options(name);
+        o.database = self.database().cloned();
+        o
+    }
+
+    pub fn open(&self, dir: &Path) -> Ledger {
+        Ledger::open(dir, self.options("default")).unwrap()
+    }
+
+    /// The offline audit of ledger `default` in `dir`.
+    pub fn audit(&self, dir: &Path) -> LedgerAudit {
+        match self.database() {
+            None => notarium_ledger::audit(dir, |_, _| {}).unwrap(),
+            Some(pg) => notarium_ledger::audit_postgres(
+                pg,
+                &LedgerName::new("default").unwrap(),
+                dir,
+                |_, _| {},
+            )
+            .unwrap(),
+        }
+    }
+}
+
+/// `on_both_stores!(f, g)`: for each test body `fn f(store: &Store)`, a module `f` with the
+/// tests `sqlite` and `postgres` (which skips, loudly, without PostgreSQL).
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(&$crate::common::Store::sqlite());
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(store) = $crate::common::Store::postgres() {
+                    super::$name(&store);
+                }
+            }
+        }
+    )*};
 }
 
 pub fn artifact(i: u64, signer: &str) -> NewEntry {
