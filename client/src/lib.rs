@@ -14,6 +14,7 @@ pub mod cli;
 pub mod exit;
 pub mod flows;
 pub mod identity;
+pub mod manifest;
 pub mod oci;
 pub mod receipts;
 pub mod results;

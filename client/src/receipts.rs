@@ -16,7 +16,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use notarium_core::Receipt;
+use base64::Engine;
+use notarium_core::tlog_proof::{TlogProof, HEADER};
+use notarium_core::{leaf_hash, Receipt};
 use sha2::Digest;
 
 use crate::Error;
@@ -43,6 +45,36 @@ pub fn file_stem(name: &str) -> String {
     }
     let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
     format!("{}~{}", &stem[..MAX_STEM - 17], &digest[..16])
+}
+
+/// Reads a receipt file as `notarium verify-receipt` and `authenticate --receipt` take it: the
+/// JSON receipt, or a C2SP tlog-proof (`<stem>.tlog-proof`) whose extra data are the entry
+/// bytes. Nothing is verified here: the caller verifies the receipt against a pinned key.
+///
+/// # Errors
+/// [`Error::Tampering`] for a malformed tlog-proof or one without entry bytes;
+/// [`Error::Usage`] for text that is neither.
+pub fn parse_file(text: &str) -> Result<Receipt, Error> {
+    if text.starts_with(HEADER) {
+        let p = TlogProof::parse(text).map_err(|e| Error::Tampering(e.to_string()))?;
+        let leaf = p
+            .extra
+            .ok_or_else(|| Error::Tampering("the tlog-proof carries no entry bytes".into()))?;
+        let entry: serde_json::Value = serde_json::from_slice(&leaf)
+            .map_err(|e| Error::Tampering(format!("entry bytes: {e}")))?;
+        let ledger = entry["ledger"].as_str().unwrap_or_default().to_owned();
+        return Ok(Receipt {
+            ledger,
+            index: p.index.0,
+            entry,
+            leaf: base64::engine::general_purpose::STANDARD.encode(&leaf),
+            leaf_hash: leaf_hash(&leaf),
+            checkpoint: p.checkpoint,
+            inclusion_proof: p.proof,
+            verifier_key: String::new(),
+        });
+    }
+    serde_json::from_str(text).map_err(|e| Error::Usage(format!("is not a receipt: {e}")))
 }
 
 /// The receipt files of one run in one directory.

@@ -23,8 +23,9 @@ use notarium_core::{
     ArtifactRequest, ArtifactStatus, Entry, Receipt, Role, Sha256, Status, VerifierKey,
 };
 
-use crate::subjects::{self, Manifest, Subject};
+use crate::subjects::{self, Subject};
 use crate::{code, Global};
+use notarium_client::manifest::Manifest;
 use notarium_client::results::{self as output, Row};
 
 /// `notarize`, `untrust`, `unsupport`.
@@ -393,28 +394,13 @@ fn read_receipt(path: &Path) -> Result<Receipt> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(|e| usage(format!("{e:#}")))?;
-    if text.starts_with(notarium_core::tlog_proof::HEADER) {
-        let p = notarium_core::tlog_proof::TlogProof::parse(&text)
-            .map_err(|e| notarium_client::Error::Tampering(format!("{}: {e}", path.display())))?;
-        let leaf = p.extra.clone().ok_or_else(|| {
-            notarium_client::Error::Tampering("the tlog-proof carries no entry bytes".into())
-        })?;
-        let entry: serde_json::Value = serde_json::from_slice(&leaf)
-            .map_err(|e| notarium_client::Error::Tampering(format!("entry bytes: {e}")))?;
-        let ledger = entry["ledger"].as_str().unwrap_or_default().to_owned();
-        return Ok(Receipt {
-            ledger,
-            index: p.index.0,
-            entry,
-            leaf: base64::engine::general_purpose::STANDARD.encode(&leaf),
-            leaf_hash: notarium_core::leaf_hash(&leaf),
-            checkpoint: p.checkpoint,
-            inclusion_proof: p.proof,
-            verifier_key: String::new(),
-        });
-    }
-    serde_json::from_str(&text)
-        .map_err(|e| usage(format!("{} is not a receipt: {e}", path.display())))
+    notarium_client::receipts::parse_file(&text).map_err(|e| match e {
+        notarium_client::Error::Usage(m) => usage(format!("{} {m}", path.display())),
+        notarium_client::Error::Tampering(m) => {
+            notarium_client::Error::Tampering(format!("{}: {m}", path.display())).into()
+        }
+        other => other.into(),
+    })
 }
 
 /// The key for offline checks: pinned, else the one this machine stored for the ledger.
