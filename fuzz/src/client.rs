@@ -15,13 +15,19 @@ use notarium_core::{Sha256, UnverifiedCheckpoint};
 use crate::verified::resign_answer;
 use crate::{signer_for, Input, Resigner};
 
-/// A manifest file: what parses is a manifest whose text parses back to it; and a manifest
-/// the CLI makes of a directory (paths as the file system gives them) is one that no other
-/// directory makes: each file keeps its own line, and the text parses back to the same files.
+/// A manifest file: what parses is exactly the text of the manifest it parses to; and a
+/// manifest the CLI makes of a directory (paths as the file system gives them) is one that no
+/// other directory makes: each file keeps its own line, and the text parses back to the same
+/// files.
 pub fn manifest(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(m) = Manifest::parse(text) {
-            assert_eq!(Manifest::parse(&m.text()).ok().as_ref(), Some(&m));
+            // What is authenticated (the text's hash) is exactly the file given.
+            assert_eq!(
+                m.text(),
+                text,
+                "a manifest read in a form it is not written in"
+            );
         }
     }
     let mut input = Input::new(data);
