@@ -1,5 +1,5 @@
 // The dashboard's status verification (server/assets/verify.js) against notarium-core on the
-// status_answer fuzz corpus: fuzz/checks/tests/verify_js.rs writes each input's answer (its
+// status_answer fuzz corpus: fuzz/tests/verify_js.rs writes each input's answer (its
 // checkpoints re-signed, as the fuzz target does) with core's outcome, and runs this script
 // on that file. verify.js must accept exactly what core accepts, with the same status and
 // entry count, and refuse the rest with the same kind of failure.

@@ -1,6 +1,6 @@
 //! The checks behind Notarium's fuzz targets (`docs/fuzzing.md`): one function per parser that
 //! reads what an attacker can write, each taking arbitrary bytes and panicking only when a
-//! property breaks. `fuzz/fuzz_targets/*.rs` hand them to libFuzzer; `tests/replay.rs` runs
+//! property breaks. `fuzz/targets/fuzz_targets/*.rs` hand them to libFuzzer; `tests/replay.rs` runs
 //! them on every committed corpus and regression input in the ordinary `cargo test`, so a fixed
 //! finding stays fixed without a fuzzer installed.
 //!
@@ -51,7 +51,7 @@ pub use verified::{receipt, report, status_answer, status_outcome};
 /// A fuzz target's check: any bytes in, a panic only when a property breaks.
 pub type Check = fn(&[u8]);
 
-/// Every target by name, as `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` call it.
+/// Every target by name, as `fuzz/targets/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` call it.
 pub const TARGETS: &[(&str, Check)] = &[
     ("note", note),
     ("checkpoint", checkpoint),

@@ -1,7 +1,7 @@
 //! The naive RFC 6962 reference: §2.1 word for word (`MTH`, `PATH`, `PROOF`/`SUBPROOF`) over
 //! a list of leaf hashes, with hashing done here with `sha2` rather than through
 //! `notarium_core::hash`, and the verifications as those definitions run backwards. Shared by
-//! `tests/properties.rs` and the fuzz targets' differential checks (`fuzz/checks`), which hold
+//! `tests/properties.rs` and the fuzz targets' differential checks (`fuzz/src`), which hold
 //! `notarium_core::merkle` to it on any input.
 
 // Each user takes its own subset.
