@@ -4,16 +4,19 @@
 #   fuzz/run.sh smoke [SECONDS]        every target for SECONDS (default 5) each: what .ci/run does
 #   fuzz/run.sh run TARGET [SECONDS]   one target for SECONDS (default 600), corpus grown in
 #                                      $FUZZ_WORK/corpus/TARGET, findings in $FUZZ_WORK/artifacts
+#   fuzz/run.sh merge TARGET           folds $FUZZ_WORK/corpus/TARGET into fuzz/corpus/TARGET,
+#                                      minimised: the fewest inputs that keep every edge reached
 #   fuzz/run.sh list                   the targets
 #
-# The committed corpora (fuzz/corpus/TARGET) are read, never written: new inputs go to
+# smoke and run read the committed corpora (fuzz/corpus/TARGET), never write them: new inputs go to
 # $FUZZ_WORK (default: a temporary directory, removed after a smoke run). A run stops at its
 # first finding and exits non-zero; the input is in $FUZZ_WORK/artifacts/TARGET/.
 # Builds with cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1 lets it pass its -Z
 # flags), without a sanitizer (the code is safe Rust: the checks look for panics and broken
 # properties) and with debug assertions, so that an overflow is a finding.
 set -euo pipefail
-cd "$(dirname "$0")"
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
@@ -61,8 +64,23 @@ case "${1:-}" in
     "${build[@]}" "$target"
     run_one "$target" "$seconds" "$work"
     ;;
+  merge)
+    target=${2:?usage: fuzz/run.sh merge TARGET}
+    grown=${FUZZ_WORK:?set FUZZ_WORK to the work directory of the run}/corpus/$target
+    merged=$(mktemp -d)
+    "${build[@]}" "$target"
+    # Set cover over edges only (no hit counts): the committed corpora stay small, and every
+    # edge a run reached is kept.
+    cargo fuzz run --fuzz-dir targets --sanitizer none --debug-assertions "$target" \
+      "$merged" "corpus/$target" "$grown" -- -set_cover_merge=1 -use_counters=0 2>&1 |
+      grep -E '^MERGE-OUTER: [0-9]+ new files' || true
+    rm -rf "corpus/$target"
+    mv "$merged" "corpus/$target"
+    chmod 755 "corpus/$target"
+    echo "fuzz: corpus/$target: $(find "corpus/$target" -type f | wc -l) inputs, $(du -sh --apparent-size "corpus/$target" | cut -f1)"
+    ;;
   *)
-    sed -n '2,9p' "$0" >&2
+    sed -n '2,13p' "$here/run.sh" >&2
     exit 64
     ;;
 esac

@@ -1,9 +1,11 @@
 //! The dashboard's JavaScript verifier (`server/assets/verify.js`) against `notarium-core` on
-//! the status_answer fuzz corpus and its regressions: each input's answer, re-signed as the
-//! fuzz target re-signs it, with core's outcome, is handed to `fuzz/js/status_corpus.mjs`,
-//! which requires verify.js to accept exactly what core accepts (same status, same entry
-//! count) and to refuse the rest with the same kind of failure. `FUZZ_STATUS_CORPUS` (a
-//! path list) adds the grown corpora of longer runs.
+//! the status_answer fuzz corpus, its regressions, the status answer vectors
+//! (`server/tests/data/status_answers_v1.json`), and every one-step change of each answer core
+//! accepts. Each answer, re-signed as the fuzz target re-signs it, goes with core's outcome to
+//! `fuzz/js/status_corpus.mjs`, which requires verify.js to accept exactly what core accepts
+//! (same status, same entry count) and to refuse the rest: the corpus's and the vectors'
+//! answers with the same kind of failure. `FUZZ_STATUS_CORPUS` (a path list) adds the grown
+//! corpora of longer runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -151,6 +153,17 @@ fn verify_js_agrees_with_core_on_the_status_corpus() {
             let name = format!("{kind_dir}/{}", file.file_name().unwrap().to_string_lossy());
             cases.extend(case(name, q, true));
         }
+    }
+    // The status answer vectors of a real ledger (server/tests/data), whose accepted answers
+    // are told every lie below, whatever the minimised corpus keeps of them.
+    let vectors: Value = serde_json::from_slice(
+        &std::fs::read(fuzz_dir().join("../server/tests/data/status_answers_v1.json")).unwrap(),
+    )
+    .unwrap();
+    for v in vectors["vectors"].as_array().expect("vectors") {
+        let q: Question = serde_json::from_value(v.clone()).expect("a vector is a question");
+        let name = format!("vectors/{}", v["name"].as_str().expect("a name"));
+        cases.extend(case(name, q, true));
     }
     let valid: Vec<Value> = cases
         .iter()
