@@ -108,7 +108,7 @@ fn vectors(s: &mut Seeds, repo: &Path) {
         .map(|o| o.values().cloned().collect::<Vec<_>>())
         .unwrap_or_default()
     {
-        if let Some(h) = b.as_str().and_then(|h| decode_hex(h)) {
+        if let Some(h) = b.as_str().and_then(decode_hex) {
             s.put("tiles", h);
         }
     }

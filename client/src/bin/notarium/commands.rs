@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use base64::Engine;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
