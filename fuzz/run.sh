@@ -31,9 +31,10 @@ run_one() {
     "$work/corpus/$target" "corpus/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/$target/" 2>&1 |
-    grep -E '^(#[0-9]+.*(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|.*panicked|thread .* panicked|Test unit written)' || true
-  # grep hides libFuzzer's progress lines; the exit status is libFuzzer's.
-  return "${PIPESTATUS[0]}"
+    { grep -E '^(#[0-9]+.*(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|.*panicked|thread .* panicked|Test unit written)' || true; }
+  # grep hides libFuzzer's progress lines; the exit status is libFuzzer's (a finding: not 0).
+  local status=("${PIPESTATUS[@]}")
+  return "${status[0]}"
 }
 
 case "${1:-}" in
