@@ -15,6 +15,7 @@ pub mod exit;
 pub mod flows;
 pub mod identity;
 pub mod images;
+pub mod manifest;
 pub mod oci;
 pub mod receipts;
 pub mod results;

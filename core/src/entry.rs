@@ -729,17 +729,37 @@ fn write_json_str(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
-/// Canonical JSON: object keys sorted by UTF-8 bytes, no insignificant whitespace.
+/// Canonical JSON: object keys sorted by UTF-8 bytes, no insignificant whitespace, numbers
+/// only integers (what an entry holds). A fraction or an integer beyond 64 bits is a float,
+/// and a float has no one text: serde_json's float parsing is not correctly rounded, so the
+/// text it writes for one may read back as another (fuzz finding, docs/fuzzing.md), and one
+/// value would have two canonical forms.
 ///
 /// # Errors
-/// [`Error::EntryTooLarge`] beyond [`MAX_ENTRY_BYTES`].
+/// [`Error::MalformedEntry`] for a number that is not an integer; [`Error::EntryTooLarge`]
+/// beyond [`MAX_ENTRY_BYTES`].
 pub fn canonical_bytes(v: &Value) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(512);
+    if !integers_only(v) {
+        return Err(Error::MalformedEntry(
+            "canonical JSON holds integer numbers only".into(),
+        ));
+    }
     write_canonical(v, &mut out);
     if out.len() > MAX_ENTRY_BYTES {
         return Err(Error::EntryTooLarge(out.len()));
     }
     Ok(out)
+}
+
+/// Whether every number in `v` is an integer that fits 64 bits (`u64` or `i64`).
+fn integers_only(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_u64() || n.is_i64(),
+        Value::Array(items) => items.iter().all(integers_only),
+        Value::Object(map) => map.values().all(integers_only),
+        _ => true,
+    }
 }
 
 fn write_canonical(v: &Value, out: &mut Vec<u8>) {
@@ -775,6 +795,31 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_json_refuses_floats_which_have_no_one_text() {
+        // serde_json reads this integer beyond 64 bits as a float whose shortest text reads
+        // back as another float (fuzz/regressions/entry/float-reads-back-as-another).
+        for text in [
+            "4444442222222220197382801",
+            "[1.5]",
+            r#"{"a":{"b":-0.0}}"#,
+            "1e3",
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert!(
+                matches!(canonical_bytes(&v), Err(Error::MalformedEntry(_))),
+                "{text}"
+            );
+        }
+        let v: Value =
+            serde_json::from_str(r#"{"b":[18446744073709551615,-9223372036854775808],"a":0}"#)
+                .unwrap();
+        assert_eq!(
+            canonical_bytes(&v).unwrap(),
+            br#"{"a":0,"b":[18446744073709551615,-9223372036854775808]}"#
+        );
+    }
 
     #[test]
     fn canonical_matches_design_example() {

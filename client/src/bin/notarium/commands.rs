@@ -24,9 +24,10 @@ use crate::args::{
 };
 use crate::images;
 use crate::offline::{offline_key, OfflineCheck};
-use crate::subjects::{self, Manifest, Named, Subject};
+use crate::subjects::{self, Named, Subject};
 use crate::{code, Global};
 use notarium_client::images::ImageSubject;
+use notarium_client::manifest::Manifest;
 use notarium_client::oci::Reference;
 use notarium_client::results::{self as output, Row};
 

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use notarium_client::images::ImageSubject;
+use notarium_client::manifest::Manifest;
 use notarium_client::oci::Reference;
 use notarium_core::Sha256;
 use sha2::Digest;
@@ -63,57 +64,6 @@ pub enum Named {
     Hashed(Box<Subject>),
     /// An `oci://` reference.
     Image(Reference),
-}
-
-/// A directory's manifest: `<sha256>  <relative path>` lines, sorted by path, like sha256sum.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Manifest {
-    /// Relative path → hash.
-    pub files: BTreeMap<String, Sha256>,
-}
-
-impl Manifest {
-    /// The canonical text whose SHA-256 identifies the directory.
-    pub fn text(&self) -> String {
-        self.files
-            .iter()
-            .map(|(p, h)| format!("{h}  {p}\n"))
-            .collect()
-    }
-
-    /// Parses manifest text.
-    pub fn parse(text: &str) -> Result<Self> {
-        let mut files = BTreeMap::new();
-        for (n, line) in text.lines().enumerate() {
-            let (h, p) = line
-                .split_once("  ")
-                .with_context(|| format!("manifest line {} is not '<sha256>  <path>'", n + 1))?;
-            files.insert(
-                p.to_owned(),
-                Sha256::parse(h).with_context(|| format!("manifest line {}", n + 1))?,
-            );
-        }
-        Ok(Manifest { files })
-    }
-
-    /// Files added, removed and changed from `old` to `self`.
-    pub fn diff(&self, old: &Manifest) -> Vec<(String, &'static str)> {
-        let mut out = Vec::new();
-        for (p, h) in &self.files {
-            match old.files.get(p) {
-                None => out.push((p.clone(), "added")),
-                Some(o) if o != h => out.push((p.clone(), "changed")),
-                _ => {}
-            }
-        }
-        for p in old.files.keys() {
-            if !self.files.contains_key(p) {
-                out.push((p.clone(), "removed"));
-            }
-        }
-        out.sort();
-        out
-    }
 }
 
 enum Pending {
@@ -284,18 +234,10 @@ pub fn resolve(args: &[String], progress: &ProgressBar) -> Result<Vec<Named>> {
             Pending::Dir { path, display } => {
                 let mut inner = Vec::new();
                 walk(&path, &mut inner)?;
-                let files = inner
-                    .iter()
-                    .map(|f| {
-                        let rel = f
-                            .strip_prefix(&path)
-                            .unwrap_or(f)
-                            .to_string_lossy()
-                            .replace('\\', "/");
-                        (rel, by_path[f.as_path()].0)
-                    })
-                    .collect();
-                let manifest = Manifest { files };
+                let manifest = Manifest::of_dir(
+                    &path,
+                    inner.iter().map(|f| (f.clone(), by_path[f.as_path()].0)),
+                )?;
                 let name = path
                     .canonicalize()
                     .ok()

@@ -1,0 +1,4 @@
+#![no_main]
+//! See `notarium_fuzz::entry` (fuzz/src) for what this target checks.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| notarium_fuzz::entry(data));
