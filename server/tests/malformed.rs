@@ -48,10 +48,13 @@ fn entry(fields: serde_json::Value) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
-#[tokio::test]
-async fn malformed_requests_get_4xx_json_errors() {
+on_both_stores!(malformed_requests_get_4xx_json_errors);
+async fn malformed_requests_get_4xx_json_errors(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let s = state(dir.path(), |c| c.body_limit_bytes = Some(128 * 1024));
+    let Some((s, _db)) = state_on(store, dir.path(), |c| c.body_limit_bytes = Some(128 * 1024))
+    else {
+        return;
+    };
     let r = call(
         &s,
         "POST",

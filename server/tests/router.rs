@@ -21,13 +21,14 @@ struct World {
     admin: String,
     beta_write: String,
     _dir: tempfile::TempDir,
+    _db: DatabaseGuard,
 }
 
 /// Ledger `alpha` (private) with read, write and admin keys; ledger `beta` (public_read) with
 /// a write key.
-async fn world() -> World {
+async fn world(store: Store) -> Option<World> {
     let dir = tempfile::tempdir().unwrap();
-    let state = state(dir.path(), |_| {});
+    let (state, db) = state_on(store, dir.path(), |_| {})?;
     let r = call(
         &state,
         "POST",
@@ -51,7 +52,7 @@ async fn world() -> World {
     let (write_id, write) = create_key(&state, "alpha", "write", ADMIN).await;
     let (_, admin) = create_key(&state, "alpha", "admin", ADMIN).await;
     let (_, beta_write) = create_key(&state, "beta", "write", ADMIN).await;
-    World {
+    Some(World {
         state,
         read,
         write,
@@ -59,7 +60,8 @@ async fn world() -> World {
         admin,
         beta_write,
         _dir: dir,
-    }
+        _db: db,
+    })
 }
 
 fn vkey(r: &Value) -> VerifierKey {
@@ -170,9 +172,12 @@ async fn metrics_can_require_a_token_and_name_ledgers() {
     );
 }
 
-#[tokio::test]
-async fn ledgers_admin_only() {
-    let w = world().await;
+on_both_stores!(ledgers_admin_only);
+async fn ledgers_admin_only(store: Store) {
+    let w = match world(store).await {
+        Some(w) => w,
+        None => return,
+    };
     let s = &w.state;
     let r = call(s, "GET", "/api/v1/ledgers", Some(ADMIN), None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -230,9 +235,12 @@ async fn ledgers_admin_only() {
         .starts_with("localhost/notarium/alpha+"));
 }
 
-#[tokio::test]
-async fn role_boundaries() {
-    let w = world().await;
+on_both_stores!(role_boundaries);
+async fn role_boundaries(store: Store) {
+    let w = match world(store).await {
+        Some(w) => w,
+        None => return,
+    };
     let s = &w.state;
     let post = |token: Option<String>| {
         let s = s.clone();
@@ -330,9 +338,12 @@ async fn role_boundaries() {
     );
 }
 
-#[tokio::test]
-async fn notarize_authenticate_untrust_revoke() {
-    let w = world().await;
+on_both_stores!(notarize_authenticate_untrust_revoke);
+async fn notarize_authenticate_untrust_revoke(store: Store) {
+    let w = match world(store).await {
+        Some(w) => w,
+        None => return,
+    };
     let s = &w.state;
     let h = sha(b"app.tar.gz");
     let r = call(
@@ -472,9 +483,12 @@ async fn notarize_authenticate_untrust_revoke() {
     );
 }
 
-#[tokio::test]
-async fn batch_history_search_and_entries() {
-    let w = world().await;
+on_both_stores!(batch_history_search_and_entries);
+async fn batch_history_search_and_entries(store: Store) {
+    let w = match world(store).await {
+        Some(w) => w,
+        None => return,
+    };
     let s = &w.state;
     let entries: Vec<Value> = (0..25)
         .map(|i| json!({"sha256": sha(format!("f{}", i % 5).as_bytes()), "name": format!("f{i}"), "attributes": {"n": (i % 2).to_string()}}))
@@ -625,9 +639,12 @@ async fn batch_history_search_and_entries() {
     assert_eq!(v["results"][0]["receipt"]["checkpoint"], v["checkpoint"]);
 }
 
-#[tokio::test]
-async fn log_proofs_and_tiles() {
-    let w = world().await;
+on_both_stores!(log_proofs_and_tiles);
+async fn log_proofs_and_tiles(store: Store) {
+    let w = match world(store).await {
+        Some(w) => w,
+        None => return,
+    };
     let s = &w.state;
     let entries: Vec<Value> = (0..300).map(|i| artifact(&format!("t{i}"))).collect();
     let r = call(
@@ -781,9 +798,12 @@ async fn log_proofs_and_tiles() {
     }
 }
 
-#[tokio::test]
-async fn public_read_ledgers() {
-    let w = world().await;
+on_both_stores!(public_read_ledgers);
+async fn public_read_ledgers(store: Store) {
+    let w = match world(store).await {
+        Some(w) => w,
+        None => return,
+    };
     let s = &w.state;
     let r = call(
         s,

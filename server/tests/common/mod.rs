@@ -36,6 +36,74 @@ pub fn state(dir: &Path, tweak: impl FnOnce(&mut RawConfig)) -> AppState {
     state
 }
 
+/// The store a contract test runs on: every contract test that does not depend on SQLite's
+/// files runs on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// The embedded default: SQLite files in the data directory.
+    Sqlite,
+    /// A fresh database on the tests' private PostgreSQL cluster (docs/postgresql.md).
+    Postgres,
+}
+
+/// What keeps a test's PostgreSQL database alive: drop it after the server state.
+pub type DatabaseGuard = Option<notarium_ledger::test_postgres::TestDatabase>;
+
+/// [`state`] on `store`. `None` when the store is PostgreSQL and it is not installed (the
+/// test is skipped, said on stderr; with `CI` set the cluster's start panics instead).
+pub fn state_on(
+    store: Store,
+    dir: &Path,
+    tweak: impl FnOnce(&mut RawConfig),
+) -> Option<(AppState, DatabaseGuard)> {
+    match store {
+        Store::Sqlite => Some((state(dir, tweak), None)),
+        Store::Postgres => {
+            // The PostgreSQL client blocks on a runtime of its own: start the cluster and open
+            // the state off the test's runtime, as notariumd opens its ledgers before serving.
+            let db = std::thread::scope(|scope| {
+                scope
+                    .spawn(notarium_ledger::test_postgres::database)
+                    .join()
+                    .expect("the test cluster starts")
+            })?;
+            let config = config(dir, |c| {
+                c.database = Some(db.url());
+                tweak(c);
+            });
+            let s = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let (s, _) = AppState::open(config).unwrap();
+                        s.set_ready(true);
+                        s
+                    })
+                    .join()
+                    .expect("the state opens")
+            });
+            Some((s, Some(db)))
+        }
+    }
+}
+
+/// Runs the async contract test `$name(store)` on each store, as `$name::sqlite` and
+/// `$name::postgres`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::common::Store::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::common::Store::Postgres).await
+            }
+        }
+    };
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Resp {
