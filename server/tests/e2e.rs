@@ -65,8 +65,8 @@ fn readme_walkthrough() -> String {
     code.rsplit_once("```").expect("closing fence").0.to_owned()
 }
 
-#[test]
-fn the_readme_curl_walkthrough_runs() {
+on_both_stores_sync!(the_readme_curl_walkthrough_runs);
+fn the_readme_curl_walkthrough_runs(store: Store) {
     for tool in ["curl", "jq", "sha256sum"] {
         let ok = Command::new(tool)
             .arg("--version")
@@ -78,7 +78,9 @@ fn the_readme_curl_walkthrough_runs() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let d = start(&dir.path().join("data"));
+    let Some((d, _db)) = daemon_on(store, &dir.path().join("data")) else {
+        return;
+    };
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
     let out = Command::new("bash")
@@ -415,10 +417,12 @@ fn sigterm_finishes_in_flight_requests_and_loses_nothing() {
     }
 }
 
-#[test]
-fn every_answer_verifies_with_the_core_verifier() {
+on_both_stores_sync!(every_answer_verifies_with_the_core_verifier);
+fn every_answer_verifies_with_the_core_verifier(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(&dir.path().join("data"));
+    let Some((d, _db)) = daemon_on(store, &dir.path().join("data")) else {
+        return;
+    };
     let key = pinned_key(&d);
     let write = new_key(&d, "write");
     let read = new_key(&d, "read");

@@ -104,6 +104,50 @@ macro_rules! on_both_stores {
     };
 }
 
+/// A real `notariumd` on `store` for `data_dir` with the test admin token; `None` when the
+/// store is PostgreSQL and it is not installed (as [`state_on`]).
+pub fn daemon_on(store: Store, data_dir: &Path) -> Option<(Daemon, DatabaseGuard)> {
+    match store {
+        Store::Sqlite => Some((
+            Daemon::start(data_dir, &[("NOTARIUM_ADMIN_TOKEN", ADMIN)]),
+            None,
+        )),
+        Store::Postgres => {
+            let db = notarium_ledger::test_postgres::database()?;
+            let url = db.url();
+            let d = Daemon::start(
+                data_dir,
+                &[("NOTARIUM_ADMIN_TOKEN", ADMIN), ("NOTARIUM_DATABASE", &url)],
+            );
+            let sqlite = data_dir.join("ledgers").join("default").join("ledger.db");
+            assert!(
+                !sqlite.exists(),
+                "{} exists: not on PostgreSQL",
+                sqlite.display()
+            );
+            Some((d, Some(db)))
+        }
+    }
+}
+
+/// Runs the contract test `$name(store)` on each store, as `$name::sqlite` and
+/// `$name::postgres`.
+#[macro_export]
+macro_rules! on_both_stores_sync {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::common::Store::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::common::Store::Postgres)
+            }
+        }
+    };
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Resp {
