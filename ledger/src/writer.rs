@@ -495,6 +495,21 @@ impl Writer {
         rx.recv().ok()
     }
 
+    /// The state as storage holds it now, checked as on open (against the latest signed
+    /// checkpoint and the record of what this process signed): after another process's
+    /// appends, or a commit that failed late.
+    fn stored_state(&mut self) -> Result<State, Error> {
+        State::load(
+            self.store.as_mut(),
+            &self.state.ledger,
+            &self.state.origin,
+            self.state.key.clone(),
+            false,
+            self.state.indexed,
+            &mut self.record.lock().unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
     /// Takes the store's lease before sequencing (only a store that several processes share
     /// has one), and when another process appended since this writer's last commit, reloads
     /// the state from storage — checked against the latest signed checkpoint and against what
@@ -507,15 +522,7 @@ impl Writer {
         if latest.is_some_and(|(_, note)| note == self.state.checkpoint.note()) {
             return Ok(());
         }
-        self.state = State::load(
-            self.store.as_mut(),
-            &self.state.ledger,
-            &self.state.origin,
-            self.state.key.clone(),
-            false,
-            self.state.indexed,
-            &mut self.record.lock().unwrap_or_else(|e| e.into_inner()),
-        )?;
+        self.state = self.stored_state()?;
         self.shared
             .publish(Arc::new(self.state.snapshot()), Vec::new());
         Ok(())
@@ -646,15 +653,7 @@ impl Writer {
                 // The in-memory state was not touched, but a commit that failed late may have
                 // reached the disk: bring the state back to what is stored (and hold that
                 // against what was signed).
-                let reload = State::load(
-                    self.store.as_mut(),
-                    &self.state.ledger,
-                    &self.state.origin,
-                    self.state.key.clone(),
-                    false,
-                    self.state.indexed,
-                    &mut self.record.lock().unwrap_or_else(|e| e.into_inner()),
-                );
+                let reload = self.stored_state();
                 // Whatever the failed batch read stays valid (committed nodes only), but start
                 // afresh with the reloaded state all the same.
                 self.index_cache.take();
