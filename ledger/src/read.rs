@@ -276,17 +276,52 @@ impl NodeSource for View<'_> {
     type Error = Error;
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
-        let (tl, t, r, pos) = locate(level, index);
         let missing = || Error::Corrupt(format!("tree node {level}/{index} is not in its tile"));
-        if let Some(right) = self.snap.edge.tile(tl) {
-            if right.index == t {
-                return right.node(r, pos).ok_or_else(missing);
-            }
-            if t > right.index {
-                return Err(missing());
-            }
+        match in_right_edge(self.snap, level, index) {
+            Edge::Here(node) => node.ok_or_else(missing),
+            Edge::Beyond => Err(missing()),
+            Edge::FullTile {
+                level: tl,
+                index: t,
+                r,
+                pos,
+            } => self.full_tile(tl, t)?.node(r, pos).ok_or_else(missing),
         }
-        self.full_tile(tl, t)?.node(r, pos).ok_or_else(missing)
+    }
+}
+
+/// Where a tree node lies with respect to a snapshot's right-edge tiles.
+enum Edge {
+    /// In a right-edge tile (`None`: not in it, a corrupt tile).
+    Here(Option<Hash>),
+    /// Past the right edge: not in the snapshot's tree.
+    Beyond,
+    /// In the full tile `level`/`index`, at row `r`, position `pos`.
+    FullTile {
+        level: u8,
+        index: u64,
+        r: u8,
+        pos: u64,
+    },
+}
+
+/// Looks node `level`/`index` up in `snap`'s right-edge tiles, the one lookup both node
+/// sources share before they turn to full tiles.
+fn in_right_edge(snap: &Snapshot, level: u8, index: u64) -> Edge {
+    let (tl, t, r, pos) = locate(level, index);
+    if let Some(right) = snap.edge.tile(tl) {
+        if right.index == t {
+            return Edge::Here(right.node(r, pos));
+        }
+        if t > right.index {
+            return Edge::Beyond;
+        }
+    }
+    Edge::FullTile {
+        level: tl,
+        index: t,
+        r,
+        pos,
     }
 }
 
@@ -325,24 +360,24 @@ impl NodeSource for Memory<'_> {
     type Error = Error;
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
-        let (tl, t, r, pos) = locate(level, index);
         let missing = || Error::NotFound(format!("tree node {level}/{index} is not in memory"));
-        if let Some(right) = self.snap.edge.tile(tl) {
-            if right.index == t {
-                return right.node(r, pos).ok_or_else(missing);
-            }
-            if t > right.index {
-                return Err(missing());
-            }
+        match in_right_edge(self.snap, level, index) {
+            Edge::Here(node) => node.ok_or_else(missing),
+            Edge::Beyond => Err(missing()),
+            Edge::FullTile {
+                level: tl,
+                index: t,
+                r,
+                pos,
+            } => self
+                .shared
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(tl, t)
+                .and_then(|tile| tile.node(r, pos))
+                .ok_or_else(missing),
         }
-        let tile = self
-            .shared
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(tl, t)
-            .ok_or_else(missing)?;
-        tile.node(r, pos).ok_or_else(missing)
     }
 }
 
