@@ -192,9 +192,11 @@ fn untrust_mode_makes_authenticate_fail() {
 fn unreachable_server_warns_or_fails_as_asked() {
     let Some(gcl) = gitlab_ci_local() else { return };
     let mut server = Server::start();
-    let vars = server_vars(&server);
-    // The server is gone: its port refuses connections.
+    let mut vars = server_vars(&server);
+    // The server is gone, and its URL names port 1, where nothing listens: a freed port of
+    // its own could be taken by another test's server meanwhile.
     server.stop();
+    vars[0].1 = "http://127.0.0.1:1".to_owned();
     let c = Components::of_this_checkout();
     let p = Project::new(&gcl, &c, "unreachable.gitlab-ci.yml", &[], &[]);
     let out = p.run(&path_with_notarium(), &borrow(&vars), &[]);
