@@ -385,9 +385,21 @@ impl Project {
             args.push(format!("{k}={v}"));
         }
         args.extend(jobs.iter().map(|j| (*j).to_owned()));
-        run_with_deadline(&self.gcl, &args, self.root(), |cmd| {
-            scrub_env(cmd);
-            cmd.env("PATH", path).env("HOME", self.home.path());
+        fetching_includes_again(|| {
+            run_with_deadline(&self.gcl, &args, self.root(), |cmd| {
+                scrub_env(cmd);
+                cmd.env("PATH", path).env("HOME", self.home.path());
+            })
+        })
+    }
+
+    /// `gitlab-ci-local --preview`: the pipeline with the components' jobs merged in.
+    pub fn preview(&self) -> Outcome {
+        fetching_includes_again(|| {
+            run_with_deadline(&self.gcl, ["--preview"], self.root(), |cmd| {
+                scrub_env(cmd);
+                cmd.env("HOME", self.home.path());
+            })
         })
     }
 
@@ -462,4 +474,21 @@ pub fn copy_of_plugins() -> TempDir {
         &root.path().join("plugins"),
     );
     root
+}
+
+/// Runs gitlab-ci-local, and once more when it lost its own race: it fetches the components
+/// of one project, when a pipeline includes two, by two clones at once that copy into one
+/// cache directory ("cannot create directory …/includes/…: File exists"). That happens before
+/// any job runs, and the second run finds the components cached.
+fn fetching_includes_again(run: impl Fn() -> Outcome) -> Outcome {
+    let out = run();
+    let all = out.all();
+    if out.code != Some(0)
+        && all.contains("/.gitlab-ci-local/includes/")
+        && all.contains("File exists")
+    {
+        eprintln!("gitlab-ci-local raced fetching its includes; running it again");
+        return run();
+    }
+    out
 }

@@ -24,9 +24,7 @@
 use std::path::PathBuf;
 
 use notarium_core::entry::oidc_signer_id;
-use notarium_e2e::ci_plugins::{
-    fixture_dir, path_with_notarium, plugin_dir, require_tool, run_with_deadline, scrub_env,
-};
+use notarium_e2e::ci_plugins::{fixture_dir, path_with_notarium, plugin_dir, require_tool};
 use notarium_e2e::gitlab::{assert_job, Components, Project};
 use notarium_e2e::oidc::{assert_no_token, issuer_config, MockIssuer};
 use notarium_e2e::proxy::Proxy;
@@ -547,9 +545,7 @@ fn keyless_notarize_and_signer_policy() {
 
     let p = project("true", &with_token);
     // The jobs the components add ask GitLab for the token, with the audience input.
-    let preview = run_with_deadline(&gcl, ["--preview"], p.root(), |cmd| {
-        scrub_env(cmd);
-    });
+    let preview = p.preview();
     preview.expect_code(0);
     let merged: Value = yaml_serde::from_str(&preview.stdout).expect("the preview is YAML");
     for job in ["notarize", "authenticate", "authenticate-other"] {
