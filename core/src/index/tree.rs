@@ -194,10 +194,18 @@ pub struct Child {
 }
 
 /// An internal node: up to 16 children, at least two keys below it.
+///
+/// Kept as compact as its stored form: two bitmaps and only the children it has (a node deep in
+/// the tree has a few; all 16 slots inline took about 900 bytes per node in the sequencer's
+/// cache of the upper levels, and as much to copy on every read of it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InternalNode {
-    /// Boxed: 768 bytes inline would make every `Node` that large, leaves included.
-    children: Box<[Option<Child>; 16]>,
+    /// Bit `n`: child `n` exists.
+    exists: u16,
+    /// Bit `n`: child `n` is a leaf.
+    leaves: u16,
+    /// The children that exist, in nibble order: hash and version.
+    present: Box<[(Hash, u64)]>,
 }
 
 /// A leaf node: one key and its value (`count >= 1`).
@@ -251,19 +259,41 @@ impl InternalNode {
         if n == 1 && children.iter().flatten().all(|c| c.is_leaf) {
             return Err(corrupt("an internal node with a single leaf below it"));
         }
+        let (mut exists, mut leaves) = (0u16, 0u16);
+        let mut present = Vec::with_capacity(n);
+        for (i, c) in children.iter().enumerate() {
+            if let Some(c) = c {
+                exists |= 1 << i;
+                if c.is_leaf {
+                    leaves |= 1 << i;
+                }
+                present.push((c.hash, c.version));
+            }
+        }
         Ok(InternalNode {
-            children: Box::new(children),
+            exists,
+            leaves,
+            present: present.into_boxed_slice(),
         })
     }
 
     /// Child `n` (`n < 16`).
-    pub fn child(&self, n: u8) -> Option<&Child> {
-        self.children[usize::from(n)].as_ref()
+    pub fn child(&self, n: u8) -> Option<Child> {
+        let bit = 1u16 << n;
+        if self.exists & bit == 0 {
+            return None;
+        }
+        let (hash, version) = self.present[(self.exists & (bit - 1)).count_ones() as usize];
+        Some(Child {
+            hash,
+            version,
+            is_leaf: self.leaves & bit != 0,
+        })
     }
 
     /// The children, by nibble.
-    pub fn children(&self) -> &[Option<Child>; 16] {
-        &self.children
+    pub fn children(&self) -> [Option<Child>; 16] {
+        std::array::from_fn(|n| self.child(n as u8))
     }
 
     /// The binary subtree of the 16 slots, level by level: `levels[l]` holds the `2^l`
@@ -289,7 +319,7 @@ impl InternalNode {
 
     /// The node's hash: its 16 slots hashed as a binary tree under the rule of §4.
     pub fn hash(&self) -> Hash {
-        let mut level: [(Hash, Shape); 16] = std::array::from_fn(|n| match self.children[n] {
+        let mut level: [(Hash, Shape); 16] = std::array::from_fn(|n| match self.child(n as u8) {
             None => (EMPTY, Shape::Empty),
             Some(c) if c.is_leaf => (c.hash, Shape::Leaf(n as u8)),
             Some(c) => (c.hash, Shape::Many),
@@ -332,22 +362,13 @@ impl Node {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Node::Internal(n) => {
-                let (mut exists, mut leaves) = (0u16, 0u16);
-                for (i, c) in n.children.iter().enumerate() {
-                    if let Some(c) = c {
-                        exists |= 1 << i;
-                        if c.is_leaf {
-                            leaves |= 1 << i;
-                        }
-                    }
-                }
-                let mut out = Vec::with_capacity(5 + 16 * 42);
+                let mut out = Vec::with_capacity(5 + n.present.len() * 42);
                 out.push(TAG_INTERNAL);
-                out.extend_from_slice(&exists.to_be_bytes());
-                out.extend_from_slice(&leaves.to_be_bytes());
-                for c in n.children.iter().flatten() {
-                    out.extend_from_slice(&c.hash.0);
-                    put_varint(&mut out, c.version);
+                out.extend_from_slice(&n.exists.to_be_bytes());
+                out.extend_from_slice(&n.leaves.to_be_bytes());
+                for (hash, version) in n.present.iter() {
+                    out.extend_from_slice(&hash.0);
+                    put_varint(&mut out, *version);
                 }
                 out
             }
@@ -375,19 +396,23 @@ impl Node {
                 if leaves & !exists != 0 {
                     return Err(corrupt("a leaf bit without a child"));
                 }
-                let mut children = [None; 16];
-                for (i, slot) in children.iter_mut().enumerate() {
-                    if exists & (1 << i) != 0 {
-                        let hash = Hash(take::<32>(&mut rest)?);
-                        let version = get_varint(&mut rest)?;
-                        *slot = Some(Child {
-                            hash,
-                            version,
-                            is_leaf: leaves & (1 << i) != 0,
-                        });
-                    }
+                let n = exists.count_ones() as usize;
+                if n == 0 {
+                    return Err(corrupt("an internal node without children"));
                 }
-                Node::Internal(InternalNode::new(children)?)
+                if n == 1 && leaves == exists {
+                    return Err(corrupt("an internal node with a single leaf below it"));
+                }
+                let mut present = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let hash = Hash(take::<32>(&mut rest)?);
+                    present.push((hash, get_varint(&mut rest)?));
+                }
+                Node::Internal(InternalNode {
+                    exists,
+                    leaves,
+                    present: present.into_boxed_slice(),
+                })
             }
             TAG_LEAF => {
                 let key = IndexKey(take::<32>(&mut rest)?);
@@ -655,7 +680,7 @@ impl<R: NodeReader> Batch<'_, R> {
                     }
                     (Node::Internal(node), None | Some(false)) => {
                         check_child_versions(&node, version)?;
-                        self.internal(path, *node.children, updates, None)
+                        self.internal(path, node.children(), updates, None)
                     }
                     _ => Err(corrupt("a child pointer names the wrong node type").into()),
                 }
@@ -771,7 +796,7 @@ fn read<R: NodeReader>(reader: &R, key: &NodeKey) -> Result<Node, R::Error> {
 
 /// A node is written after its children: none may be newer than it.
 fn check_child_versions(node: &InternalNode, version: u64) -> Result<(), Error> {
-    if node.children.iter().flatten().any(|c| c.version > version) {
+    if node.present.iter().any(|(_, v)| *v > version) {
         return Err(corrupt("a child newer than its parent"));
     }
     Ok(())
@@ -857,12 +882,12 @@ pub fn prove<R: NodeReader>(
             match levels[b + 1][pos].1 {
                 Shape::Empty => break,
                 Shape::Leaf(slot) => {
-                    let c = *node.child(slot).expect("a leaf shape is a child");
+                    let c = node.child(slot).expect("a leaf shape is a child");
                     next = Some((slot, c));
                     break;
                 }
                 Shape::Many if b == 3 => {
-                    next = Some((nibble, *node.child(nibble).expect("a slot with keys")));
+                    next = Some((nibble, node.child(nibble).expect("a slot with keys")));
                 }
                 Shape::Many => {}
             }
