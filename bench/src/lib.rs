@@ -18,6 +18,59 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// Checks the command line against a benchmark's flags before anything runs: `--help` prints
+/// them and exits 0; an unknown flag or a missing value is a usage error (exit 2), so that a
+/// typo does not silently run a long benchmark with the defaults. `flags` are `(flag, value
+/// name, what it sets)`; an empty value name is a bare flag.
+pub fn usage(about: &str, flags: &[(&str, &str, &str)]) {
+    let print = |to_err: bool| {
+        let exe = std::env::args().next().unwrap_or_default();
+        let exe = std::path::Path::new(&exe)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut text = format!("{about}\n\nusage: {exe} [FLAGS]\n");
+        for (flag, value, what) in flags {
+            let left = if value.is_empty() {
+                (*flag).to_owned()
+            } else {
+                format!("{flag} {value}")
+            };
+            text.push_str(&format!("  {left:<24} {what}\n"));
+        }
+        if to_err {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--help" || a == "-h" {
+            print(false);
+            std::process::exit(0);
+        }
+        match flags.iter().find(|(f, _, _)| *f == a) {
+            Some((_, value, _)) if !value.is_empty() => {
+                if i + 1 >= args.len() {
+                    eprintln!("error: {a} needs a value\n");
+                    print(true);
+                    std::process::exit(2);
+                }
+                i += 2;
+            }
+            Some(_) => i += 1,
+            None => {
+                eprintln!("error: unknown argument {a:?}\n");
+                print(true);
+                std::process::exit(2);
+            }
+        }
+    }
+}
+
 /// Whether a bare `--flag` was given.
 pub fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)

@@ -15,6 +15,11 @@ use notarium_ledger::{Ledger, LedgerOptions, NewEntry};
 const ADMIN: &str = "bench-admin-token-0123456789";
 
 fn main() -> Result<()> {
+    notarium_bench::usage(
+        "client-bench: offline receipt verification, and notarium on many files against a real \
+         notariumd",
+        &[("--files", "N", "files for the CLI rows (10000)")],
+    );
     let files: usize = arg("--files", 10_000);
     println!("# client-bench on {}\n", machine());
 

@@ -282,6 +282,43 @@ fn summarize(buckets: &[(f64, f64)]) -> Option<String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
+    notarium_bench::usage(
+        "http-bench: a real notariumd (release, durable) under HTTP load, against a trivial axum \
+         handler measured in the same run",
+        &[
+            ("--seconds", "S", "seconds per row (10)"),
+            (
+                "--conns",
+                "N",
+                "connections (64; batch rows use at most 16)",
+            ),
+            (
+                "--fill",
+                "N",
+                "fill the ledger to N entries before the authenticate rows (1000000)",
+            ),
+            (
+                "--data-dir",
+                "DIR",
+                "keep the ledger in DIR between runs (a temporary directory)",
+            ),
+            (
+                "--notariumd",
+                "PATH",
+                "the server binary (notariumd next to this one)",
+            ),
+            (
+                "--database",
+                "URL",
+                "keep the ledger in this PostgreSQL database",
+            ),
+            (
+                "--instances",
+                "N",
+                "servers on that database, round robin (1)",
+            ),
+        ],
+    );
     let secs: f64 = arg("--seconds", 10.0);
     let conns: usize = arg("--conns", 64);
     let fill: u64 = arg("--fill", 1_000_000);

@@ -163,6 +163,17 @@ fn serde_json_like(r: &ArtifactRequest, i: u64) -> Vec<u8> {
 }
 
 fn main() -> Result<()> {
+    notarium_bench::usage(
+        "ledger-bench: durable appends through the library against plain SQLite in the same run; \
+         proofs and status answers at --entries",
+        &[
+            ("--appends", "N", "appends per appender-count row (20000)"),
+            ("--entries", "N", "entries of the large ledger (1000000)"),
+            ("--samples", "N", "samples per latency row (10000)"),
+            ("--rounds", "N", "alternating rounds of the append rows (3)"),
+            ("--verbose", "", "print every round"),
+        ],
+    );
     let appends: u64 = arg("--appends", 20_000);
     let entries: u64 = arg("--entries", 1_000_000);
     let samples: usize = arg("--samples", 10_000);
