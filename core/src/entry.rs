@@ -670,6 +670,40 @@ impl EntryTemplate {
         out.extend_from_slice(&self.tail);
         out
     }
+
+    /// The part of the entry's leaf hash that does not depend on the time: SHA-256 over
+    /// `0x00 || head`, computed once where the work can run in parallel (most of an entry comes
+    /// before its `time`), so that the sequencer hashes only the time and the short tail.
+    pub fn leaf_prefix(&self) -> LeafPrefix {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update([0u8]);
+        h.update(&self.head);
+        LeafPrefix(h)
+    }
+
+    /// The RFC 6962 leaf hash ([`crate::leaf_hash`]) of [`EntryTemplate::with_time`]`(time)`,
+    /// finished from `prefix`, which must be this template's [`EntryTemplate::leaf_prefix`].
+    pub fn leaf_with_time(&self, prefix: &LeafPrefix, time: &str) -> crate::Hash {
+        use sha2::Digest;
+        let mut h = prefix.0.clone();
+        let mut quoted = Vec::with_capacity(time.len() + 2);
+        write_json_str(time, &mut quoted);
+        h.update(&quoted);
+        h.update(&self.tail);
+        crate::Hash(h.finalize().into())
+    }
+}
+
+/// A hash state over the bytes of an entry's leaf before its time: see
+/// [`EntryTemplate::leaf_prefix`].
+#[derive(Clone)]
+pub struct LeafPrefix(sha2::Sha256);
+
+impl fmt::Debug for LeafPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LeafPrefix(..)")
+    }
 }
 
 /// Writes one JSON object whose keys the caller gives in sorted order.
@@ -795,6 +829,29 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaf_hashes_finished_from_the_prefix_are_the_leaf_hashes_of_the_bytes() {
+        let hex = "ab".repeat(32);
+        // Heads of many lengths, so that the time falls at every offset of a SHA-256 block.
+        for pad in 0..70 {
+            let text = format!(
+                r#"{{"attributes":{{"channel":"{}"}},"ci":{{}},"kind":"file","ledger":"default","name":"app.tar.gz","sha256":"{hex}","signer":"k_2f9c0e1a7b3d","size":123,"status":"trusted","time":"2026-11-21T10:00:00.123456Z","type":"artifact","v":1}}"#,
+                "x".repeat(pad)
+            );
+            let entry = Entry::from_bytes(text.as_bytes()).unwrap();
+            let template = entry.template();
+            let prefix = template.leaf_prefix();
+            for time in ["2026-11-21T10:00:00.123456Z", "2030-01-01T00:00:00.000001Z"] {
+                let bytes = template.with_time(time);
+                assert_eq!(
+                    template.leaf_with_time(&prefix, time),
+                    crate::leaf_hash(&bytes),
+                    "pad {pad}, time {time}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn canonical_json_refuses_floats_which_have_no_one_text() {

@@ -30,7 +30,7 @@ pub mod tlog_proof;
 
 pub use checkpoint::{Checkpoint, Origin, SignedCheckpoint, UnverifiedCheckpoint};
 pub use entry::{
-    ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Status,
+    ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, LeafPrefix, Role, Status,
     VerifiedIdentity,
 };
 pub use hash::{leaf_hash, node_hash, Hash, LeafIndex, Sha256, TreeSize};

@@ -10,8 +10,8 @@ use notarium_core::entry::{ArtifactEntry, KeyEntry, ENTRY_VERSION, MAX_ENTRY_BYT
 use notarium_core::index::IndexKey;
 use notarium_core::time::TIMESTAMP_LEN;
 use notarium_core::{
-    ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, KeyAction, Role, Timestamp,
-    VerifiedIdentity,
+    leaf_hash, ArtifactRequest, ArtifactStatus, Entry, EntryTemplate, Hash, KeyAction, LeafPrefix,
+    Role, Timestamp, VerifiedIdentity,
 };
 
 use sha2::{Digest, Sha256};
@@ -117,8 +117,9 @@ pub(crate) enum KeyChange {
 /// without the time, and the key change it makes.
 #[derive(Clone, Debug)]
 pub(crate) struct Draft {
-    /// `None` for a revocation (built by the sequencer) and for opaque bytes (`opaque`).
-    template: Option<EntryTemplate>,
+    /// `None` for a revocation (built by the sequencer) and for opaque bytes (`opaque`); with
+    /// the part of its leaf hash that comes before the time.
+    template: Option<(EntryTemplate, LeafPrefix)>,
     opaque: Option<Vec<u8>>,
     columns: Columns,
     pub key: Option<KeyChange>,
@@ -246,8 +247,9 @@ impl Draft {
         if len > MAX_ENTRY_BYTES {
             return Err(notarium_core::Error::EntryTooLarge(len).into());
         }
+        let prefix = template.leaf_prefix();
         Ok(Draft {
-            template: Some(template),
+            template: Some((template, prefix)),
             opaque: None,
             columns: Columns::at(entry, None),
             key: None,
@@ -260,15 +262,20 @@ impl Draft {
         self.template.is_none() && self.opaque.is_none()
     }
 
-    /// The entry's bytes and index columns at sequencing time `time` (`time_us` in µs).
-    pub(crate) fn finish(self, time: &str, time_us: i64) -> (Vec<u8>, Columns) {
+    /// The entry's bytes, leaf hash and index columns at sequencing time `time` (`time_us` in
+    /// µs). The leaf hash is finished from the prefix hashed by the caller: the sequencer
+    /// hashes only the time and what follows it.
+    pub(crate) fn finish(self, time: &str, time_us: i64) -> (Vec<u8>, Hash, Columns) {
         match (self.template, self.opaque) {
-            (Some(t), _) => {
+            (Some((t, prefix)), _) => {
                 let mut columns = self.columns;
                 columns.time_us = Some(time_us);
-                (t.with_time(time), columns)
+                (t.with_time(time), t.leaf_with_time(&prefix, time), columns)
             }
-            (None, Some(bytes)) => (bytes, self.columns),
+            (None, Some(bytes)) => {
+                let leaf = leaf_hash(&bytes);
+                (bytes, leaf, self.columns)
+            }
             (None, None) => unreachable!("a pending draft is built by the sequencer first"),
         }
     }
@@ -350,7 +357,8 @@ mod tests {
             signer: "k_1".into(),
             identity: None,
         };
-        let (bytes, columns) = Draft::build("default", new).unwrap().finish(&text, time.0);
+        let (bytes, leaf, columns) = Draft::build("default", new).unwrap().finish(&text, time.0);
+        assert_eq!(leaf, leaf_hash(&bytes));
         let entry = Entry::from_bytes(&bytes).unwrap();
         assert_eq!(entry.to_bytes().unwrap(), bytes);
         assert_eq!(entry.time(), text);
@@ -431,9 +439,10 @@ mod tests {
             signer: signer.clone(),
             identity: Some(identity.clone()),
         };
-        let (bytes, columns) = Draft::build("default", new)
+        let (bytes, leaf, columns) = Draft::build("default", new)
             .unwrap()
             .finish(&time.to_string(), time.0);
+        assert_eq!(leaf, leaf_hash(&bytes));
         let Entry::Artifact(a) = Entry::from_bytes(&bytes).unwrap() else {
             panic!("an artifact entry")
         };

@@ -2,13 +2,13 @@
 //! commits them in batches (group commit) and only then answers every caller in the batch.
 //!
 //! It does only what must be serial: check key changes against the stored keys, assign
-//! indices and the batch's time, finish the entries (their bytes were built and size-checked
-//! by the callers, see [`crate::entries`]), append leaf hashes to the right edge, extend the
-//! status index, sign the checkpoint and commit. It reaches storage only through
-//! [`crate::store::Writer`]. A second thread, the recorder, makes the record of each signed
-//! checkpoint durable ([`crate::signer`]), publishes the batch and answers its callers, while
-//! the sequencer already commits the next batch: the two syncs of a batch overlap those of
-//! its neighbours instead of adding up.
+//! indices and the batch's time, finish the entries (their bytes were built and size-checked,
+//! and their leaf hashes taken up to the time, by the callers: see [`crate::entries`]), append
+//! leaf hashes to the right edge, extend the status index, sign the checkpoint and commit. It
+//! reaches storage only through [`crate::store::Writer`]. A second thread, the recorder, makes
+//! the record of each signed checkpoint durable ([`crate::signer`]), publishes the batch and
+//! answers its callers, while the sequencer already commits the next batch: the two syncs of a
+//! batch overlap those of its neighbours instead of adding up.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -775,7 +775,7 @@ impl Writer {
                 debug_assert!(!draft.is_pending(), "revocations are built in check_keys");
                 let index = edge.size();
                 let key = draft.key.take();
-                let (bytes, columns) = draft.finish(&time, time_us);
+                let (bytes, leaf, columns) = draft.finish(&time, time_us);
                 tx.entry(index, &bytes, &columns)?;
                 match key {
                     Some(KeyChange::Created {
@@ -796,7 +796,7 @@ impl Writer {
                     Some(KeyChange::Revoked { id, .. }) => tx.key_revoked(&id, index)?,
                     None => {}
                 }
-                edge.push(leaf_hash(&bytes), &mut changes);
+                edge.push(leaf, &mut changes);
                 leaves.push(bytes);
             }
             written.push((first, leaves));
