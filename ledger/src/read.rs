@@ -277,52 +277,34 @@ impl NodeSource for View<'_> {
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
         let missing = || Error::Corrupt(format!("tree node {level}/{index} is not in its tile"));
-        match in_right_edge(self.snap, level, index) {
-            Edge::Here(node) => node.ok_or_else(missing),
-            Edge::Beyond => Err(missing()),
-            Edge::FullTile {
-                level: tl,
-                index: t,
-                r,
-                pos,
-            } => self.full_tile(tl, t)?.node(r, pos).ok_or_else(missing),
-        }
+        edge_or_full_tile(self.snap, level, index, missing, |tl, t| {
+            self.full_tile(tl, t).map(Some)
+        })
     }
 }
 
-/// Where a tree node lies with respect to a snapshot's right-edge tiles.
-enum Edge {
-    /// In a right-edge tile (`None`: not in it, a corrupt tile).
-    Here(Option<Hash>),
-    /// Past the right edge: not in the snapshot's tree.
-    Beyond,
-    /// In the full tile `level`/`index`, at row `r`, position `pos`.
-    FullTile {
-        level: u8,
-        index: u64,
-        r: u8,
-        pos: u64,
-    },
-}
-
-/// Looks node `level`/`index` up in `snap`'s right-edge tiles, the one lookup both node
-/// sources share before they turn to full tiles.
-fn in_right_edge(snap: &Snapshot, level: u8, index: u64) -> Edge {
+/// Node `level`/`index` from `snap`'s right-edge tiles, else from the full tile that `full`
+/// gives (`None`: not there): the one lookup both node sources share. `missing` is the error
+/// of a node that is in neither, or past the right edge.
+fn edge_or_full_tile(
+    snap: &Snapshot,
+    level: u8,
+    index: u64,
+    missing: impl Fn() -> Error,
+    full: impl FnOnce(u8, u64) -> Result<Option<std::sync::Arc<TileTree>>, Error>,
+) -> Result<Hash, Error> {
     let (tl, t, r, pos) = locate(level, index);
     if let Some(right) = snap.edge.tile(tl) {
         if right.index == t {
-            return Edge::Here(right.node(r, pos));
+            return right.node(r, pos).ok_or_else(missing);
         }
         if t > right.index {
-            return Edge::Beyond;
+            return Err(missing());
         }
     }
-    Edge::FullTile {
-        level: tl,
-        index: t,
-        r,
-        pos,
-    }
+    full(tl, t)?
+        .and_then(|tile| tile.node(r, pos))
+        .ok_or_else(missing)
 }
 
 /// The receipt of entry `index` (whose canonical bytes are `leaf`), with its inclusion proof
@@ -361,23 +343,14 @@ impl NodeSource for Memory<'_> {
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, Error> {
         let missing = || Error::NotFound(format!("tree node {level}/{index} is not in memory"));
-        match in_right_edge(self.snap, level, index) {
-            Edge::Here(node) => node.ok_or_else(missing),
-            Edge::Beyond => Err(missing()),
-            Edge::FullTile {
-                level: tl,
-                index: t,
-                r,
-                pos,
-            } => self
+        edge_or_full_tile(self.snap, level, index, missing, |tl, t| {
+            Ok(self
                 .shared
                 .cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(tl, t)
-                .and_then(|tile| tile.node(r, pos))
-                .ok_or_else(missing),
-        }
+                .get(tl, t))
+        })
     }
 }
 

@@ -252,15 +252,8 @@ impl InternalNode {
     /// [`Error::CorruptIndex`] when it would hold fewer than two keys: no child, or a single
     /// child that is a leaf (that leaf belongs one level up).
     pub fn new(children: [Option<Child>; 16]) -> Result<Self, Error> {
-        let n = children.iter().flatten().count();
-        if n == 0 {
-            return Err(corrupt("an internal node without children"));
-        }
-        if n == 1 && children.iter().flatten().all(|c| c.is_leaf) {
-            return Err(corrupt("an internal node with a single leaf below it"));
-        }
         let (mut exists, mut leaves) = (0u16, 0u16);
-        let mut present = Vec::with_capacity(n);
+        let mut present = Vec::with_capacity(children.iter().flatten().count());
         for (i, c) in children.iter().enumerate() {
             if let Some(c) = c {
                 exists |= 1 << i;
@@ -269,6 +262,22 @@ impl InternalNode {
                 }
                 present.push((c.hash, c.version));
             }
+        }
+        Self::from_parts(exists, leaves, present)
+    }
+
+    /// The node from its bitmaps and its children in nibble order (the stored form's parts),
+    /// refusing what no valid node is: a leaf bit without a child, no child, a single leaf.
+    fn from_parts(exists: u16, leaves: u16, present: Vec<(Hash, u64)>) -> Result<Self, Error> {
+        debug_assert_eq!(present.len(), exists.count_ones() as usize);
+        if leaves & !exists != 0 {
+            return Err(corrupt("a leaf bit without a child"));
+        }
+        if exists == 0 {
+            return Err(corrupt("an internal node without children"));
+        }
+        if exists.count_ones() == 1 && leaves == exists {
+            return Err(corrupt("an internal node with a single leaf below it"));
         }
         Ok(InternalNode {
             exists,
@@ -393,26 +402,12 @@ impl Node {
             TAG_INTERNAL => {
                 let exists = u16::from_be_bytes(take::<2>(&mut rest)?);
                 let leaves = u16::from_be_bytes(take::<2>(&mut rest)?);
-                if leaves & !exists != 0 {
-                    return Err(corrupt("a leaf bit without a child"));
-                }
-                let n = exists.count_ones() as usize;
-                if n == 0 {
-                    return Err(corrupt("an internal node without children"));
-                }
-                if n == 1 && leaves == exists {
-                    return Err(corrupt("an internal node with a single leaf below it"));
-                }
-                let mut present = Vec::with_capacity(n);
-                for _ in 0..n {
+                let mut present = Vec::with_capacity(exists.count_ones() as usize);
+                for _ in 0..exists.count_ones() {
                     let hash = Hash(take::<32>(&mut rest)?);
                     present.push((hash, get_varint(&mut rest)?));
                 }
-                Node::Internal(InternalNode {
-                    exists,
-                    leaves,
-                    present: present.into_boxed_slice(),
-                })
+                Node::Internal(InternalNode::from_parts(exists, leaves, present)?)
             }
             TAG_LEAF => {
                 let key = IndexKey(take::<32>(&mut rest)?);
